@@ -1,0 +1,81 @@
+// The one interface every action (built-in or custom) is run through.
+import type { TSchema } from 'typebox'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { ActionConfig, EventEnvelope } from '../model.js'
+
+/** Shared, long-lived resources the actions use; built once per runtime. */
+export interface ActionServices {
+  /** `network.allowPrivate`: lift the save-time and delivery-time address checks. */
+  allowPrivate: boolean
+  /** nodemailer transport options (`options.smtp`), or undefined when email is not configured. */
+  smtp: Record<string, unknown> | undefined
+  /** Environment for `*_env` settings; `process.env` unless a test injects one. */
+  env: Readonly<Record<string, string | undefined>>
+  /** The plugin's database (the `database` action calls SQL functions through it). */
+  db: Kysely<any>
+  log: FastifyBaseLogger
+}
+
+/** Everything one attempt of one action knows besides its config and the event. */
+export interface ActionContext {
+  observer: { id: string, name: string }
+  actionIndex: number
+  /** 1-based attempt number. */
+  attempt: number
+  /** Stable for one (event, observer, action) across retries, dead-letter retries and replays. */
+  idempotencyKey: string
+  /** Per-attempt timeout in ms (the action's own `timeout_ms`, else the observer's). */
+  timeoutMs: number
+  /** Aborted when the attempt times out or the runtime shuts down. */
+  signal: AbortSignal
+  services: ActionServices
+}
+
+/** How one attempt ended. `transient` failures are retried; `permanent` ones are dead-lettered at once. */
+export type ActionOutcome =
+  | { ok: true, statusCode?: number, response?: string }
+  | {
+    ok: false
+    kind: 'transient' | 'permanent'
+    /** stable machine code, e.g. HTTP_500, TIMEOUT, NETWORK, SSRF_BLOCKED, REDIRECT, CONFIG */
+    code: string
+    message: string
+    statusCode?: number
+    /** from a Retry-After answer, in ms */
+    retryAfterMs?: number
+    timedOut?: boolean
+    response?: string
+  }
+
+/** What an action would send, for the dry run; secrets are redacted. */
+export interface RenderedRequest {
+  method: string
+  url: string | null
+  headers: Record<string, string>
+  body: unknown
+}
+
+export interface ActionDefinition<C extends ActionConfig = ActionConfig> {
+  type: string
+  /** TypeBox schema of the config (including `type`); checked when an observer is saved and when it runs. */
+  schema: TSchema
+  /** Checks the schema cannot express (literal private address, SMTP configured...). Returns a problem or null. */
+  check?: (config: C, services: ActionServices) => string | null
+  run: (event: EventEnvelope, config: C, ctx: ActionContext) => Promise<ActionOutcome>
+  /** Dry run: the request this action would make, secrets redacted. Sends nothing. */
+  render: (event: EventEnvelope, config: C, ctx: Omit<ActionContext, 'signal' | 'attempt'>) => Promise<RenderedRequest> | RenderedRequest
+  /** The config as the API may show it: secret values replaced by `REDACTED`. */
+  redact: (config: C) => C
+  /** Release pooled resources (HTTP agents, SMTP transports). */
+  close?: () => Promise<void>
+}
+
+export const REDACTED = '[redacted]'
+
+/** A custom action from `options.actions`: plain code, any config. */
+export type CustomActionHandler = (
+  event: EventEnvelope,
+  config: ActionConfig,
+  ctx: ActionContext
+) => Promise<unknown> | unknown

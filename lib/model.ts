@@ -1,0 +1,110 @@
+// Domain types shared by the runtime, the actions and the admin API.
+// JSON shapes are snake_case, as stored and as served.
+
+export type ModificationType = 'INSERT' | 'UPDATE' | 'DELETE' | 'CUSTOM'
+export const MODIFICATION_TYPES: readonly ModificationType[] = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM']
+
+export type JsonObject = { [key: string]: unknown }
+
+/** `{ field: { old, new } }` for every key whose value differs between the before and after images. */
+export type Changes = Record<string, { old: unknown, new: unknown }>
+
+/** A change-log row as the reader reads it. */
+export interface ChangeLogRow {
+  pk_entity_change_log: string // bigint, as text
+  id: string
+  object_type: string
+  object_id: string
+  modification_type: string
+  object_data: JsonObject | null
+  object_data_before: JsonObject | null
+  updated_fields: string[] | null
+  tenant_id: string | null
+  user_id: string | null
+  trace_id: string | null
+  extra_metadata: JsonObject | null
+  created_at: Date
+  txid: string // xid8, as text
+}
+
+/** The event an observer sees (SPEC section 8, without the `observer` member). */
+export interface ObserverEvent {
+  event_id: string
+  event_type: ModificationType
+  entity_type: string
+  entity_id: string
+  tenant_id: string | null
+  user_id: string | null
+  timestamp: string
+  data: JsonObject | null
+  before: JsonObject | null
+  changes: Changes | null
+  trace_id: string | null
+  /** change-log id (bigint as text); null for events that did not come from the change log (dry run). */
+  change_log_id: string | null
+}
+
+/** The JSON body a webhook receives by default: the event plus the observer it was matched by. */
+export interface EventEnvelope {
+  event_id: string
+  event_type: ModificationType
+  entity_type: string
+  entity_id: string
+  tenant_id: string | null
+  user_id: string | null
+  timestamp: string
+  data: JsonObject | null
+  before: JsonObject | null
+  changes: Changes | null
+  observer: { id: string, name: string }
+}
+
+export type BackoffStrategy = 'exponential' | 'linear' | 'fixed'
+
+export interface RetryConfig {
+  max_attempts: number
+  backoff_strategy: BackoffStrategy
+  initial_delay_ms: number
+  max_delay_ms: number
+  jitter: boolean
+}
+
+export const DEFAULT_RETRY_CONFIG: Readonly<RetryConfig> = Object.freeze({
+  max_attempts: 3,
+  backoff_strategy: 'exponential',
+  initial_delay_ms: 1000,
+  max_delay_ms: 60000,
+  jitter: true
+})
+
+/** One action of an observer: `type` names a built-in or custom action, the rest is its config. */
+export interface ActionConfig {
+  type: string
+  [key: string]: unknown
+}
+
+/** An observer as stored (secrets included; redact before serving). */
+export interface Observer {
+  id: string
+  name: string
+  description: string | null
+  entity_type: string | null
+  event_type: ModificationType | null
+  condition_expression: string | null
+  actions: ActionConfig[]
+  enabled: boolean
+  priority: number
+  retry_config: RetryConfig | null
+  timeout_ms: number
+  tenant_id: string | null
+  created_at: Date
+  updated_at: Date
+  created_by: string | null
+  updated_by: string | null
+  deleted_at: Date | null
+}
+
+export const DEFAULT_TIMEOUT_MS = 30000
+
+/** Statuses written to tb_observer_log. */
+export type AttemptStatus = 'success' | 'failed' | 'timeout' | 'skipped' | 'cancelled' | 'dead_lettered'
