@@ -1,0 +1,110 @@
+// tb_entity_change_log as the reader sees it: commit-order-safe batches (see lib/runtime/reader.ts).
+import { sql, type Kysely } from 'kysely'
+import type { ChangeLogRow } from '../model.js'
+import type { Database } from './types.js'
+
+/** A position in commit order: the writing transaction's id, then the row's id. */
+export interface Position { txid: string, id: string }
+
+export const START: Position = Object.freeze({ txid: '0', id: '0' })
+
+const columns = [
+  'c.pk_entity_change_log', 'c.id', 'c.object_type', 'c.object_id', 'c.modification_type', 'c.object_data',
+  'c.object_data_before', 'c.updated_fields', 'c.tenant_id', 'c.user_id', 'c.trace_id', 'c.extra_metadata',
+  'c.created_at', sql<string>`c.txid::text`.as('txid')
+] as const
+
+export interface Horizon {
+  /** every transaction below this id has ended; rows below it can no longer appear */
+  xmin: string
+}
+
+/** The snapshot horizon: the oldest transaction still running anywhere in the database. */
+export async function readHorizon (db: Kysely<Database>): Promise<Horizon> {
+  const { rows } = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db)
+  return { xmin: rows[0].xmin }
+}
+
+/**
+ * Fast path: committed rows after `after` in (txid, id) order whose transaction is below the
+ * horizon. No transaction below the horizon can still commit, so no row can later appear
+ * before the last row returned. One index range scan, no writes.
+ */
+export async function readBelowHorizon (db: Kysely<Database>, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], xmin: string }> {
+  // the horizon is read in the same statement, so it matches the snapshot that sees the rows
+  const rows = await db.selectFrom('tb_entity_change_log as c')
+    .select(columns)
+    .select(sql<string>`pg_snapshot_xmin(pg_current_snapshot())::text`.as('xmin'))
+    .where(sql`(c.txid, c.pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
+    .where(sql`c.txid`, '<', sql`pg_snapshot_xmin(pg_current_snapshot())`)
+    .orderBy('c.txid').orderBy('c.pk_entity_change_log')
+    .limit(limit)
+    .execute()
+  if (rows.length > 0) return { rows: rows as unknown as ChangeLogRow[], xmin: (rows[0] as { xmin: string }).xmin }
+  return { rows: [], xmin: (await readHorizon(db)).xmin }
+}
+
+/**
+ * Slow path, used only while the horizon is stuck: committed rows at or above the horizon that
+ * this listener has not delivered yet (the caller records them in tb_change_log_ahead).
+ */
+export async function readAboveHorizon (db: Kysely<Database>, listenerId: string, after: Position, limit: number): Promise<ChangeLogRow[]> {
+  const rows = await db.selectFrom('tb_entity_change_log as c')
+    .select(columns)
+    .where(sql`(c.txid, c.pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
+    .where(sql`c.txid`, '>=', sql`pg_snapshot_xmin(pg_current_snapshot())`)
+    .where(({ not, exists, selectFrom }) => not(exists(
+      selectFrom('tb_change_log_ahead as a').select(sql`1`.as('one'))
+        .where('a.listener_id', '=', listenerId)
+        .whereRef('a.change_log_id', '=', 'c.pk_entity_change_log')
+    )))
+    .orderBy('c.txid').orderBy('c.pk_entity_change_log')
+    .limit(limit)
+    .execute()
+  return rows as unknown as ChangeLogRow[]
+}
+
+/** Rows of this listener's ahead-ledger inside a fast-path batch (already delivered: skip them). */
+export async function aheadIdsUpTo (db: Kysely<Database>, listenerId: string, upTo: Position): Promise<Set<string>> {
+  const rows = await db.selectFrom('tb_change_log_ahead').select('change_log_id')
+    .where('listener_id', '=', listenerId)
+    .where(sql`(txid, change_log_id)`, '<=', sql`(${upTo.txid}::xid8, ${upTo.id}::bigint)`)
+    .execute()
+  return new Set(rows.map((r) => String(r.change_log_id)))
+}
+
+export async function hasAheadRows (db: Kysely<Database>, listenerId: string): Promise<boolean> {
+  const row = await db.selectFrom('tb_change_log_ahead').select('change_log_id').where('listener_id', '=', listenerId).limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
+export interface Lag { events: number, seconds: number }
+
+/** How far behind the head the listener is: rows not yet read (counted up to a bound) and the age of the oldest. */
+export async function readLag (db: Kysely<Database>, after: Position, bound = 1_000_000): Promise<Lag> {
+  const pending = db.selectFrom('tb_entity_change_log').select('created_at')
+    .where(sql`(txid, pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
+    .limit(bound)
+    .as('pending')
+  const row = await db.selectFrom(pending)
+    .select([sql<string>`count(*)::text`.as('events'), sql<Date | null>`min(pending.created_at)`.as('oldest')])
+    .executeTakeFirstOrThrow()
+  const oldest = row.oldest
+  return { events: Number(row.events), seconds: oldest === null ? 0 : Math.max(0, (Date.now() - new Date(oldest).getTime()) / 1000) }
+}
+
+/** Position of a change-log row, for moving a checkpoint to "after this id". */
+export async function positionOf (db: Kysely<Database>, id: string): Promise<Position | undefined> {
+  const row = await db.selectFrom('tb_entity_change_log').select(sql<string>`txid::text`.as('txid'))
+    .where('pk_entity_change_log', '=', id).executeTakeFirst()
+  return row === undefined ? undefined : { txid: row.txid, id }
+}
+
+/** The backend whose open transaction is the horizon (pg_stat_activity), if visible to us. */
+export async function transactionHolding (db: Kysely<Database>, xmin: string): Promise<{ pid: number, xact_start: Date | null } | undefined> {
+  // backend_xid is the 32-bit form of the xid8 horizon
+  const xid32 = (BigInt(xmin) & 0xffffffffn).toString()
+  const { rows } = await sql<{ pid: number, xact_start: Date | null }>`
+    select pid, xact_start from pg_stat_activity where backend_xid::text = ${xid32} limit 1`.execute(db)
+  return rows[0]
+}

@@ -1,0 +1,92 @@
+// observer_checkpoints: each listener's position in the change log (commit order).
+import { sql, type Kysely } from 'kysely'
+import type { Database } from './types.js'
+import type { Position } from './change-log.repo.js'
+
+export interface Checkpoint {
+  listener_id: string
+  position: Position
+  event_count: number
+  error_count: number
+  last_error: string | null
+  updated_at: Date
+}
+
+function select (db: Kysely<Database>) {
+  return db.selectFrom('observer_checkpoints').select([
+    'listener_id', sql<string>`last_txid::text`.as('last_txid'), 'last_change_log_id',
+    'event_count', 'error_count', 'last_error', 'updated_at'
+  ])
+}
+
+type Row = Awaited<ReturnType<ReturnType<typeof select>['executeTakeFirstOrThrow']>>
+
+function toCheckpoint (row: Row): Checkpoint {
+  return {
+    listener_id: row.listener_id,
+    position: { txid: row.last_txid, id: String(row.last_change_log_id) },
+    event_count: Number(row.event_count),
+    error_count: Number(row.error_count),
+    last_error: row.last_error,
+    updated_at: row.updated_at
+  }
+}
+
+export async function getCheckpoint (db: Kysely<Database>, listenerId: string): Promise<Checkpoint | undefined> {
+  const row = await select(db).where('listener_id', '=', listenerId).executeTakeFirst()
+  return row === undefined ? undefined : toCheckpoint(row)
+}
+
+/** The listener's checkpoint, created at the start of the change log when it has none. */
+export async function ensureCheckpoint (db: Kysely<Database>, listenerId: string): Promise<Checkpoint> {
+  await db.insertInto('observer_checkpoints').values({ listener_id: listenerId })
+    .onConflict((oc) => oc.column('listener_id').doNothing()).execute()
+  return toCheckpoint(await select(db).where('listener_id', '=', listenerId).executeTakeFirstOrThrow())
+}
+
+/**
+ * Moves the checkpoint from `from` to `to` only if nobody else moved it meanwhile (another
+ * instance that took the lease over, or an operator's replay): false means "discard this batch".
+ */
+export async function advanceCheckpoint (db: Kysely<Database>, listenerId: string, from: Position, to: Position, processed: number): Promise<boolean> {
+  const result = await db.updateTable('observer_checkpoints')
+    .set({
+      last_txid: sql`${to.txid}::xid8`,
+      last_change_log_id: to.id,
+      event_count: sql`event_count + ${processed}`,
+      updated_at: sql`now()`
+    })
+    .where('listener_id', '=', listenerId)
+    .where(sql`last_txid`, '=', sql`${from.txid}::xid8`)
+    .where('last_change_log_id', '=', from.id)
+    .executeTakeFirst()
+  return result.numUpdatedRows === 1n
+}
+
+/** Operator replay: put the listener at `position` (rows after it are read again). */
+export async function moveCheckpoint (db: Kysely<Database>, listenerId: string, position: Position): Promise<Checkpoint> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('observer_checkpoints')
+      .values({ listener_id: listenerId, last_txid: sql`${position.txid}::xid8`, last_change_log_id: position.id })
+      .onConflict((oc) => oc.column('listener_id').doUpdateSet({
+        last_txid: sql`${position.txid}::xid8`, last_change_log_id: position.id, updated_at: sql`now()`
+      }))
+      .execute()
+    // the ahead-ledger is relative to the old position: replayed rows must not be skipped
+    await trx.deleteFrom('tb_change_log_ahead').where('listener_id', '=', listenerId).execute()
+  })
+  return toCheckpoint(await select(db).where('listener_id', '=', listenerId).executeTakeFirstOrThrow())
+}
+
+export async function recordCheckpointError (db: Kysely<Database>, listenerId: string, message: string): Promise<void> {
+  await db.updateTable('observer_checkpoints')
+    .set({ last_error: message.slice(0, 2000), error_count: sql`error_count + 1`, updated_at: sql`now()` })
+    .where('listener_id', '=', listenerId)
+    .execute()
+}
+
+/** The lowest position every listener has passed: change-log rows at or before it are consumed. */
+export async function slowestPosition (db: Kysely<Database>): Promise<Position | undefined> {
+  const row = await select(db).orderBy('last_txid').orderBy('last_change_log_id').limit(1).executeTakeFirst()
+  return row === undefined ? undefined : toCheckpoint(row).position
+}

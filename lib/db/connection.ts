@@ -1,0 +1,36 @@
+// Turns the connection option into a schema-bound Kysely and remembers what the plugin owns.
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { ResolvedOptions } from '../options.js'
+import type { Database } from './types.js'
+
+// int8 and numeric stay strings (exact); timestamptz arrives as Date (pg's default)
+export interface Connection {
+  /** bound to the plugin's schema */
+  db: Kysely<Database>
+  /** the pg.Pool behind it, when known (LISTEN and the lease need a dedicated client) */
+  pool: pg.Pool | undefined
+  /** closes only what the plugin opened */
+  close: () => Promise<void>
+}
+
+export function openConnection (options: ResolvedOptions): Connection {
+  const c = options.connection
+  if (c.kind === 'db') {
+    return { db: c.db.withSchema(options.schema) as Kysely<Database>, pool: undefined, close: async () => {} }
+  }
+  const owned = c.kind === 'url'
+  const pool = owned ? new pg.Pool({ connectionString: c.url, max: 10, application_name: 'fastify-observers' }) : c.pool
+  if (owned) {
+    // an idle client losing its connection must not crash the host; pg reconnects on next use
+    pool.on('error', () => {})
+  }
+  const root = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db: root.withSchema(options.schema),
+    pool,
+    close: async () => {
+      if (owned) await root.destroy()
+    }
+  }
+}

@@ -1,0 +1,72 @@
+// A dedicated connection for what a pooled one cannot do: hold a session advisory lock (the
+// listener's lease) and LISTEN for wake-ups. It lives as long as the runtime.
+import { sql, type Kysely } from 'kysely'
+import type pg from 'pg'
+
+export interface Session {
+  /** try to take the lease of (namespace, key); true when held by this session */
+  tryLock: (namespace: string, key: string) => Promise<boolean>
+  unlock: (namespace: string, key: string) => Promise<void>
+  /** LISTEN to the channels; false when this connection cannot receive notifications */
+  listen: (channels: string[], onNotify: (channel: string) => void) => Promise<boolean>
+  /** called once if the connection is lost */
+  onLost: (callback: (err: Error) => void) => void
+  close: () => Promise<void>
+}
+
+export async function openPoolSession (pool: pg.Pool): Promise<Session> {
+  const client = await pool.connect()
+  let lostCallback: ((err: Error) => void) | undefined
+  let closed = false
+  const lost = (err: Error): void => {
+    if (closed) return
+    closed = true
+    client.release(err)
+    lostCallback?.(err)
+  }
+  client.on('error', lost)
+  client.on('end', () => lost(new Error('connection ended')))
+  return {
+    tryLock: async (namespace, key) => {
+      const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1), hashtext($2)) as ok', [namespace, key])
+      return rows[0].ok
+    },
+    unlock: async (namespace, key) => {
+      await client.query('select pg_advisory_unlock(hashtext($1), hashtext($2))', [namespace, key])
+    },
+    listen: async (channels, onNotify) => {
+      client.on('notification', (message) => onNotify(message.channel))
+      // channel names come from the validated schema option; escapeIdentifier quotes them anyway
+      for (const channel of channels) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`)
+      return true
+    },
+    onLost: (callback) => { lostCallback = callback },
+    close: async () => {
+      if (closed) return
+      closed = true
+      // destroy rather than return to the pool: the lock and LISTENs die with the connection
+      client.release(true)
+    }
+  }
+}
+
+/** For a caller-supplied Kysely: holds one of its connections; no LISTEN (polling wakes the reader). */
+export async function openKyselySession (db: Kysely<any>): Promise<Session> {
+  let release!: () => void
+  const done = new Promise<void>((resolve) => { release = resolve })
+  const conn = await new Promise<Kysely<any>>((resolve, reject) => {
+    db.connection().execute(async (c) => { resolve(c); await done }).catch(reject)
+  })
+  return {
+    tryLock: async (namespace, key) => {
+      const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(hashtext(${namespace}), hashtext(${key})) as ok`.execute(conn)
+      return rows[0].ok
+    },
+    unlock: async (namespace, key) => {
+      await sql`select pg_advisory_unlock(hashtext(${namespace}), hashtext(${key}))`.execute(conn)
+    },
+    listen: async () => false,
+    onLost: () => {},
+    close: async () => { release() }
+  }
+}

@@ -1,0 +1,134 @@
+// The typed shape of every table of the plugin, for Kysely.
+import type { ColumnType, Generated } from 'kysely'
+import type { ActionConfig, JsonObject, RetryConfig } from '../model.js'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+type Json<T> = ColumnType<T, string | T, string | T>
+/** int8 arrives from pg as a string; we keep it so (no precision loss) */
+type BigId = ColumnType<string, string | number | bigint, string | number | bigint>
+
+export interface ObserverTable {
+  pk_observer: ColumnType<string, never, never>
+  id: Generated<string>
+  name: string
+  description: string | null
+  entity_type: string | null
+  event_type: string | null
+  condition_expression: string | null
+  actions: Json<ActionConfig[]>
+  enabled: Generated<boolean>
+  priority: Generated<number>
+  retry_config: Json<Partial<RetryConfig> | null>
+  timeout_ms: Generated<number>
+  tenant_id: string | null
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+  created_by: string | null
+  updated_by: string | null
+  deleted_at: Date | null
+}
+
+export interface EntityChangeLogTable {
+  pk_entity_change_log: Generated<string>
+  id: Generated<string>
+  object_type: string
+  object_id: string
+  modification_type: string
+  object_data: Json<JsonObject | null> | null
+  object_data_before: Json<JsonObject | null> | null
+  updated_fields: string[] | null
+  tenant_id: string | null
+  user_id: string | null
+  trace_id: string | null
+  extra_metadata: Json<JsonObject | null> | null
+  created_at: Generated<Date>
+  txid: Generated<string>
+}
+
+export interface ObserverLogTable {
+  pk_observer_log: ColumnType<string, never, never>
+  observer_id: string
+  event_id: string
+  change_log_id: BigId | null
+  entity_type: string
+  entity_id: string
+  event_type: string
+  action_index: number
+  action_type: string
+  status: string
+  attempt_number: number
+  max_attempts: number
+  next_retry_at: Timestamp | null
+  started_at: Timestamp
+  completed_at: Timestamp | null
+  duration_ms: number | null
+  error_code: string | null
+  error_message: string | null
+  response_status_code: number | null
+  request_payload: Json<unknown> | null
+  response_payload: string | null
+  trace_id: string | null
+  created_at: Generated<Date>
+}
+
+export interface CheckpointTable {
+  listener_id: string
+  last_txid: Generated<string>
+  last_change_log_id: Generated<string>
+  event_count: Generated<string>
+  error_count: Generated<string>
+  last_error: string | null
+  updated_at: Generated<Date>
+}
+
+export interface ChangeLogAheadTable {
+  listener_id: string
+  change_log_id: BigId
+  txid: string
+}
+
+export interface RetryTable {
+  pk_observer_retry: ColumnType<string, never, never>
+  observer_id: string
+  event_id: string
+  change_log_id: BigId | null
+  action_index: number
+  event: Json<JsonObject>
+  attempt_number: number
+  first_failed_at: Timestamp
+  due_at: Timestamp
+  claimed_until: Timestamp | null
+  last_error: string | null
+}
+
+export interface DeadLetterTable {
+  pk_observer_dead_letter: ColumnType<string, never, never>
+  id: Generated<string>
+  observer_id: string
+  observer_name: string
+  event_id: string
+  change_log_id: BigId | null
+  entity_type: string
+  entity_id: string
+  event_type: string
+  tenant_id: string | null
+  action_index: number
+  action_type: string
+  event: Json<JsonObject>
+  error_code: string | null
+  error_message: string | null
+  attempts: number
+  first_failed_at: Timestamp
+  last_failed_at: Timestamp
+  retry_claimed_until: Timestamp | null
+}
+
+export interface Database {
+  tb_observer: ObserverTable
+  tb_entity_change_log: EntityChangeLogTable
+  tb_observer_log: ObserverLogTable
+  observer_checkpoints: CheckpointTable
+  tb_change_log_ahead: ChangeLogAheadTable
+  tb_observer_retry: RetryTable
+  tb_observer_dead_letter: DeadLetterTable
+}

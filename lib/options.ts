@@ -1,0 +1,184 @@
+// Plugin options: one TypeBox schema, validated once at register, resolved into a frozen object.
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+import type { FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type pg from 'pg'
+import type { CustomActionHandler } from './actions/types.js'
+
+const Fn = Type.Function([Type.Any()], Type.Any())
+const PositiveInt = (defaultValue: number, extra: object = {}) => Type.Integer({ minimum: 1, default: defaultValue, ...extra })
+
+export const RuntimeOptionsSchema = Type.Object({
+  /** idle poll fallback in ms; NOTIFY makes the common case immediate (100) */
+  pollIntervalMs: PositiveInt(100, { maximum: 60_000 }),
+  /** change-log rows read per batch (100) */
+  batchSize: PositiveInt(100, { maximum: 10_000 }),
+  /** most deliveries in flight at once (1000) */
+  channelCapacity: PositiveInt(1000, { maximum: 1_000_000 }),
+  /** most actions running at once (32) */
+  concurrency: PositiveInt(32, { maximum: 10_000 }),
+  /** reload observers periodically and on change notifications (true) */
+  autoReload: Type.Boolean({ default: true }),
+  /** period of the automatic reload in seconds (60) */
+  reloadIntervalSecs: PositiveInt(60),
+  /** name of this reader's checkpoint; instances with the same id share one stream ('default') */
+  listenerId: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$', default: 'default' }),
+  /** how long close() waits for in-flight deliveries, in ms (10000) */
+  shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** false = API only, no runtime in this process (true) */
+  start: Type.Boolean({ default: true }),
+  /** longest an open transaction may hold back other committed events, in ms (1000) */
+  horizonStallMs: Type.Integer({ minimum: 10, default: 1000 })
+}, { additionalProperties: false, default: {} })
+
+export const OptionsSchema = Type.Object({
+  /** a connection URL: the plugin opens and closes its own pool */
+  connectionString: Type.Optional(Type.String({ minLength: 1 })),
+  /** a pg.Pool owned by the caller */
+  pool: Type.Optional(Type.Unknown()),
+  /** a Kysely instance owned by the caller */
+  db: Type.Optional(Type.Unknown()),
+  /** Postgres schema holding every table of the plugin ('observer') */
+  schema: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'observer' }),
+  /** run pending migrations at register (true) */
+  migrate: Type.Boolean({ default: true }),
+  /** admin API prefix ('/observers') */
+  prefix: Type.String({ pattern: '^/[A-Za-z0-9/_-]*$', default: '/observers' }),
+  /** false registers no routes (true) */
+  routes: Type.Boolean({ default: true }),
+  /** required: bearer tokens, a function deciding per request, or false when the host authenticates */
+  auth: Type.Union([
+    Type.Literal(false),
+    Fn,
+    Type.Object({ tokens: Type.Array(Type.String({ minLength: 16 }), { minItems: 1 }) }, { additionalProperties: false })
+  ]),
+  runtime: RuntimeOptionsSchema,
+  retention: Type.Object({
+    /** days after which execution-log rows are removed, 0 = keep (14) */
+    logDays: Type.Number({ minimum: 0, default: 14 }),
+    /** days after which consumed change-log rows are removed, 0 = keep (7) */
+    changeLogDays: Type.Number({ minimum: 0, default: 7 })
+  }, { additionalProperties: false, default: {} }),
+  /** custom action handlers by action type ({}) */
+  actions: Type.Record(Type.String(), Fn, { default: {} }),
+  /** nodemailer SMTP transport options for email actions (none) */
+  smtp: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  network: Type.Object({
+    /** allow action URLs that resolve to loopback/private ranges (false) */
+    allowPrivate: Type.Boolean({ default: false })
+  }, { additionalProperties: false, default: {} }),
+  /** (request) => tenant id or null: scopes the admin API to a tenant (none) */
+  tenant: Type.Optional(Fn)
+}, { additionalProperties: false })
+
+export type AuthFunction = (request: FastifyRequest) => boolean | Promise<boolean>
+export type TenantResolver = (request: FastifyRequest) => string | null | Promise<string | null>
+
+type RawOptions = Static<typeof OptionsSchema>
+
+/** What a host passes to `app.register(observerPlugin, options)`. */
+export interface ObserverPluginOptions {
+  connectionString?: string
+  pool?: pg.Pool
+  db?: Kysely<any>
+  schema?: string
+  migrate?: boolean
+  prefix?: string
+  routes?: boolean
+  auth: false | { tokens: string[] } | AuthFunction
+  runtime?: Partial<Static<typeof RuntimeOptionsSchema>>
+  retention?: { logDays?: number, changeLogDays?: number }
+  actions?: Record<string, CustomActionHandler>
+  smtp?: Record<string, unknown>
+  network?: { allowPrivate?: boolean }
+  tenant?: TenantResolver
+}
+
+export type RuntimeOptions = Readonly<Static<typeof RuntimeOptionsSchema>>
+
+export interface ResolvedOptions {
+  readonly connection: { kind: 'url', url: string } | { kind: 'pool', pool: pg.Pool } | { kind: 'db', db: Kysely<any> }
+  readonly schema: string
+  readonly migrate: boolean
+  readonly prefix: string
+  readonly routes: boolean
+  readonly auth: false | { readonly tokens: readonly string[] } | AuthFunction
+  readonly runtime: RuntimeOptions
+  readonly retention: Readonly<{ logDays: number, changeLogDays: number }>
+  readonly actions: Readonly<Record<string, CustomActionHandler>>
+  readonly smtp: Readonly<Record<string, unknown>> | undefined
+  readonly network: Readonly<{ allowPrivate: boolean }>
+  readonly tenant: TenantResolver | undefined
+}
+
+export class InvalidOptionsError extends Error {
+  constructor (message: string) {
+    super(`fastify-observers: invalid option ${message}`)
+    this.name = 'InvalidOptionsError'
+  }
+}
+
+function describeError (input: unknown): string {
+  const errors = [...Value.Errors(OptionsSchema, input)]
+  // anyOf failures list every branch; the deepest, most specific message names the problem best
+  const first = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'boolean') ?? errors[0]
+  const path = first.instancePath === '' ? '' : first.instancePath.slice(1).replaceAll('/', '.')
+  if (first.keyword === 'additionalProperties') {
+    const extra = (first.params as { additionalProperties?: string[] }).additionalProperties ?? []
+    const at = path === '' ? '' : `${path}.`
+    return `'${at}${extra.join(`', '${at}`)}': unknown option`
+  }
+  if (first.keyword === 'required') {
+    const missing = (first.params as { requiredProperties?: string[] }).requiredProperties ?? []
+    if (missing.includes('auth')) return "'auth': required ({ tokens: [...] }, a function, or false when the host authenticates)"
+    return `'${missing.join("', '")}': required`
+  }
+  if (path === 'auth') return "'auth': must be { tokens: [at least one string of 16+ characters] }, a function, or false"
+  return `'${path}': ${first.message}`
+}
+
+/** Validates raw plugin options and returns the frozen, defaulted form. Throws InvalidOptionsError. */
+export function resolveOptions (input: ObserverPluginOptions): ResolvedOptions {
+  if (input === null || typeof input !== 'object') throw new InvalidOptionsError("'options': must be an object")
+  const withDefaults = Value.Default(OptionsSchema, Value.Clone({ ...input, pool: undefined, db: undefined })) as RawOptions
+  if (!Value.Check(OptionsSchema, withDefaults)) throw new InvalidOptionsError(describeError(withDefaults))
+  for (const name of Object.keys(withDefaults.actions)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new InvalidOptionsError(`'actions.${name}': action names are lower-case letters, digits and _`)
+  }
+  const sources = (['connectionString', 'pool', 'db'] as const).filter((k) => input[k] !== undefined)
+  if (sources.length !== 1) {
+    throw new InvalidOptionsError(sources.length === 0
+      ? "'connectionString' | 'pool' | 'db': one is required"
+      : `'${sources.join("', '")}': give only one of connectionString, pool and db`)
+  }
+  let connection: ResolvedOptions['connection']
+  if (input.pool !== undefined) {
+    if (typeof (input.pool as { query?: unknown }).query !== 'function' || typeof (input.pool as { connect?: unknown }).connect !== 'function') {
+      throw new InvalidOptionsError("'pool': must be a pg.Pool")
+    }
+    connection = { kind: 'pool', pool: input.pool }
+  } else if (input.db !== undefined) {
+    if (typeof (input.db as { selectFrom?: unknown }).selectFrom !== 'function') throw new InvalidOptionsError("'db': must be a Kysely instance")
+    connection = { kind: 'db', db: input.db }
+  } else {
+    connection = { kind: 'url', url: withDefaults.connectionString as string }
+  }
+  const auth = typeof input.auth === 'function' || input.auth === false
+    ? input.auth
+    : Object.freeze({ tokens: Object.freeze([...input.auth.tokens]) })
+  return Object.freeze({
+    connection,
+    schema: withDefaults.schema,
+    migrate: withDefaults.migrate,
+    prefix: withDefaults.prefix === '/' ? '' : withDefaults.prefix.replace(/\/$/, ''),
+    routes: withDefaults.routes,
+    auth,
+    runtime: Object.freeze(withDefaults.runtime),
+    retention: Object.freeze(withDefaults.retention),
+    actions: Object.freeze({ ...(input.actions ?? {}) }),
+    smtp: input.smtp === undefined ? undefined : Object.freeze({ ...input.smtp }),
+    network: Object.freeze(withDefaults.network),
+    tenant: input.tenant
+  })
+}

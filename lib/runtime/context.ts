@@ -1,0 +1,58 @@
+// What the runtime's loops share: configuration, database, actions, the current matcher, counters.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { ActionRegistry } from '../actions/registry.js'
+import type { ActionServices } from '../actions/types.js'
+import type { Database } from '../db/types.js'
+import type { Observer } from '../model.js'
+import type { ResolvedOptions } from '../options.js'
+import { mapLimit } from './concurrency.js'
+import type { Delivery } from './delivery.js'
+import { runAttempt, type AttemptResult } from './executor.js'
+import type { Matcher } from './matcher.js'
+import type { Metrics } from './metrics.js'
+
+export interface RuntimeStats {
+  eventsProcessed: number
+  errors: number
+  lastError: string | null
+  lastErrorAt: number
+}
+
+export interface RuntimeContext {
+  readonly options: ResolvedOptions
+  readonly db: Kysely<Database>
+  readonly schema: string
+  readonly log: FastifyBaseLogger
+  readonly registry: ActionRegistry
+  readonly services: ActionServices
+  readonly metrics: Metrics
+  readonly stats: RuntimeStats
+  /** the matcher of the last reload, and the observers it holds by id */
+  matcher: Matcher
+  observersById: Map<string, Observer>
+  /** aborted at the drain deadline of a shutdown: in-flight actions are interrupted */
+  actionsSignal: AbortSignal
+}
+
+export function recordError (ctx: RuntimeContext, err: unknown, ids: Record<string, unknown>, message: string): void {
+  ctx.stats.errors++
+  ctx.stats.lastError = `${message}: ${err instanceof Error ? err.message : String(err)}`
+  ctx.stats.lastErrorAt = Date.now()
+  ctx.log.error({ err, ...ids }, message)
+}
+
+/** Runs deliveries with bounded concurrency and counts their outcomes. Never throws. */
+export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly Delivery[]): Promise<AttemptResult[]> {
+  const results = await mapLimit(deliveries, ctx.options.runtime.concurrency,
+    async (d) => await runAttempt(d, ctx.registry, ctx.services, ctx.actionsSignal))
+  for (const { delivery, outcome, durationMs } of results) {
+    const type = delivery.action.type
+    ctx.metrics.actions.inc({ action_type: type, outcome: outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind })
+    ctx.metrics.actionDuration.observe({ action_type: type }, durationMs / 1000)
+    if (!outcome.ok && outcome.code !== 'CANCELLED') {
+      ctx.log.warn({ observer_id: delivery.observer.id, event_id: delivery.event.event_id, action_index: delivery.actionIndex, attempt: delivery.attempt, code: outcome.code, status_code: outcome.statusCode }, `action failed: ${outcome.message}`)
+    }
+  }
+  return results
+}

@@ -1,0 +1,67 @@
+// Runs one attempt of one delivery: validates the config, bounds the time, never throws.
+import type { ActionOutcome, ActionServices } from '../actions/types.js'
+import type { ActionRegistry } from '../actions/registry.js'
+import { toEnvelope } from './event.js'
+import { idempotencyKey, type Delivery } from './delivery.js'
+
+export interface AttemptResult {
+  delivery: Delivery
+  outcome: ActionOutcome
+  startedAt: Date
+  durationMs: number
+}
+
+const permanent = (code: string, message: string): ActionOutcome => ({ ok: false, kind: 'permanent', code, message })
+
+/** Interrupted by shutdown: not an attempt that counts; it is rescheduled as it was. */
+export const CANCELLED: ActionOutcome = Object.freeze({ ok: false, kind: 'transient', code: 'CANCELLED', message: 'interrupted by shutdown; rescheduled' })
+
+export async function runAttempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, shutdown: AbortSignal): Promise<AttemptResult> {
+  const startedAt = new Date()
+  const start = performance.now()
+  const outcome = await attempt(delivery, registry, services, shutdown)
+  return { delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }
+}
+
+async function attempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, shutdown: AbortSignal): Promise<ActionOutcome> {
+  const { action, observer, actionIndex } = delivery
+  const definition = registry.get(action.type)
+  if (definition === undefined) return permanent('CONFIG', `unknown action type '${action.type}'`)
+  const problem = registry.validate(action, actionIndex)
+  if (problem !== null) return permanent('CONFIG', problem)
+  const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
+  if (shutdown.aborted) return CANCELLED
+  // one controller per attempt, aborted by its timeout or by the runtime's drain deadline
+  // (listeners are removed afterwards: AbortSignal.any would pile them up on the long-lived signal)
+  const controller = new AbortController()
+  const onShutdown = (): void => { controller.abort(shutdown.reason) }
+  shutdown.addEventListener('abort', onShutdown, { once: true })
+  let timer: NodeJS.Timeout | undefined
+  // the action should honour the signal; this bounds the attempt even when it does not
+  const timedOut = new Promise<ActionOutcome>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error('timeout'))
+      resolve({ ok: false, kind: 'transient', code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms`, timedOut: true })
+    }, timeoutMs)
+    timer.unref()
+  })
+  const ctx = {
+    observer: { id: observer.id, name: observer.name },
+    actionIndex,
+    attempt: delivery.attempt,
+    idempotencyKey: idempotencyKey(delivery.event.event_id, observer.id, actionIndex),
+    timeoutMs,
+    signal: controller.signal,
+    services
+  }
+  try {
+    const outcome = await Promise.race([definition.run(toEnvelope(delivery.event, observer), action, ctx), timedOut])
+    return !outcome.ok && shutdown.aborted ? CANCELLED : outcome
+  } catch (err) {
+    if (shutdown.aborted) return CANCELLED
+    return { ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) }
+  } finally {
+    clearTimeout(timer)
+    shutdown.removeEventListener('abort', onShutdown)
+  }
+}

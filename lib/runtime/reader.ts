@@ -1,0 +1,104 @@
+// Commit-order-safe reading of the change log, without stalls.
+//
+// Fast path: rows are read in (txid, id) order, only from transactions below the snapshot horizon
+// (pg_snapshot_xmin). Every transaction below it has ended, so no row can ever appear behind the
+// checkpoint: a late committer is read when it commits, a rolled-back row is never seen, and the
+// checkpoint is one position, written once per batch. Cost: nothing beyond the batch SELECT.
+//
+// The horizon has one weakness: a single transaction left open anywhere in the database holds it
+// back, and with it every later commit. So when the horizon has not moved for `horizonStallMs`
+// and the fast path is dry, the reader also takes committed rows above the horizon and records
+// each one in a small ledger (tb_change_log_ahead) in the batch's own transaction. When the
+// horizon moves on, the fast path skips the rows in the ledger and the ledger is trimmed as the
+// checkpoint passes them. Cost: one ledger row per event read while stalled, none otherwise.
+import type { Kysely } from 'kysely'
+import {
+  aheadIdsUpTo, hasAheadRows, readAboveHorizon, readBelowHorizon, type Position
+} from '../db/change-log.repo.js'
+import { ensureCheckpoint } from '../db/checkpoint.repo.js'
+import type { Database } from '../db/types.js'
+import type { ChangeLogRow } from '../model.js'
+
+export interface Batch {
+  rows: ChangeLogRow[]
+  from: Position
+  /** the checkpoint after this batch (equal to `from` for rows read above the horizon) */
+  to: Position
+  /** rows read above the horizon, to record in the ledger */
+  ahead: Array<{ id: string, txid: string }>
+  clearAhead: boolean
+}
+
+export interface HorizonState {
+  xmin: string
+  /** when this horizon value was first seen (ms since epoch) */
+  since: number
+  /** rows above it were waiting the last time we looked */
+  blocking: boolean
+}
+
+export class ChangeLogReader {
+  position: Position = { txid: '0', id: '0' }
+  horizon: HorizonState | null = null
+  private aheadPending = false
+
+  constructor (
+    private readonly db: Kysely<Database>,
+    private readonly listenerId: string,
+    private readonly batchSize: number,
+    private readonly horizonStallMs: number,
+    private readonly now: () => number = Date.now
+  ) {}
+
+  /** Loads the checkpoint (created at the start of the log when new) and the ledger state. */
+  async load (): Promise<void> {
+    const checkpoint = await ensureCheckpoint(this.db, this.listenerId)
+    this.position = checkpoint.position
+    this.aheadPending = await hasAheadRows(this.db, this.listenerId)
+  }
+
+  /** The next batch to deliver, or null when there is nothing to read now. */
+  async next (limit = this.batchSize): Promise<Batch | null> {
+    const from = this.position
+    const { rows, xmin } = await readBelowHorizon(this.db, from, limit)
+    const now = this.now()
+    if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
+    if (rows.length > 0) {
+      const last = rows[rows.length - 1]
+      const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
+      const clearAhead = this.aheadPending
+      let fresh = rows
+      if (this.aheadPending) {
+        const delivered = await aheadIdsUpTo(this.db, this.listenerId, to)
+        fresh = rows.filter((r) => !delivered.has(String(r.pk_entity_change_log)))
+      }
+      return { rows: fresh, from, to, ahead: [], clearAhead }
+    }
+    if (now - this.horizon.since < this.horizonStallMs) return null
+    const ahead = await readAboveHorizon(this.db, this.listenerId, from, limit)
+    this.horizon.blocking = ahead.length > 0
+    if (ahead.length === 0) return null
+    return {
+      rows: ahead,
+      from,
+      to: from,
+      ahead: ahead.map((r) => ({ id: String(r.pk_entity_change_log), txid: r.txid })),
+      clearAhead: false
+    }
+  }
+
+  /** After the batch committed. */
+  committed (batch: Batch): void {
+    this.position = batch.to
+    if (batch.ahead.length > 0) this.aheadPending = true
+  }
+
+  /** Keeps `rows` that fit (back-pressure): the batch then ends at the last row kept. */
+  static truncate (batch: Batch, keep: number): Batch {
+    if (keep >= batch.rows.length) return batch
+    const rows = batch.rows.slice(0, keep)
+    if (batch.ahead.length > 0) return { ...batch, rows, ahead: batch.ahead.slice(0, keep) }
+    const last = rows[rows.length - 1]
+    return { ...batch, rows, to: { txid: last.txid, id: String(last.pk_entity_change_log) } }
+  }
+}

@@ -1,0 +1,9 @@
+// Every migration, in order. Names are sortable and never change once landed.
+import type { Migration } from 'kysely/migration'
+import { initial } from './001-initial.js'
+
+export function migrations (schema: string): Record<string, Migration> {
+  return {
+    '001-initial': initial(schema)
+  }
+}

@@ -1,0 +1,42 @@
+// Test database access: DATABASE_URL (set by `npm test`), or an embedded PostgreSQL started for
+// this one test process when a file is run on its own with plain `npx tap`.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import tap, { type Test } from 'tap'
+import { startEmbeddedPostgres } from '../../lib/embedded-postgres.js'
+
+let url: Promise<string> | undefined
+
+export async function getDatabaseUrl (): Promise<string> {
+  if (process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '') return process.env.DATABASE_URL
+  url ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fastify-observers-file-'))
+    const db = await startEmbeddedPostgres({ dir, ephemeral: true, settings: { fsync: 'off' } })
+    // the root test's teardown runs after every test of the file
+    tap.teardown(async () => {
+      await db.stop()
+      await rm(dir, { recursive: true, force: true })
+    })
+    return db.url
+  })()
+  return await url
+}
+
+export function uniqueSchema (prefix = 't'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`
+}
+
+/** A pg.Pool on the test database, closed at teardown, and a fresh schema name dropped at teardown. */
+export async function testPool (t: Test, max = 10): Promise<{ pool: pg.Pool, schema: string, url: string }> {
+  const url = await getDatabaseUrl()
+  const pool = new pg.Pool({ connectionString: url, max })
+  const schema = uniqueSchema()
+  t.teardown(async () => {
+    await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
+    await pool.end()
+  })
+  return { pool, schema, url }
+}
