@@ -1,0 +1,23 @@
+// Runtimes in child processes (to kill them for real) and waiting for their readiness.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+
+const script = fileURLToPath(new URL('../fixtures/runtime-process.ts', import.meta.url))
+
+export async function startRuntimeProcess (t: Test, url: string, schema: string, listenerId = 'default'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, listenerId], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`runtime process exited early with ${code}`)))
+    child.stdout?.on('data', (chunk: Buffer) => { if (chunk.toString().includes('ready')) resolve() })
+  })
+  return child
+}
+
+export async function kill9 (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}

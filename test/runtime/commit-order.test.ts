@@ -1,0 +1,80 @@
+import t from 'tap'
+import { build, eventually } from '../helper.js'
+import { startSink, type Sink } from '../helpers/sink.js'
+import { insertChanges, insertObserver } from '../helpers/rows.js'
+
+const deliveredIds = (sink: Sink): string[] => sink.received.map((r) => r.json.entity_id)
+const count = (sink: Sink, id: string): number => deliveredIds(sink).filter((x) => x === id).length
+
+t.test('out-of-order commits: both delivered once, the later one without waiting for the open one; rollbacks never', async (t) => {
+  const sink = await startSink(t)
+  const { app, pool, schema } = await build(t, { runtime: { horizonStallMs: 300 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+
+  const early = await pool.connect()
+  const late = await pool.connect()
+  const aborted = await pool.connect()
+  t.teardown(() => { early.release(); late.release(); aborted.release() })
+
+  await early.query('begin')
+  const [earlyId] = await insertChanges(early, schema, 1, 'order', () => ({ n: 'early' }))
+  await late.query('begin')
+  const [lateId] = await insertChanges(late, schema, 1, 'order', () => ({ n: 'late' }))
+  t.ok(BigInt(earlyId) < BigInt(lateId), 'the open transaction holds the lower id')
+  await late.query('commit')
+
+  // the later-numbered row is delivered while the earlier transaction is still open
+  await eventually(() => count(sink, 'late') === 1, 10_000, 'the committed row past an open transaction')
+  t.equal(count(sink, 'early'), 0, 'the uncommitted row is not delivered')
+  const health = await app.observers.health()
+  t.not(health.horizon_held, null, 'health reports the open transaction holding the horizon')
+  const { rows: [{ pid }] } = await early.query('select pg_backend_pid() as pid')
+  t.equal(health.horizon_held?.pid, pid, 'and names its backend')
+  t.equal(health.status, 'degraded')
+
+  await aborted.query('begin')
+  await insertChanges(aborted, schema, 1, 'order', () => ({ n: 'rolled-back' }))
+  await aborted.query('rollback')
+
+  await early.query('commit')
+  await eventually(() => count(sink, 'early') === 1, 10_000, 'the late committer')
+  // a marker after everything: once it is delivered the reader has passed every row above
+  await insertChanges(pool, schema, 1, 'order', () => ({ n: 'marker' }))
+  await eventually(() => count(sink, 'marker') === 1, 10_000, 'the marker')
+  await eventually(async () => (await app.observers.health()).lag_events === 0, 10_000, 'no lag')
+  t.equal(count(sink, 'late'), 1, 'the row read beyond the horizon is not delivered again')
+  t.equal(count(sink, 'early'), 1, 'the late committer is delivered exactly once')
+  t.equal(count(sink, 'rolled-back'), 0, 'a rolled-back row is never delivered')
+  const { rows } = await pool.query(`select count(*)::int as n from "${schema}".tb_change_log_ahead`)
+  t.equal(rows[0].n, 0, 'the ledger is emptied once the checkpoint passes its rows')
+})
+
+t.test('many concurrent writers committing in random order: every row exactly once', async (t) => {
+  const sink = await startSink(t)
+  const { app, pool, schema } = await build(t, { runtime: { horizonStallMs: 200 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  const writers = 8
+  const perWriter = 25
+  await Promise.all(Array.from({ length: writers }, async (_, w) => {
+    const client = await pool.connect()
+    try {
+      for (let i = 0; i < perWriter; i++) {
+        await client.query('begin')
+        await insertChanges(client, schema, 1, 'order', () => ({ n: `${w}-${i}` }))
+        // hold some transactions open across others' commits
+        if ((w + i) % 3 === 0) await new Promise((resolve) => setImmediate(resolve))
+        await client.query(i % 7 === 3 ? 'rollback' : 'commit')
+      }
+    } finally {
+      client.release()
+    }
+  }))
+  const committed = writers * perWriter - Array.from({ length: writers * perWriter }, (_, k) => k % perWriter).filter((i) => i % 7 === 3).length
+  await eventually(() => new Set(deliveredIds(sink)).size === committed || undefined, 20_000, 'every committed row')
+  await insertChanges(pool, schema, 1, 'order', () => ({ n: 'marker' }))
+  await eventually(() => count(sink, 'marker') === 1, 10_000, 'the marker')
+  t.equal(sink.received.length, committed + 1, 'no row delivered twice')
+  t.notOk(deliveredIds(sink).some((id) => /^\d+-(3|10|17|24)$/.test(id)), 'no rolled-back row delivered')
+})
