@@ -33,6 +33,7 @@ const observerPlugin: FastifyPluginAsync<ObserverPluginOptions> = async (app, ra
   }
   app.addHook('onClose', async () => {
     await runtime.stop()
+    await runtime.actions.close()
     await connection.close()
   })
 }

@@ -1,4 +1,5 @@
 // The runtime's lifecycle: start, stop (drain), reload, health; and the decorator `app.observers`.
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -215,6 +216,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     running = true
     stopReading = new AbortController()
     stopActions = new AbortController()
+    // every in-flight attempt listens for the drain deadline: as many as `concurrency`
+    setMaxListeners(0, stopActions.signal)
     ctx.actionsSignal = stopActions.signal
     const signal = stopReading.signal
     loops = [readLoop(signal), retryLoop(signal), maintenanceLoop(signal)]
@@ -238,7 +241,6 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     }
     reading = false
     running = false
-    await registry.close()
   }
 
   async function health (): Promise<Health> {
