@@ -260,7 +260,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       listener_id: rt.listenerId,
       reading,
       observer_count: ctx.matcher.size,
-      checkpoint: checkpoint === undefined ? null : checkpoint.position.id,
+      checkpoint: checkpoint === undefined || checkpoint.position.id === '0' ? null : checkpoint.position.id,
       events_processed: ctx.stats.eventsProcessed,
       errors: ctx.stats.errors,
       lag_events: lag.events,
