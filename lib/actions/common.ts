@@ -1,9 +1,13 @@
 // Pieces every built-in action shares: `*_env` settings, config failures, bounded log text.
 import { Type } from 'typebox'
 import type { ActionOutcome } from './types.js'
+import { explainPattern } from './schema-errors.js'
 
 /** Name of an environment variable (`url_env`, `signing_secret_env`...). */
-export const EnvNameSchema = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 })
+export const EnvNameSchema = Type.String({
+  pattern: explainPattern('^[A-Za-z_][A-Za-z0-9_]*$', 'must be an environment variable name (letters, digits and _, not starting with a digit)'),
+  maxLength: 256
+})
 
 /** Per-attempt timeout of one action, overriding the observer's `timeout_ms`. */
 export const TimeoutMsSchema = Type.Integer({ minimum: 1, maximum: 600_000 })

@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { EventEnvelope } from '../model.js'
 import type { ActionContext, ActionDefinition, ActionOutcome, RenderedRequest } from './types.js'
+import { explainPattern } from './schema-errors.js'
 import { TimeoutMsSchema, boundedText, deadlineFailure, withDeadline } from './common.js'
 
 /**
@@ -15,7 +16,9 @@ export const FUNCTION_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,62}(\\.[A-Za-z_][
 
 export const DatabaseConfigSchema = Type.Object({
   type: Type.Literal('database'),
-  function_name: Type.String({ pattern: FUNCTION_NAME_PATTERN }),
+  function_name: Type.String({
+    pattern: explainPattern(FUNCTION_NAME_PATTERN, 'must be a function name or schema.function_name (letters, digits and _, at most 63 each)')
+  }),
   /** Second argument of the function; `{}` when not set. */
   params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   timeout_ms: Type.Optional(TimeoutMsSchema)

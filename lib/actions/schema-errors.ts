@@ -1,6 +1,15 @@
 // Turns TypeBox's error list into the one message an operator needs: which field, what is wrong.
 import type { TLocalizedValidationError } from 'typebox/error'
 
+// A bare regular expression tells an operator little; schemas register what their patterns mean.
+const PATTERN_MESSAGES = new Map<string, string>()
+
+/** Registers the message for values failing `pattern`; returns `pattern` for use in the schema. */
+export function explainPattern (pattern: string, message: string): string {
+  PATTERN_MESSAGES.set(pattern, message)
+  return pattern
+}
+
 interface Problem {
   path: string
   message: string
@@ -18,6 +27,8 @@ function describe (error: TLocalizedValidationError): Problem {
       return { path: error.instancePath, message: `must be a valid ${String(params.format)}` }
     case 'enum':
       return { path: error.instancePath, message: `must be one of ${(params.allowedValues as unknown[]).join(', ')}` }
+    case 'pattern':
+      return { path: error.instancePath, message: PATTERN_MESSAGES.get(params.pattern as string) ?? error.message }
     case 'const':
       return { path: error.instancePath, message: `must be ${JSON.stringify(params.allowedValue)}` }
     default:

@@ -60,7 +60,11 @@ export interface ActionDefinition<C extends ActionConfig = ActionConfig> {
   type: string
   /** TypeBox schema of the config (including `type`); checked when an observer is saved and when it runs. */
   schema: TSchema
-  /** Checks the schema cannot express (literal private address, SMTP configured...). Returns a problem or null. */
+  /**
+   * Checks the schema cannot express (literal private address, SMTP configured...). Returns a problem or null;
+   * a problem about one field reads `field: message` (`url: ...`, `headers/X-Key: ...`) so the registry can
+   * report it as `actions/<i>/field: message`.
+   */
   check?: (config: C, services: ActionServices) => string | null
   run: (event: EventEnvelope, config: C, ctx: ActionContext) => Promise<ActionOutcome>
   /** Dry run: the request this action would make, secrets redacted. Sends nothing. */

@@ -175,3 +175,6 @@ export function createGuardedLookup (resolve: Resolver = defaultResolver): Looku
     }, (err: NodeJS.ErrnoException) => callback(err, '', 0))
   }
 }
+
+/** The guard over the system resolver, for `connect: { lookup }` options. */
+export const guardedLookup: LookupFunction = createGuardedLookup()

@@ -40,7 +40,7 @@ async function attempt (delivery: Delivery, registry: ActionRegistry, services: 
   // the action should honour the signal; this bounds the attempt even when it does not
   const timedOut = new Promise<ActionOutcome>((resolve) => {
     timer = setTimeout(() => {
-      controller.abort(new Error('timeout'))
+      controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError'))
       resolve({ ok: false, kind: 'transient', code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms`, timedOut: true })
     }, timeoutMs)
     timer.unref()

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createHttpClient } from '../../lib/actions/http-client.js'
 import { createSlackAction } from '../../lib/actions/slack.js'
+import type { SlackConfig } from '../../lib/actions/slack.js'
 import { REDACTED } from '../../lib/actions/types.js'
 import { startHttpTarget } from '../helpers/http-target.js'
 import { sampleEnvelope, testContext, testServices } from '../helpers/action-context.js'
@@ -47,7 +48,7 @@ t.test('Slack refusing the message is a permanent failure; a missing variable is
 
 t.test('the webhook URL is a secret: redacted, and shown by origin only in a dry run', async t => {
   const action = slack(t)
-  const config = { type: 'slack', webhook_url: 'https://hooks.slack.com/services/T0/B0/xyz', channel: '#ops' }
+  const config: SlackConfig = { type: 'slack', webhook_url: 'https://hooks.slack.com/services/T0/B0/xyz', channel: '#ops' }
   t.same(action.redact(config), { type: 'slack', webhook_url: REDACTED, channel: '#ops' })
   t.same(action.redact({ type: 'slack', webhook_url_env: 'SLACK_URL' }), { type: 'slack', webhook_url_env: 'SLACK_URL' })
   const rendered = await action.render(event, config, testContext(testServices()))
