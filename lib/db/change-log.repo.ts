@@ -73,9 +73,14 @@ export async function aheadIdsUpTo (db: Kysely<Database>, listenerId: string, up
   return new Set(rows.map((r) => String(r.change_log_id)))
 }
 
-export async function hasAheadRows (db: Kysely<Database>, listenerId: string): Promise<boolean> {
-  const row = await db.selectFrom('tb_change_log_ahead').select('change_log_id').where('listener_id', '=', listenerId).limit(1).executeTakeFirst()
-  return row !== undefined
+/** The furthest row in this listener's ahead-ledger, or undefined when the ledger is empty. */
+export async function lastAheadPosition (db: Kysely<Database>, listenerId: string): Promise<Position | undefined> {
+  const row = await db.selectFrom('tb_change_log_ahead')
+    .select([sql<string>`txid::text`.as('txid'), 'change_log_id'])
+    .where('listener_id', '=', listenerId)
+    .orderBy('txid', 'desc').orderBy('change_log_id', 'desc')
+    .limit(1).executeTakeFirst()
+  return row === undefined ? undefined : { txid: row.txid, id: String(row.change_log_id) }
 }
 
 export interface Lag { events: number, seconds: number }

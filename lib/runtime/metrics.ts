@@ -13,7 +13,8 @@ export interface Metrics {
   deadLetters: Gauge
 }
 
-export function createMetrics (): Metrics {
+/** `collect` refreshes the gauges that read the database (lag, retries, dead letters) at scrape time. */
+export function createMetrics (collect: () => Promise<void> = async () => {}): Metrics {
   const registry = new Registry()
   const registers = [registry]
   return {
@@ -33,7 +34,7 @@ export function createMetrics (): Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers
     }),
-    lagEvents: new Gauge({ name: 'observers_lag_events', help: 'Change-log rows not yet read by this listener', registers }),
+    lagEvents: new Gauge({ name: 'observers_lag_events', help: 'Change-log rows not yet read by this listener', registers, collect }),
     lagSeconds: new Gauge({ name: 'observers_lag_seconds', help: 'Age of the oldest change-log row not yet read', registers }),
     retriesPending: new Gauge({ name: 'observers_retries_pending', help: 'Retries scheduled and not yet run', registers }),
     deadLetters: new Gauge({ name: 'observers_dead_letters', help: 'Dead letters waiting for an operator', registers })

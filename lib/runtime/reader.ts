@@ -13,11 +13,18 @@
 // checkpoint passes them. Cost: one ledger row per event read while stalled, none otherwise.
 import type { Kysely } from 'kysely'
 import {
-  aheadIdsUpTo, hasAheadRows, readAboveHorizon, readBelowHorizon, type Position
+  aheadIdsUpTo, lastAheadPosition, readAboveHorizon, readBelowHorizon, type Position
 } from '../db/change-log.repo.js'
 import { ensureCheckpoint } from '../db/checkpoint.repo.js'
 import type { Database } from '../db/types.js'
 import type { ChangeLogRow } from '../model.js'
+
+/** a comes after b in commit order */
+function after (a: Position, b: Position): boolean {
+  const ta = BigInt(a.txid)
+  const tb = BigInt(b.txid)
+  return ta !== tb ? ta > tb : BigInt(a.id) > BigInt(b.id)
+}
 
 export interface Batch {
   rows: ChangeLogRow[]
@@ -40,7 +47,8 @@ export interface HorizonState {
 export class ChangeLogReader {
   position: Position = { txid: '0', id: '0' }
   horizon: HorizonState | null = null
-  private aheadPending = false
+  /** the furthest row in the ahead-ledger; undefined when it is empty (the fast path then skips the ledger) */
+  private aheadUntil: Position | undefined
 
   constructor (
     private readonly db: Kysely<Database>,
@@ -54,7 +62,7 @@ export class ChangeLogReader {
   async load (): Promise<void> {
     const checkpoint = await ensureCheckpoint(this.db, this.listenerId)
     this.position = checkpoint.position
-    this.aheadPending = await hasAheadRows(this.db, this.listenerId)
+    this.aheadUntil = await lastAheadPosition(this.db, this.listenerId)
   }
 
   /** The next batch to deliver, or null when there is nothing to read now. */
@@ -66,9 +74,9 @@ export class ChangeLogReader {
     if (rows.length > 0) {
       const last = rows[rows.length - 1]
       const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
-      const clearAhead = this.aheadPending
+      const clearAhead = this.aheadUntil !== undefined
       let fresh = rows
-      if (this.aheadPending) {
+      if (clearAhead) {
         const delivered = await aheadIdsUpTo(this.db, this.listenerId, to)
         fresh = rows.filter((r) => !delivered.has(String(r.pk_entity_change_log)))
       }
@@ -90,7 +98,10 @@ export class ChangeLogReader {
   /** After the batch committed. */
   committed (batch: Batch): void {
     this.position = batch.to
-    if (batch.ahead.length > 0) this.aheadPending = true
+    const last = batch.ahead[batch.ahead.length - 1]
+    if (last !== undefined && (this.aheadUntil === undefined || after(last, this.aheadUntil))) this.aheadUntil = last
+    // once the checkpoint passes the furthest ledger row, the ledger is empty (trimmed in the batch)
+    if (this.aheadUntil !== undefined && !after(this.aheadUntil, batch.to)) this.aheadUntil = undefined
   }
 
   /** Keeps `rows` that fit (back-pressure): the batch then ends at the last row kept. */

@@ -9,14 +9,14 @@ export const MAX_RETRY_DELAY_MS = 3_600_000
 /** Jitter multiplies the backoff by a factor uniform in [1 - JITTER, 1 + JITTER]. */
 export const JITTER = 0.2
 
+const BACKOFF_STRATEGIES = ['exponential', 'linear', 'fixed'] as const
+
 /** `retry_config` as accepted on input: every field optional, missing ones take the defaults. */
 export const RetryConfigSchema = Type.Object({
   /** Total attempts, the first included (default 3). */
   max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   /** How the delay grows between attempts (default exponential). */
-  backoff_strategy: Type.Optional(Type.Union([
-    Type.Literal('exponential'), Type.Literal('linear'), Type.Literal('fixed')
-  ])),
+  backoff_strategy: Type.Optional(Type.Union(BACKOFF_STRATEGIES.map(name => Type.Literal(name)))),
   /** Delay before the first retry, in ms (default 1000). */
   initial_delay_ms: Type.Optional(Type.Integer({ minimum: 10, maximum: MAX_RETRY_DELAY_MS })),
   /** Ceiling of the backoff, in ms (default 60000); must be ≥ initial_delay_ms. */
@@ -49,6 +49,9 @@ export function checkRetryConfig (partial: unknown): string | null {
     if (first.keyword === 'additionalProperties' || first.message === 'schema is false') {
       const extra = first.instancePath !== '' ? first.instancePath.slice(1) : 'unknown'
       return `retry_config.${extra} is not an allowed property`
+    }
+    if (first.instancePath === '/backoff_strategy') {
+      return `retry_config.backoff_strategy must be one of ${BACKOFF_STRATEGIES.join(', ')}`
     }
     const field = first.instancePath === '' ? '' : `.${first.instancePath.slice(1)}`
     return `retry_config${field} ${first.message}`

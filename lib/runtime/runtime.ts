@@ -80,7 +80,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     log
   }
   const registry = createActionRegistry(services, options.actions)
-  const metrics = createMetrics()
+  // gauges are refreshed from the database when scraped, through the same query health() runs
+  const metrics = createMetrics(async () => { await health() })
   const ctx: RuntimeContext = {
     options,
     db: connection.db,

@@ -1,6 +1,21 @@
 import t from 'tap'
-import { type ConditionNode, parseCondition } from '../../lib/condition/index.js'
-import { parseCase } from './helpers.js'
+import { type ConditionNode, ConditionError, parseCondition } from '../../lib/condition/index.js'
+
+/** `{ message, position }` when fn throws a ConditionError; a string describing anything else. */
+function conditionErrorOf (fn: () => unknown): { message: string, position: number } | string {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof ConditionError) return { message: err.message, position: err.position }
+    return `threw ${String(err)}`
+  }
+  return 'did not throw'
+}
+
+/** Arguments for `t.same(...)`: what parsing `source` threw, and the ConditionError expected. */
+function parseCase (source: string, message: string, position: number): [unknown, unknown, string] {
+  return [conditionErrorOf(() => parseCondition(source)), { message, position }, JSON.stringify(source).slice(0, 60)]
+}
 
 const path = (...segments: string[]): ConditionNode => ({ type: 'path', path: segments })
 const lit = (value: string | number | boolean | null): ConditionNode => ({ type: 'literal', value })
@@ -93,7 +108,7 @@ t.test('syntax errors name the position', async t => {
   t.same(...parseCase('a == (b)', "unexpected token '(' at position 5", 5))
   t.same(...parseCase('a ==== b', "unexpected token '==' at position 4", 4))
   t.same(...parseCase("x == 'abc", 'unterminated string at position 5', 5))
-  t.same(...parseCase(`x == '${'y'.repeat(40)}' z`, `unexpected token 'z' at position 48`, 48))
+  t.same(...parseCase(`x == '${'y'.repeat(40)}' z`, 'unexpected token \'z\' at position 48', 48))
   // Long tokens are shortened in the message.
   t.same(...parseCase(`x == 1 '${'y'.repeat(40)}'`, `unexpected token ''${'y'.repeat(31)}...' at position 7`, 7))
 })

@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import { deepStrictEqual } from 'node:assert'
 import {
   type ConditionNode, type LiteralValue, type OperandNode,
-  ConditionError, KEYWORDS_FOR_TESTS, compileCondition, parseCondition, printCondition
-} from './print-fixtures.js'
+  ConditionError, compileCondition, parseCondition, printCondition
+} from '../../lib/condition/index.js'
+import { KEYWORDS } from '../../lib/condition/parser.js'
 
 const roundTrip = (source: string) => printCondition(parseCondition(source))
 
@@ -51,7 +52,7 @@ t.test('a path with no source form is refused', async t => {
 const head = fc.oneof(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,5}$/), fc.constantFrom('données', 'état'))
 const tail = fc.stringMatching(/^[a-zA-Z0-9_]{1,5}$/)
 const path = fc.tuple(head, fc.array(tail, { maxLength: 2 })).map(([h, rest]) => [h, ...rest])
-  .filter(p => p.length > 1 || !KEYWORDS_FOR_TESTS.has(p[0].toLowerCase()))
+  .filter(p => p.length > 1 || !KEYWORDS.has(p[0].toLowerCase()))
 const text = fc.string({ maxLength: 8, unit: fc.oneof(fc.constantFrom("'", '"', '\\', '\n', '\u0001', '\ud800', 'é', '😀'), fc.string({ minLength: 1, maxLength: 1 })) })
 const number = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })).map(n => n === 0 ? 0 : n)
 const literal: fc.Arbitrary<LiteralValue> = fc.oneof(text, number, fc.boolean(), fc.constant(null))
@@ -124,6 +125,16 @@ t.test('random text never throws anything but ConditionError', async t => {
 })
 
 const EVENT = {
-  event_id: 'e', event_type: 'UPDATE' as const, entity_type: 't', entity_id: '1', tenant_id: null, user_id: null,
-  timestamp: '2024-01-01T00:00:00.000Z', data: null, before: null, changes: null, trace_id: null, change_log_id: null
+  event_id: 'e',
+  event_type: 'UPDATE' as const,
+  entity_type: 't',
+  entity_id: '1',
+  tenant_id: null,
+  user_id: null,
+  timestamp: '2024-01-01T00:00:00.000Z',
+  data: null,
+  before: null,
+  changes: null,
+  trace_id: null,
+  change_log_id: null
 }
