@@ -40,7 +40,7 @@ export interface HorizonState {
   xmin: string
   /** when this horizon value was first seen (ms since epoch) */
   since: number
-  /** rows above it were waiting the last time we looked */
+  /** committed rows above it had to be read around it (the ledger path) */
   blocking: boolean
 }
 
@@ -84,8 +84,9 @@ export class ChangeLogReader {
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
     const ahead = await readAboveHorizon(this.db, this.listenerId, from, limit)
-    this.horizon.blocking = ahead.length > 0
     if (ahead.length === 0) return null
+    // stays set until the horizon moves: committed rows had to be read around it
+    this.horizon.blocking = true
     return {
       rows: ahead,
       from,
