@@ -1,0 +1,39 @@
+import t from 'tap'
+import { build, eventually } from '../helper.js'
+import { startSink } from '../helpers/sink.js'
+import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
+
+t.test('a database failure while committing is logged and counted; reading resumes and nothing is lost', async (t) => {
+  const sink = await startSink(t)
+  const { app, pool, schema } = await build(t)
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  await pool.query(`alter table "${schema}".tb_observer_log rename to tb_observer_log_away`)
+  await insertChanges(pool, schema, 2)
+  await eventually(async () => (await app.observers.health()).errors > 0 || undefined, 10_000, 'the failure is counted')
+  const health = await app.observers.health()
+  t.match(health.last_error, /tb_observer_log/, 'the error names what failed')
+  t.equal(health.status, 'degraded')
+  const { rows: [cp] } = await pool.query(`select last_change_log_id::text as id, last_error from "${schema}".observer_checkpoints`)
+  t.equal(cp.id, '0', 'the checkpoint did not move past undelivered-and-unrecorded events')
+  t.match(cp.last_error, /tb_observer_log/)
+  await pool.query(`alter table "${schema}".tb_observer_log_away rename to tb_observer_log`)
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_log', "status = 'success'") === 2 || undefined, 10_000, 'recovery')
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 2, 'both events delivered (at least once)')
+})
+
+t.test('a retry whose observer was disabled meanwhile is dropped and logged as cancelled', async (t) => {
+  const sink = await startSink(t)
+  sink.respond = (_req, res) => { res.writeHead(503).end() }
+  const { app, pool, schema } = await build(t)
+  const id = await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], retry_config: { initial_delay_ms: 500, jitter: false } })
+  await app.observers.reload()
+  await insertChanges(pool, schema, 1)
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_retry') === 1 || undefined)
+  await pool.query(`update "${schema}".tb_observer set enabled = false where id = $1`, [id])
+  await eventually(async () => (await app.observers.health()).observer_count === 0 || undefined)
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_retry') === 0 || undefined, 10_000, 'the retry is dropped')
+  const { rows } = await pool.query(`select status, error_code from "${schema}".tb_observer_log order by pk_observer_log`)
+  t.same(rows, [{ status: 'failed', error_code: 'HTTP_503' }, { status: 'cancelled', error_code: 'OBSERVER_GONE' }])
+  t.equal(sink.received.length, 1, 'the disabled observer is not called again')
+})
