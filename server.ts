@@ -35,8 +35,8 @@ const stop = async (signal: string): Promise<void> => {
     process.exit(0)
   }
 }
-process.once('SIGINT', () => { void stop('SIGINT') })
-process.once('SIGTERM', () => { void stop('SIGTERM') })
+process.once('SIGINT', () => { stop('SIGINT').catch(() => process.exit(1)) })
+process.once('SIGTERM', () => { stop('SIGTERM').catch(() => process.exit(1)) })
 
 try {
   await app.register(swagger, swaggerOptions)

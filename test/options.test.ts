@@ -13,8 +13,16 @@ t.test('defaults match the SPEC', async (t) => {
   t.equal(o.prefix, '/observers')
   t.equal(o.routes, true)
   t.same(o.runtime, {
-    pollIntervalMs: 100, batchSize: 100, channelCapacity: 1000, concurrency: 32, autoReload: true,
-    reloadIntervalSecs: 60, listenerId: 'default', shutdownTimeoutMs: 10000, start: true, horizonStallMs: 1000
+    pollIntervalMs: 100,
+    batchSize: 100,
+    channelCapacity: 1000,
+    concurrency: 32,
+    autoReload: true,
+    reloadIntervalSecs: 60,
+    listenerId: 'default',
+    shutdownTimeoutMs: 10000,
+    start: true,
+    horizonStallMs: 1000
   })
   t.same(o.retention, { logDays: 14, changeLogDays: 7 })
   t.same(o.network, { allowPrivate: false })

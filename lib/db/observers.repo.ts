@@ -1,6 +1,7 @@
 // tb_observer: definitions of what to run.
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely'
 import type { ModificationType, Observer, RetryConfig } from '../model.js'
+import { ownedBy, visibleTo, type TenantScope } from './tenant-scope.js'
 import type { Database, ObserverTable } from './types.js'
 
 export type ObserverRow = Selectable<ObserverTable>
@@ -43,4 +44,102 @@ export async function findLiveObserver (db: Kysely<Database>, id: string): Promi
     .where('id', '=', id).where('deleted_at', 'is', null)
     .executeTakeFirst()
   return row === undefined ? undefined : toObserver(row)
+}
+
+// ---- the admin API's reads and writes ----
+
+export interface ObserverListFilter {
+  entity_type?: string
+  /** upper-case */
+  event_type?: string
+  enabled?: boolean
+  include_deleted?: boolean
+}
+
+export type ObserverValues = Omit<Insertable<ObserverTable>, 'pk_observer' | 'id' | 'created_at' | 'updated_at' | 'deleted_at'>
+export type ObserverChanges = Partial<Omit<ObserverValues, 'created_by'>>
+
+/** The insert or update hit the unique index of live names (per tenant). */
+export const NAME_TAKEN = 'name_taken' as const
+
+function isNameTaken (err: unknown): boolean {
+  const e = err as { code?: string, constraint?: string }
+  return e.code === '23505' && e.constraint === 'tb_observer_live_name'
+}
+
+function jsonColumns<T extends Partial<ObserverValues>> (values: T): T {
+  const out: Record<string, unknown> = { ...values }
+  if (values.actions !== undefined) out.actions = JSON.stringify(values.actions)
+  if (values.retry_config !== undefined) out.retry_config = values.retry_config === null ? null : JSON.stringify(values.retry_config)
+  return out as T
+}
+
+/** One page, ordered by priority then creation; `scope` confines it to a tenant's and the global observers. */
+export async function listObservers (
+  db: Kysely<Database>, filter: ObserverListFilter, scope: TenantScope | undefined, page: number, pageSize: number
+): Promise<{ data: Observer[], total: number }> {
+  let q = db.selectFrom('tb_observer')
+  if (filter.include_deleted !== true) q = q.where('deleted_at', 'is', null)
+  if (filter.entity_type !== undefined) q = q.where('entity_type', '=', filter.entity_type)
+  if (filter.event_type !== undefined) q = q.where('event_type', '=', filter.event_type)
+  if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled)
+  if (scope !== undefined) q = q.where(visibleTo('tenant_id', scope))
+  const [rows, count] = await Promise.all([
+    q.selectAll().orderBy('priority').orderBy('created_at').orderBy('pk_observer')
+      .limit(pageSize).offset((page - 1) * pageSize).execute(),
+    q.select(sql<string>`count(*)::text`.as('n')).executeTakeFirstOrThrow()
+  ])
+  return { data: rows.map(toObserver), total: Number(count.n) }
+}
+
+/** A live observer the scope may read (its own or a global one), or undefined. */
+export async function findVisibleObserver (db: Kysely<Database>, id: string, scope: TenantScope | undefined): Promise<Observer | undefined> {
+  let q = db.selectFrom('tb_observer').selectAll().where('id', '=', id).where('deleted_at', 'is', null)
+  if (scope !== undefined) q = q.where(visibleTo('tenant_id', scope))
+  const row = await q.executeTakeFirst()
+  return row === undefined ? undefined : toObserver(row)
+}
+
+/** Whether the observer (deleted or not) exists and its execution history is the scope's to read. */
+export async function ownsObserverHistory (db: Kysely<Database>, id: string, scope: TenantScope | undefined): Promise<'owned' | 'global' | 'unknown'> {
+  const row = await db.selectFrom('tb_observer').select('tenant_id').where('id', '=', id).executeTakeFirst()
+  if (row === undefined) return 'unknown'
+  if (scope === undefined || row.tenant_id === scope.tenant) return 'owned'
+  return row.tenant_id === null ? 'global' : 'unknown'
+}
+
+export async function insertObserver (db: Kysely<Database>, values: ObserverValues): Promise<Observer | typeof NAME_TAKEN> {
+  try {
+    const row = await db.insertInto('tb_observer').values(jsonColumns(values)).returningAll().executeTakeFirstOrThrow()
+    return toObserver(row)
+  } catch (err) {
+    if (isNameTaken(err)) return NAME_TAKEN
+    throw err
+  }
+}
+
+/** Updates a live observer the scope owns; undefined when there is none. */
+export async function updateObserver (
+  db: Kysely<Database>, id: string, changes: ObserverChanges, scope: TenantScope | undefined
+): Promise<Observer | undefined | typeof NAME_TAKEN> {
+  let q = db.updateTable('tb_observer').set({ ...jsonColumns(changes), updated_at: sql`now()` })
+    .where('id', '=', id).where('deleted_at', 'is', null)
+  if (scope !== undefined) q = q.where(ownedBy('tenant_id', scope))
+  try {
+    const row = await q.returningAll().executeTakeFirst()
+    return row === undefined ? undefined : toObserver(row)
+  } catch (err) {
+    if (isNameTaken(err)) return NAME_TAKEN
+    throw err
+  }
+}
+
+/** Soft delete (the name becomes free again); false when there was no live observer the scope owns. */
+export async function softDeleteObserver (db: Kysely<Database>, id: string, scope: TenantScope | undefined, deletedBy: string | null): Promise<boolean> {
+  let q = db.updateTable('tb_observer')
+    .set({ deleted_at: sql`now()`, updated_at: sql`now()`, updated_by: deletedBy })
+    .where('id', '=', id).where('deleted_at', 'is', null)
+  if (scope !== undefined) q = q.where(ownedBy('tenant_id', scope))
+  const result = await q.executeTakeFirst()
+  return result.numUpdatedRows > 0n
 }

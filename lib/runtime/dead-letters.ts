@@ -23,16 +23,19 @@ async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[]): Promi
       out.push({ id: item.id, status: 'failed', error_message: message })
       continue
     }
-    runnable.push({ item, delivery: {
-      event: item.event as unknown as ObserverEvent,
-      observer,
-      // one attempt now: a failure goes back to the dead letters, not to the retry schedule
-      retry: { ...resolveRetryConfig(observer.retry_config), max_attempts: item.attempts + 1 },
-      actionIndex: item.action_index,
-      action,
-      attempt: item.attempts + 1,
-      firstFailedAt: new Date(item.first_failed_at)
-    } })
+    runnable.push({
+      item,
+      delivery: {
+        event: item.event as unknown as ObserverEvent,
+        observer,
+        // one attempt now: a failure goes back to the dead letters, not to the retry schedule
+        retry: { ...resolveRetryConfig(observer.retry_config), max_attempts: item.attempts + 1 },
+        actionIndex: item.action_index,
+        action,
+        attempt: item.attempts + 1,
+        firstFailedAt: new Date(item.first_failed_at)
+      }
+    })
   }
   const results = await runDeliveries(ctx, runnable.map((r) => r.delivery))
   for (let i = 0; i < results.length; i++) {

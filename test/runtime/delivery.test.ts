@@ -14,7 +14,12 @@ t.test('a change reaches the webhook as the event envelope, and the attempt is l
   t.equal(req.method, 'POST')
   t.equal(req.url, '/hook')
   t.match(req.json, {
-    event_type: 'INSERT', entity_type: 'order', entity_id: '7', data: { n: 7, status: 'new' }, before: null, changes: null,
+    event_type: 'INSERT',
+    entity_type: 'order',
+    entity_id: '7',
+    data: { n: 7, status: 'new' },
+    before: null,
+    changes: null,
     observer: { id: observerId, name: 'orders' }
   })
   t.match(req.headers['webhook-id'], /^msg_/)
