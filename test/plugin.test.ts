@@ -20,7 +20,8 @@ t.test('health answers 503 until the runtime runs, 200 once it does', async (t) 
 t.test('a wrong option fails register with a message naming it', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(app.register(observerPlugin, { connectionString: await getDatabaseUrl(), auth: false, runtime: { batchSize: 0 } }).ready(),
+  app.register(observerPlugin, { connectionString: await getDatabaseUrl(), auth: false, runtime: { batchSize: 0 } })
+  await t.rejects(async () => { await app.ready() },
     { message: /'runtime.batchSize'/ })
 })
 
@@ -35,7 +36,7 @@ t.test('registering twice on one instance is refused', async (t) => {
   })
   app.register(observerPlugin, { pool, schema, auth: false, runtime: { start: false } })
   app.register(observerPlugin, { pool, schema, auth: false, runtime: { start: false } })
-  await t.rejects(app.ready(), { message: /already registered/ })
+  await t.rejects(async () => { await app.ready() }, { message: /already registered/ })
 })
 
 t.test('a passed-in pool is left open on close; an owned one is closed', async (t) => {

@@ -51,7 +51,7 @@ t.test('dead letters: list, get, retry one (once under concurrency), retry all w
   t.equal(sink.received.length - before, 1, 'the action ran once')
   t.equal(await dl.get(item.id), undefined, 'a delivered item is removed')
   t.equal(await countRows(pool, schema, 'tb_observer_log', `status = 'success' and event_id = '${item.event_id}' and observer_id = '${item.observer_id}'`), 1, 'with a success log row')
-  await t.rejects(dl.retry(item.id), { statusCode: 404 }, 'gone is 404')
+  await t.rejects(dl.retry(item.id), { statusCode: 404 } as unknown as Error, 'gone is 404')
 
   const all = await dl.retryAll({ observer_id: hook, entity_type: 'invoice' })
   t.same(all, { retried: 2, delivered: 2, failed: 0 }, 'filters select what is retried')
