@@ -20,7 +20,9 @@ export function openConnection (options: ResolvedOptions): Connection {
     return { db: c.db.withSchema(options.schema) as Kysely<Database>, pool: undefined, close: async () => {} }
   }
   const owned = c.kind === 'url'
-  const pool = owned ? new pg.Pool({ connectionString: c.url, max: 10, application_name: 'fastify-observers' }) : c.pool
+  // an application_name in the URL wins (pg reads it from there when the config has none)
+  const named = /[?&]application_name=/.test(owned ? c.url : '')
+  const pool = owned ? new pg.Pool({ connectionString: c.url, max: 10, ...(named ? {} : { application_name: 'fastify-observers' }) }) : c.pool
   if (owned) {
     // an idle client losing its connection must not crash the host; pg reconnects on next use
     pool.on('error', () => {})

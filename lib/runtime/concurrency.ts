@@ -1,15 +1,20 @@
-// Bounded fan-out: at most `limit` calls of `fn` in flight, results in input order.
-export async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index], index)
+// At most `limit` tasks at once across every caller (the read pipeline, retries, dead-letter
+// retries share one), started in the order they were submitted.
+export class Limiter {
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor (private readonly limit: number) {}
+
+  async run<T> (task: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)) // the slot is handed over
+    try {
+      return await task()
+    } finally {
+      const next = this.waiting.shift()
+      if (next !== undefined) next()
+      else this.active--
     }
   }
-  const workers: Array<Promise<void>> = []
-  for (let i = 0; i < Math.min(limit, items.length); i++) workers.push(worker())
-  await Promise.all(workers)
-  return results
 }

@@ -6,7 +6,7 @@ import type { ActionServices } from '../actions/types.js'
 import type { Database } from '../db/types.js'
 import type { Observer } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
-import { mapLimit } from './concurrency.js'
+import type { Limiter } from './concurrency.js'
 import type { Delivery } from './delivery.js'
 import { runAttempt, type AttemptResult } from './executor.js'
 import type { Matcher } from './matcher.js'
@@ -33,6 +33,8 @@ export interface RuntimeContext {
   observersById: Map<string, Observer>
   /** aborted at the drain deadline of a shutdown: in-flight actions are interrupted */
   actionsSignal: AbortSignal
+  /** bounds the actions running at once (`runtime.concurrency`) across all loops */
+  readonly limiter: Limiter
 }
 
 export function recordError (ctx: RuntimeContext, err: unknown, ids: Record<string, unknown>, message: string): void {
@@ -44,8 +46,8 @@ export function recordError (ctx: RuntimeContext, err: unknown, ids: Record<stri
 
 /** Runs deliveries with bounded concurrency and counts their outcomes. Never throws. */
 export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly Delivery[]): Promise<AttemptResult[]> {
-  const results = await mapLimit(deliveries, ctx.options.runtime.concurrency,
-    async (d) => await runAttempt(d, ctx.registry, ctx.services, ctx.actionsSignal))
+  const results = await Promise.all(deliveries.map(async (d) =>
+    await ctx.limiter.run(async () => await runAttempt(d, ctx.registry, ctx.services, ctx.actionsSignal))))
   for (const { delivery, outcome, durationMs } of results) {
     const type = delivery.action.type
     ctx.metrics.actions.inc({ action_type: type, outcome: outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind })

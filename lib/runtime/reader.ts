@@ -45,6 +45,7 @@ export interface HorizonState {
 }
 
 export class ChangeLogReader {
+  /** where the next read starts: the checkpoint plus the batches read and not yet committed */
   position: Position = { txid: '0', id: '0' }
   horizon: HorizonState | null = null
   /** the furthest row in the ahead-ledger; undefined when it is empty (the fast path then skips the ledger) */
@@ -96,8 +97,11 @@ export class ChangeLogReader {
     }
   }
 
-  /** After the batch committed. */
-  committed (batch: Batch): void {
+  /**
+   * The batch is on its way: the next read starts after it. (Its commit happens later; if a commit
+   * fails the caller discards what followed and calls load() to return to the stored checkpoint.)
+   */
+  advance (batch: Batch): void {
     this.position = batch.to
     const last = batch.ahead[batch.ahead.length - 1]
     if (last !== undefined && (this.aheadUntil === undefined || after(last, this.aheadUntil))) this.aheadUntil = last

@@ -22,7 +22,8 @@ import type { Health } from './health.js'
 import { horizonHolder } from './horizon.js'
 import { buildMatcher } from './matcher.js'
 import { createMetrics } from './metrics.js'
-import { processBatch, recordLoopError } from './read-loop.js'
+import { Limiter } from './concurrency.js'
+import { ReadPipeline, recordLoopError } from './read-loop.js'
 import { ChangeLogReader } from './reader.js'
 import { runRetention } from './retention.js'
 import { runDueRetries } from './retry-worker.js'
@@ -93,7 +94,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     stats: { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 },
     matcher: buildMatcher([]),
     observersById: new Map(),
-    actionsSignal: new AbortController().signal
+    actionsSignal: new AbortController().signal,
+    limiter: new Limiter(rt.concurrency)
   }
   const reader = new ChangeLogReader(connection.db, rt.listenerId, rt.batchSize, rt.horizonStallMs)
   const readWaker = new Waker()
@@ -106,7 +108,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   let stopActions: AbortController | undefined
   let loops: Array<Promise<void>> = []
   let session: Session | undefined
-  let inFlight = 0
+  let pipelineRows = (): number => 0
 
   async function reload (): Promise<number> {
     reloadRequested = false
@@ -143,11 +145,14 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   }
 
   async function readLoop (signal: AbortSignal): Promise<void> {
+    const pipeline = new ReadPipeline(ctx, reader, () => retryWaker.wake())
+    pipelineRows = () => pipeline.rows
     let failures = 0
     while (!signal.aborted) {
       try {
         if (session === undefined) session = await openSession(signal)
         if (!reading) {
+          await pipeline.settleAll() // batches read under a lost lease: their commits are refused
           reading = await session.tryLock(options.schema, rt.listenerId)
           if (!reading) {
             await readWaker.sleep(LEASE_RETRY_MS, signal)
@@ -157,25 +162,25 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
           await reader.load()
         }
         if (reloadRequested || !loaded) await reload()
-        const batch = await reader.next()
-        if (batch === null) {
-          await readWaker.sleep(rt.pollIntervalMs, signal)
-        } else {
-          inFlight += batch.rows.length
-          try {
-            const result = await processBatch(ctx, reader, batch)
-            if (result.retriesScheduled > 0) retryWaker.wake()
-          } finally {
-            inFlight -= batch.rows.length
-          }
+        if (pipeline.mustSettle() || !pipeline.hasRoom()) {
+          await pipeline.settleOldest()
+          continue
         }
+        const batch = await reader.next()
+        if (batch !== null) pipeline.submit(batch)
+        else if (pipeline.batches > 0) await pipeline.settleOldest()
+        else await readWaker.sleep(rt.pollIntervalMs, signal)
         failures = 0
       } catch (err) {
         failures++
         await recordLoopError(ctx, err)
+        await pipeline.settleAll()
+        await reader.load().catch(() => {})
         await sleep(Math.min(100 * 2 ** failures, 5000), undefined, { signal, ref: false }).catch(() => {})
       }
     }
+    // stopping: what is in flight finishes (or is interrupted at the deadline) and is committed
+    await pipeline.settleAll()
   }
 
   async function retryLoop (signal: AbortSignal): Promise<void> {
@@ -297,6 +302,6 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       attach: async (input) => await attachCapture(connection.db, options.schema, input),
       detach: async (tableSchema, table) => await detachCapture(connection.db, options.schema, tableSchema, table)
     },
-    inFlight: () => inFlight
+    inFlight: () => pipelineRows()
   }
 }
