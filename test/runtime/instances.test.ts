@@ -55,3 +55,26 @@ t.test('an observer created on instance A is used by instance B for the very nex
   await api.pool.query(`update "${api.schema}".tb_observer set enabled = false`)
   await eventually(async () => (await reader.app.observers.health()).observer_count === 0 || undefined, 5_000, 'B saw the disable')
 })
+
+t.test('when the lease connection is killed, the runtime reconnects, takes the lease again and keeps delivering', async (t) => {
+  const sink = await startSink(t)
+  const { app, pool, schema } = await build(t)
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await eventually(async () => (await app.observers.health()).reading || undefined)
+  // the lease: a two-key advisory lock on (hashtext(schema), hashtext(listener id))
+  const leaseHolder = async (): Promise<number | undefined> => (await pool.query(
+    `select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 2
+        and classid::bigint = hashtext($1)::bigint & 4294967295 and objid::bigint = hashtext('default')::bigint & 4294967295`, [schema])).rows[0]?.pid
+  const before = await leaseHolder()
+  t.type(before, 'number', 'the lease is held by a connection')
+  await pool.query('select pg_terminate_backend($1)', [before])
+  const after = await eventually(async () => {
+    const pid = await leaseHolder()
+    return pid !== undefined && pid !== before ? pid : undefined
+  }, 10_000, 'the lease taken again on a new connection')
+  t.not(after, before)
+  t.equal((await app.observers.health()).reading, true)
+  await insertChanges(pool, schema, 1, 'order', () => ({ n: 'after-reconnect' }))
+  const [req] = await sink.waitFor(1)
+  t.equal(req.json.entity_id, 'after-reconnect')
+})
