@@ -1,22 +1,51 @@
-// The admin API: an encapsulated child registered under the prefix, so its hooks, schemas and
-// error handler never leak into the host application.
+// The admin API: an encapsulated child registered under the prefix, so its hooks, validator,
+// error handler and body limit never leak into the host application.
 import type { FastifyPluginAsync } from 'fastify'
 import type { ResolvedOptions } from '../lib/options.js'
 import { authHook } from './auth.js'
-import { errorHandler } from './error-handler.js'
+import { captureRoutes } from './captures.js'
+import { changeLogRoutes } from './changelog.js'
+import { deadLetterRoutes } from './dead-letters.js'
+import { dryRunRoutes } from './dry-run.js'
+import { errorHandler, notFoundHandler } from './error-handler.js'
+import { logRoutes } from './logs.js'
+import { metricsRoutes } from './metrics.js'
+import { observerRoutes } from './observers.js'
 import { runtimeHealthRoutes, runtimeRoutes } from './runtime.js'
+import { statsRoutes } from './stats.js'
+import { schemaErrorFormatter, validatorCompiler } from './validation.js'
 
 export interface AdminRoutesOptions {
   options: ResolvedOptions
 }
 
+/** Largest request body the admin API reads (an observer with many actions fits easily). */
+export const ADMIN_BODY_LIMIT = 1024 * 1024
+
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, { options }) => {
   app.setErrorHandler(errorHandler)
+  // unknown body fields are a 400 here, whatever the host's Ajv does (it removes them by default)
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSchemaErrorFormatter(schemaErrorFormatter)
+  // the host's own limit still applies when it is stricter
+  const bodyLimit = Math.min(app.initialConfig.bodyLimit ?? ADMIN_BODY_LIMIT, ADMIN_BODY_LIMIT)
+  app.addHook('onRoute', (route) => { route.bodyLimit ??= bodyLimit })
+  // a 404 under the prefix answers in the API's error shape; without a prefix the host's handler stays
+  if (options.prefix !== '') app.setNotFoundHandler(notFoundHandler)
   await app.register(runtimeHealthRoutes)
   // everything registered below needs authentication
   await app.register(async (secured) => {
     const hook = authHook(options.auth)
     if (hook !== undefined) secured.addHook('onRequest', hook)
+    // in the order of the OpenAPI document; static paths (/stats) win over /:id whatever the order
+    await secured.register(observerRoutes)
+    await secured.register(statsRoutes)
+    await secured.register(logRoutes)
+    await secured.register(dryRunRoutes)
     await secured.register(runtimeRoutes)
+    await secured.register(metricsRoutes)
+    await secured.register(deadLetterRoutes)
+    await secured.register(changeLogRoutes)
+    await secured.register(captureRoutes)
   })
 }

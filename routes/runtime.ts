@@ -1,7 +1,10 @@
-// Runtime routes: health (no token needed) and reload.
-import { Type } from 'typebox'
+// Runtime routes: health (no token needed), reload, and the delivery summary.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { getCheckpoint } from '../lib/db/checkpoint.repo.js'
+import { START } from '../lib/db/change-log.repo.js'
+import { deliverySummary } from '../lib/db/stats.repo.js'
 import { HealthSchema } from '../lib/runtime/health.js'
+import { DeliveryHealthSchema, ReloadResultSchema, errors } from './schemas.js'
 
 export const runtimeHealthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/runtime/health', {
@@ -10,7 +13,7 @@ export const runtimeHealthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['runtime'],
       summary: 'Runtime health: 200 when running or degraded, 503 when stopped',
       security: [],
-      response: { 200: HealthSchema, 503: HealthSchema }
+      response: { 200: HealthSchema, 503: HealthSchema, 500: errors()[500] }
     },
     config: { public: true }
   }, async (_request, reply) => {
@@ -25,10 +28,31 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'reloadRuntime',
       tags: ['runtime'],
       summary: 'Reload the observers now',
-      response: { 200: Type.Object({ message: Type.String(), count: Type.Integer() }) }
+      response: { 200: ReloadResultSchema, ...errors() }
     }
   }, async () => {
     const count = await app.observers.reload()
     return { message: `reloaded ${count} observers`, count }
+  })
+
+  app.get('/delivery/health', {
+    schema: {
+      operationId: 'getDeliveryHealth',
+      tags: ['runtime'],
+      summary: 'Delivery summary: in flight, retries scheduled, dead letters, age of the oldest pending delivery',
+      response: { 200: DeliveryHealthSchema, ...errors() }
+    }
+  }, async () => {
+    const checkpoint = await getCheckpoint(app.observers.db, app.observers.options.runtime.listenerId)
+    const summary = await deliverySummary(app.observers.db, checkpoint?.position ?? START)
+    const oldest = summary.oldest_pending_at
+    return {
+      in_flight: app.observers.inFlight(),
+      retries_scheduled: summary.retries_scheduled,
+      retries_due: summary.retries_due,
+      next_retry_at: summary.next_retry_at,
+      dead_letters: summary.dead_letters,
+      oldest_pending_age_seconds: oldest === null ? 0 : Math.max(0, Math.round((Date.now() - oldest.getTime()) / 10) / 100)
+    }
   })
 }

@@ -1,0 +1,9 @@
+// The admin API's HTTP contract: every request and response shape, as TypeBox schemas
+// (the validation, the serializer, the handler types and the OpenAPI document at once).
+export * from './schemas/common.js'
+export * from './schemas/observers.js'
+export * from './schemas/logs.js'
+export * from './schemas/dry-run.js'
+export * from './schemas/runtime.js'
+export * from './schemas/dead-letters.js'
+export * from './schemas/changelog.js'

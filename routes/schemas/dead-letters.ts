@@ -1,0 +1,66 @@
+// Dead letters: failed actions waiting for an operator.
+import { Type } from 'typebox'
+import type { JsonObject } from '../../lib/model.js'
+import { CursorSchema, DateTimeSchema, NextCursorSchema, Nullable, UuidSchema } from './common.js'
+
+const Text = Type.String({ minLength: 1, maxLength: 200 })
+
+export const DeadLetterFilterSchema = Type.Object({
+  observer_id: Type.Optional(UuidSchema),
+  action_type: Type.Optional(Text),
+  entity_type: Type.Optional(Text)
+}, { additionalProperties: false })
+
+export const DeadLetterQuerySchema = Type.Object({
+  ...DeadLetterFilterSchema.properties,
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  cursor: Type.Optional(CursorSchema)
+}, { additionalProperties: false })
+
+export const DeadLetterItemSchema = Type.Object({
+  id: UuidSchema,
+  observer_id: UuidSchema,
+  observer_name: Type.String(),
+  event_id: UuidSchema,
+  change_log_id: Nullable(Type.String()),
+  entity_type: Type.String(),
+  entity_id: Type.String(),
+  event_type: Type.String(),
+  action_index: Type.Integer(),
+  action_type: Type.String(),
+  error_code: Nullable(Type.String()),
+  error_message: Nullable(Type.String()),
+  attempts: Type.Integer(),
+  first_failed_at: DateTimeSchema,
+  last_failed_at: DateTimeSchema
+}, { title: 'DeadLetter' })
+
+export const DeadLetterDetailSchema = Type.Object({
+  ...DeadLetterItemSchema.properties,
+  event: Type.Unsafe<JsonObject>({ type: 'object', additionalProperties: true, description: 'The event as the action received it' })
+}, { title: 'DeadLetterDetail' })
+
+export const DeadLetterPageSchema = Type.Object({
+  data: Type.Array(DeadLetterItemSchema, { description: 'Newest first' }),
+  next_cursor: NextCursorSchema
+}, { title: 'DeadLetterPage' })
+
+export const DeadLetterStatsSchema = Type.Object({
+  total: Type.Integer(),
+  by_action_type: Type.Array(Type.Object({ action_type: Type.String(), count: Type.Integer() })),
+  by_observer: Type.Array(Type.Object({ observer_id: UuidSchema, observer_name: Type.String(), count: Type.Integer() }))
+}, { title: 'DeadLetterStats' })
+
+export const RetryResultSchema = Type.Object({
+  id: UuidSchema,
+  status: Type.Union([Type.Literal('delivered'), Type.Literal('failed')], {
+    description: 'delivered: the item is removed (a success is logged); failed: it stays with attempts + 1'
+  }),
+  error_message: Type.Optional(Type.String())
+}, { title: 'DeadLetterRetryResult' })
+
+export const RetryAllResultSchema = Type.Object({
+  retried: Type.Integer(),
+  delivered: Type.Integer(),
+  failed: Type.Integer()
+}, { title: 'DeadLetterRetryAllResult' })

@@ -1,0 +1,65 @@
+import t from 'tap'
+import { build, eventually } from '../helper.js'
+import { insertChanges } from '../helpers/rows.js'
+import { startSink } from '../helpers/sink.js'
+import { INJECTIONS, call, createObserver } from '../helpers/routes.js'
+
+t.test('the change log pages by change-log id, optionally by object type', async (t) => {
+  const { app, pool, schema } = await build(t, { runtime: { start: false } })
+  const orders = await insertChanges(pool, schema, 5, 'orders')
+  const users = await insertChanges(pool, schema, 2, 'users')
+  const first = await call(app, 'GET', '/changelog?limit=4')
+  t.equal(first.statusCode, 200)
+  const p1 = first.json()
+  t.same(p1.entries.map((e: any) => e.id), orders.slice(0, 4))
+  t.equal(p1.next_cursor, orders[3])
+  t.match(p1.entries[0], { event_id: /^[0-9a-f-]{36}$/, object_type: 'orders', object_id: '0', modification_type: 'INSERT', object_data: { n: 0 }, object_data_before: null, tenant_id: null })
+  const p2 = (await call(app, 'GET', `/changelog?limit=4&after_cursor=${p1.next_cursor}`)).json()
+  t.same(p2.entries.map((e: any) => e.id), [orders[4], ...users])
+  t.equal(p2.next_cursor, null)
+  t.same((await call(app, 'GET', '/changelog?object_type=users')).json().entries.map((e: any) => e.id), users)
+  t.equal((await call(app, 'GET', '/changelog')).json().entries.length, 7, 'default limit 100')
+  for (const value of INJECTIONS) {
+    const res = await call(app, 'GET', `/changelog?object_type=${encodeURIComponent(value)}`)
+    t.same([res.statusCode, res.json().entries], [200, []], value)
+  }
+  for (const query of ['limit=0', 'limit=1001', 'after_cursor=abc', 'after_cursor=-1', 'after_cursor=1%20or%201=1']) {
+    t.match((await call(app, 'GET', `/changelog?${query}`)).json(), { statusCode: 400, code: 'OBS_ERR_VALIDATION' }, query)
+  }
+  t.equal((await pool.query(`select count(*)::int as n from "${schema}".tb_entity_change_log`)).rows[0].n, 7, 'the table is intact')
+})
+
+t.test('checkpoints: read, 404 unknown; PUT replays the rows after a change-log id', async (t) => {
+  const sink = await startSink(t)
+  const { app, pool, schema } = await build(t)
+  await createObserver(app, { entity_type: 'orders', actions: [{ type: 'webhook', url: sink.url }] })
+  const ids = await insertChanges(pool, schema, 3, 'orders')
+  await sink.waitFor(3)
+  const checkpoint = await eventually(async () => {
+    const res = (await call(app, 'GET', '/checkpoint/default')).json()
+    return res.after_cursor === ids[2] ? res : undefined
+  }, 10_000, 'the checkpoint passes the rows')
+  t.match(checkpoint, { listener_id: 'default', after_cursor: ids[2], event_count: 3, last_error: null })
+  t.ok(Date.parse(checkpoint.updated_at) > 0)
+  t.match((await call(app, 'GET', '/checkpoint/elsewhere')).json(), { statusCode: 404, code: 'OBS_ERR_NOT_FOUND' })
+  t.equal((await call(app, 'GET', '/checkpoint/bad%20name')).statusCode, 400)
+
+  const moved = await call(app, 'PUT', '/checkpoint/default', { after_cursor: ids[0] })
+  t.equal(moved.statusCode, 200)
+  t.match(moved.json(), { listener_id: 'default', after_cursor: ids[0] })
+  // a new row makes the reader notice the move; the rows after the cursor are delivered again
+  await insertChanges(pool, schema, 1, 'orders', () => ({ n: 'new' }))
+  const deliveriesOf = (entity: string) => sink.received.filter((r) => r.json.entity_id === entity)
+  await eventually(() => (deliveriesOf('1').length === 2 && deliveriesOf('2').length === 2) || undefined, 10_000, 'replayed deliveries')
+  t.equal(deliveriesOf('0').length, 1, 'the row at the cursor is not read again')
+  t.equal(deliveriesOf('1')[1].headers['webhook-id'], deliveriesOf('1')[0].headers['webhook-id'], 'a replay keeps the idempotency key')
+
+  const start = await call(app, 'PUT', '/checkpoint/replay-listener', { after_cursor: '0' })
+  t.match(start.json(), { listener_id: 'replay-listener', after_cursor: '0', event_count: 0 }, '"0" is the start of the log; a new listener is created')
+  const unknown = await call(app, 'PUT', '/checkpoint/default', { after_cursor: '999999' })
+  t.equal(unknown.statusCode, 400)
+  t.match(unknown.json(), { code: 'OBS_ERR_VALIDATION', message: /no change-log row has id 999999/ })
+  t.equal((await call(app, 'PUT', '/checkpoint/default', { after_cursor: 'latest' })).statusCode, 400)
+  t.equal((await call(app, 'PUT', '/checkpoint/default', { after_cursor: '1', force: true })).statusCode, 400)
+  t.equal((await call(app, 'PUT', '/checkpoint/default', {})).json().message, 'body/after_cursor is required')
+})
