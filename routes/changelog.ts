@@ -66,6 +66,6 @@ export const changeLogRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const cursor = request.body.after_cursor
     const position = cursor === '0' ? START : await positionOf(db, cursor)
     if (position === undefined) throw new ValidationError(`body/after_cursor: no change-log row has id ${cursor}`)
-    return serve(await moveCheckpoint(db, request.params.listener_id, position))
+    return serve(await moveCheckpoint(db, app.observers.schema, request.params.listener_id, position))
   })
 }

@@ -63,9 +63,13 @@ export async function advanceCheckpoint (db: Kysely<Database>, listenerId: strin
   return result.numUpdatedRows === 1n
 }
 
-/** Operator replay: put the listener at `position` (rows after it are read again). */
-export async function moveCheckpoint (db: Kysely<Database>, listenerId: string, position: Position): Promise<Checkpoint> {
+/** The channel on which a moved checkpoint is announced (payload: the listener id). */
+export const checkpointChannel = (schema: string): string => `${schema}_checkpoints`
+
+/** Operator replay: put the listener at `position` (rows after it are read again); the reader is told. */
+export async function moveCheckpoint (db: Kysely<Database>, schema: string, listenerId: string, position: Position): Promise<Checkpoint> {
   await db.transaction().execute(async (trx) => {
+    await sql`select pg_notify(${checkpointChannel(schema)}, ${listenerId})`.execute(trx)
     await trx.insertInto('observer_checkpoints')
       .values({ listener_id: listenerId, last_txid: sql`${position.txid}::xid8`, last_change_log_id: position.id })
       .onConflict((oc) => oc.column('listener_id').doUpdateSet({

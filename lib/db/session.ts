@@ -8,7 +8,7 @@ export interface Session {
   tryLock: (namespace: string, key: string) => Promise<boolean>
   unlock: (namespace: string, key: string) => Promise<void>
   /** LISTEN to the channels; false when this connection cannot receive notifications */
-  listen: (channels: string[], onNotify: (channel: string) => void) => Promise<boolean>
+  listen: (channels: string[], onNotify: (channel: string, payload: string) => void) => Promise<boolean>
   /** called once if the connection is lost */
   onLost: (callback: (err: Error) => void) => void
   close: () => Promise<void>
@@ -35,7 +35,7 @@ export async function openPoolSession (pool: pg.Pool): Promise<Session> {
       await client.query('select pg_advisory_unlock(hashtext($1), hashtext($2))', [namespace, key])
     },
     listen: async (channels, onNotify) => {
-      client.on('notification', (message) => onNotify(message.channel))
+      client.on('notification', (message) => onNotify(message.channel, message.payload ?? ''))
       // channel names come from the validated schema option; escapeIdentifier quotes them anyway
       for (const channel of channels) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`)
       return true

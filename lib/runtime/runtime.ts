@@ -8,7 +8,7 @@ import { createActionRegistry, type ActionRegistry } from '../actions/registry.j
 import type { ActionServices } from '../actions/types.js'
 import { attachCapture, detachCapture, listCaptures, type AttachResult, type Capture } from '../db/captures.repo.js'
 import { readLag } from '../db/change-log.repo.js'
-import { getCheckpoint } from '../db/checkpoint.repo.js'
+import { checkpointChannel, getCheckpoint } from '../db/checkpoint.repo.js'
 import type { Connection } from '../db/connection.js'
 import { countDeadLetters, deadLetterStats, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetterFilter } from '../db/dead-letter.repo.js'
 import { loadActiveObservers } from '../db/observers.repo.js'
@@ -104,6 +104,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   let reading = false
   let loaded = false
   let reloadRequested = false
+  /** an operator moved this listener's checkpoint: re-read it before the next batch */
+  let checkpointMoved = false
   let stopReading: AbortController | undefined
   let stopActions: AbortController | undefined
   let loops: Array<Promise<void>> = []
@@ -136,9 +138,17 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       session = undefined
       readWaker.wake()
     })
-    await s.listen([`${options.schema}_changes`, `${options.schema}_observers`], (channel) => {
-      if (channel.endsWith('_observers')) {
+    const changes = `${options.schema}_changes`
+    const observers = `${options.schema}_observers`
+    const checkpoints = checkpointChannel(options.schema)
+    await s.listen([changes, observers, checkpoints], (channel, payload) => {
+      if (channel === observers) {
         if (rt.autoReload) requestReload()
+      } else if (channel === checkpoints) {
+        if (payload === rt.listenerId) {
+          checkpointMoved = true
+          readWaker.wake()
+        }
       } else readWaker.wake()
     })
     return s
@@ -162,6 +172,11 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
           await reader.load()
         }
         if (reloadRequested || !loaded) await reload()
+        if (checkpointMoved) {
+          checkpointMoved = false
+          await pipeline.settleAll()
+          await reader.load()
+        }
         if (pipeline.mustSettle() || !pipeline.hasRoom()) {
           await pipeline.settleOldest()
           continue

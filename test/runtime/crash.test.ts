@@ -26,8 +26,9 @@ t.test('SIGKILL in the middle of a 1000-event backlog loses nothing', async (t) 
   }, 30_000, 'every event delivered')
   t.equal(unique.size, 1000, 'every event delivered at least once after the restart')
   const duplicates = sink.received.length - unique.size
-  t.comment(`duplicates after kill -9: ${duplicates} (the batch in flight when the process died)`)
-  t.ok(duplicates <= 50 * 2, 'duplicates are bounded by what was in flight')
+  t.comment(`duplicates after kill -9: ${duplicates} (deliveries in flight or not yet committed when the process died)`)
+  // bounded by the batches delivered but not committed: at most ceil(200 / 50) + 1 batches of 50
+  t.ok(duplicates <= 250, 'duplicates are bounded by what was in flight')
   const keyByEvent = new Map<string, string>()
   let changedKeys = 0
   for (const r of sink.received) {
