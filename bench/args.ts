@@ -1,0 +1,62 @@
+// `npm run bench -- [scenario …] [--quick] [--no-ceilings] [--keep-schemas] [--log-level warn]
+//   [--runtime '{"batchSize":500}'] [--cpu-prof]`
+import type { ObserverPluginOptions } from '../index.js'
+
+export const SCENARIOS = ['backlog', 'fanout', 'steady', 'admin', 'ceilings'] as const
+export type ScenarioName = typeof SCENARIOS[number]
+
+export interface BenchArgs {
+  scenarios: ScenarioName[]
+  quick: boolean
+  ceilings: boolean
+  keepSchemas: boolean
+  logLevel: string
+  runtime: NonNullable<ObserverPluginOptions['runtime']>
+  cpuProf: boolean
+  heapProf: boolean
+  compiled: boolean
+}
+
+export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [options]
+  (no scenario: all of them; the ceilings run whenever backlog or fanout does)
+  --quick             small sizes, for a smoke run (results file marked -quick)
+  --no-ceilings       skip the HTTP and Postgres ceilings
+  --keep-schemas      leave each scenario's schema in the database
+  --log-level LEVEL   runtime log level, written to a file per scenario (warn)
+  --runtime JSON      runtime option overrides, e.g. '{"batchSize":500,"concurrency":64}'
+  --tsx               measure the TypeScript sources through tsx instead of the plugin compiled with tsc
+                      (faster to start; tsx adds CPU and ~45 MB RSS a deployment does not pay)
+  --cpu-prof          CPU-profile each scenario's measured window (bench/profiles/), print the top self times
+  --heap-prof         sample allocations over the same windows, print the top allocation sites
+env: BENCH_DATABASE_URL  use this database instead of starting an embedded PostgreSQL`
+
+export function parseArgs (argv: string[]): BenchArgs {
+  const args: BenchArgs = { scenarios: [], quick: false, ceilings: true, keepSchemas: false, logLevel: 'warn', runtime: {}, cpuProf: false, heapProf: false, compiled: true }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const value = (): string => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`)
+      return v
+    }
+    if (arg === '--help' || arg === '-h') throw new Error(USAGE)
+    if (arg === '--quick') args.quick = true
+    else if (arg === '--cpu-prof') args.cpuProf = true
+    else if (arg === '--heap-prof') args.heapProf = true
+    else if (arg === '--tsx') args.compiled = false
+    else if (arg === '--no-ceilings') args.ceilings = false
+    else if (arg === '--keep-schemas') args.keepSchemas = true
+    else if (arg === '--log-level') args.logLevel = value()
+    else if (arg === '--runtime') args.runtime = JSON.parse(value())
+    else if ((SCENARIOS as readonly string[]).includes(arg)) args.scenarios.push(arg as ScenarioName)
+    else throw new Error(`unknown argument ${arg}\n${USAGE}`)
+  }
+  if (args.scenarios.length === 0) args.scenarios = [...SCENARIOS]
+  if (args.ceilings && (args.scenarios.includes('backlog') || args.scenarios.includes('fanout')) && !args.scenarios.includes('ceilings')) {
+    args.scenarios.push('ceilings')
+  }
+  if (!args.ceilings) args.scenarios = args.scenarios.filter((s) => s !== 'ceilings')
+  // a fixed order: backlog first, so its peak RSS is that of a fresh process
+  args.scenarios.sort((a, b) => SCENARIOS.indexOf(a) - SCENARIOS.indexOf(b))
+  return args
+}

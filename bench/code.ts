@@ -1,0 +1,94 @@
+// The runtime code under test, from one place: the plugin built with tsc into a temporary folder,
+// as `npm run build` ships it (the default), or with `--tsx` the TypeScript sources through tsx.
+// tsx compiles with esbuild's keepNames, which wraps every closure the hot path creates in a
+// `__name()` call, and keeps each module's transform in memory: both cost CPU and RSS that a
+// deployment does not pay. Everything the bench takes from lib/ comes through here, so a
+// compiled run never loads the sources too (only type imports reach lib/ elsewhere, and
+// lib/embedded-postgres.ts, which is not the runtime).
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+type Plugin = typeof import('../index.js')
+type ChangeLogRepo = typeof import('../lib/db/change-log.repo.js')
+type CheckpointRepo = typeof import('../lib/db/checkpoint.repo.js')
+type DeliveryRepo = typeof import('../lib/db/delivery.repo.js')
+type Migrate = typeof import('../lib/db/migrate.js')
+type Model = typeof import('../lib/model.js')
+type Options = typeof import('../lib/options.js')
+type Event = typeof import('../lib/runtime/event.js')
+type Outcomes = typeof import('../lib/runtime/outcomes.js')
+
+export interface RuntimeCode {
+  source: 'typescript via tsx' | 'compiled with tsc'
+  plugin: Plugin['default']
+  readBelowHorizon: ChangeLogRepo['readBelowHorizon']
+  advanceCheckpoint: CheckpointRepo['advanceCheckpoint']
+  ensureCheckpoint: CheckpointRepo['ensureCheckpoint']
+  insertAttemptLogs: DeliveryRepo['insertAttemptLogs']
+  migrateToLatest: Migrate['migrateToLatest']
+  DEFAULT_RETRY_CONFIG: Model['DEFAULT_RETRY_CONFIG']
+  resolveOptions: Options['resolveOptions']
+  toEvent: Event['toEvent']
+  toEnvelope: Event['toEnvelope']
+  toProgress: Outcomes['toProgress']
+  cleanup: () => Promise<void>
+}
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+
+async function build (progress: (m: string) => void): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'fastify-observers-bench-build-'))
+  progress(`compiling the plugin with tsc into ${dir}`)
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', dir], { cwd: ROOT })
+  } catch (err) {
+    // a type error elsewhere still emits JavaScript; only a missing entry is fatal
+    if (!existsSync(join(dir, 'index.js'))) throw err
+    progress('tsc reported errors but emitted the plugin; measuring what it emitted')
+  }
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }))
+  await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+  return dir
+}
+
+export async function loadRuntimeCode (compiled: boolean, progress: (m: string) => void): Promise<RuntimeCode> {
+  const dir = compiled ? await build(progress) : undefined
+  const load = async <T>(path: string): Promise<T> => dir === undefined
+    ? await import(new URL(`../${path}`, import.meta.url).href) as T
+    : await import(pathToFileURL(join(dir, path.replace(/\.ts$/, '.js'))).href) as T
+  const [index, changeLog, checkpoint, delivery, migrate, model, options, event, outcomes] = await Promise.all([
+    load<Plugin>('index.ts'),
+    load<ChangeLogRepo>('lib/db/change-log.repo.ts'),
+    load<CheckpointRepo>('lib/db/checkpoint.repo.ts'),
+    load<DeliveryRepo>('lib/db/delivery.repo.ts'),
+    load<Migrate>('lib/db/migrate.ts'),
+    load<Model>('lib/model.ts'),
+    load<Options>('lib/options.ts'),
+    load<Event>('lib/runtime/event.ts'),
+    load<Outcomes>('lib/runtime/outcomes.ts')
+  ])
+  return {
+    source: dir === undefined ? 'typescript via tsx' : 'compiled with tsc',
+    plugin: index.default,
+    readBelowHorizon: changeLog.readBelowHorizon,
+    advanceCheckpoint: checkpoint.advanceCheckpoint,
+    ensureCheckpoint: checkpoint.ensureCheckpoint,
+    insertAttemptLogs: delivery.insertAttemptLogs,
+    migrateToLatest: migrate.migrateToLatest,
+    DEFAULT_RETRY_CONFIG: model.DEFAULT_RETRY_CONFIG,
+    resolveOptions: options.resolveOptions,
+    toEvent: event.toEvent,
+    toEnvelope: event.toEnvelope,
+    toProgress: outcomes.toProgress,
+    cleanup: async () => {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    }
+  }
+}

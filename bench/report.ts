@@ -1,0 +1,91 @@
+// The one JSON object of a run: machine, settings, every scenario's figures, the ceilings, the
+// runtime's figures as ratios to them, and SPEC section 7's targets met or not.
+import { mkdir, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { HttpCeiling, PgCeiling } from './ceilings.js'
+import type { Machine } from './machine.js'
+import type { AdminResult } from './scenarios/admin.js'
+import type { DrainResult } from './scenarios/drain.js'
+import type { SteadyResult } from './scenarios/steady.js'
+import { round } from './stats.js'
+
+export interface Results {
+  backlog?: DrainResult
+  fanout?: DrainResult
+  steady?: SteadyResult
+  admin?: AdminResult
+  ceiling_http?: HttpCeiling
+  ceiling_pg?: PgCeiling
+}
+
+export interface Target { target: string, measured: number | null, met: boolean | null }
+
+export interface Report {
+  machine: Machine & { load_average_end: number[] }
+  settings: Record<string, unknown>
+  scenarios: Omit<Results, 'ceiling_http' | 'ceiling_pg'>
+  ceilings: { http?: HttpCeiling, pg?: PgCeiling }
+  ratios: Record<string, number | null>
+  targets: Record<string, Target>
+  /** share of the machine's CPU used by other processes during each measured window (0 = quiet) */
+  interference: Record<string, number | null>
+  errors: Record<string, string>
+  ok: boolean
+}
+
+const ratio = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || b === 0 ? null : round(a / b, 3)
+
+function target (text: string, measured: number | undefined, met: (v: number) => boolean): Target {
+  return measured === undefined ? { target: text, measured: null, met: null } : { target: text, measured, met: met(measured) }
+}
+
+function endpointP99 (admin: AdminResult | undefined, name: string): number | undefined {
+  const e = admin?.endpoints[name]
+  return e !== undefined && 'latency_ms' in e ? e.latency_ms.p99 : undefined
+}
+
+export function buildReport (machine: Machine & { load_average_end: number[] }, settings: Record<string, unknown>, r: Results, errors: Record<string, string>): Report {
+  const backlog = r.backlog?.deliveries_per_s
+  const fanout = r.fanout?.deliveries_per_s
+  const http = r.ceiling_http?.requests_per_s
+  const pgRows = r.ceiling_pg?.rows_per_s
+  const correct = [r.backlog, r.fanout, r.steady].every((s) => s === undefined || s.correctness.ok)
+  return {
+    machine,
+    settings,
+    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, admin: r.admin },
+    ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
+    ratios: {
+      backlog_to_http_ceiling: ratio(backlog, http),
+      backlog_to_pg_ceiling: ratio(backlog, pgRows),
+      fanout_to_http_ceiling: ratio(fanout, http),
+      fanout_to_pg_ceiling: ratio(fanout, pgRows),
+      fanout_to_backlog: ratio(fanout, backlog)
+    },
+    targets: {
+      backlog_rate: target('>= 10000 deliveries/s', backlog, (v) => v >= 10_000),
+      backlog_rss: target('< 200 MB peak RSS', r.backlog?.memory.rss_peak_mb, (v) => v < 200),
+      steady_p50: target('< 2 ms commit-to-delivery p50', r.steady?.latency_ms.p50, (v) => v < 2),
+      steady_p99: target('< 10 ms commit-to-delivery p99', r.steady?.latency_ms.p99, (v) => v < 10),
+      fanout_vs_backlog: target('>= 0.8 of the backlog rate', ratio(fanout, backlog) ?? undefined, (v) => v >= 0.8),
+      admin_observers_p99: target('< 20 ms p99 GET /observers', endpointP99(r.admin, 'list_observers'), (v) => v < 20),
+      admin_logs_p99: target('< 50 ms p99 GET /observers/logs', endpointP99(r.admin, 'list_logs'), (v) => v < 50)
+    },
+    interference: Object.fromEntries(Object.entries({
+      backlog: r.backlog?.cpu, fanout: r.fanout?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+    }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
+      cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
+    errors,
+    ok: correct && Object.keys(errors).length === 0
+  }
+}
+
+/** bench/results/<ISO date>.json (colons made file-name safe); quick runs are marked as such. */
+export async function saveReport (report: Report, quick: boolean): Promise<string> {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  await mkdir(dir, { recursive: true })
+  const file = `${dir}${report.machine.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n')
+  return file
+}

@@ -1,0 +1,123 @@
+// A backlog drained by the runtime: change-log rows written first, observers added, then the
+// runtime started and timed until every delivery is made, logged and the checkpoint is at the
+// head. The backlog and fan-out scenarios are two settings of this one measurement.
+import { buildApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
+import { now } from '../clock.js'
+import { changeLogHead, flushDatabase, insertChangeLog, insertObservers, readCheckpoint, retriesPending, samePosition, waitUntil } from '../data.js'
+import { loadAverage } from '../machine.js'
+import { measureCpu, type CpuReport } from '../cpu.js'
+import { measureDbActivity, type DbActivity } from '../db-activity.js'
+import { startProfile, type ProfileReport } from '../profiler.js'
+import { runtimeTimings, type RuntimeTimings } from '../runtime-metrics.js'
+import { afterFullGc, sampleMemory, type MemoryReport } from '../rss.js'
+import type { Sink } from '../sink-client.js'
+import type { SinkConfig } from '../sink-protocol.js'
+import { round } from '../stats.js'
+import { checkDeliveries, diagnosed, type Correctness } from './common.js'
+
+export interface DrainSettings {
+  name: string
+  events: number
+  observers: number
+  retryConfig?: object
+  sink?: Partial<SinkConfig>
+}
+
+export interface DrainResult {
+  events: number
+  observers: number
+  deliveries: number
+  insert_seconds: number
+  /** runtime start → every delivery made and logged, checkpoint at head */
+  seconds: number
+  /** deliveries made and logged per second over `seconds` */
+  deliveries_per_s: number
+  /** runtime start → first 2xx at the sink */
+  first_delivery_ms: number
+  /** first → last 2xx at the sink */
+  sink_deliveries_per_s: number
+  memory: MemoryReport
+  load_average: { start: number[], end: number[] }
+  correctness: Correctness
+  cpu: CpuReport
+  /** pg_stat_database over the window (every client: the runtime, the bench's own polling and writer) */
+  db_activity: DbActivity
+  /** the runtime's own histograms (prom-client) */
+  runtime_timings: RuntimeTimings
+  runtime_log: LogSummary
+  /** with --cpu-prof */
+  profile?: ProfileReport
+}
+
+export async function drain (ctx: BenchContext, sink: Sink, settings: DrainSettings): Promise<DrainResult> {
+  const bench = await buildApp(ctx, `bench_${settings.name}`)
+  let result: Omit<DrainResult, 'runtime_log'>
+  try {
+    result = await measure(ctx, sink, bench, settings)
+  } catch (err) {
+    await bench.close().catch(() => {})
+    throw err
+  }
+  return { ...result, runtime_log: await bench.close() }
+}
+
+async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings: DrainSettings): Promise<Omit<DrainResult, 'runtime_log'>> {
+  const schema = bench.schema
+  await sink.reset(settings.sink)
+  ctx.progress(`${settings.name}: writing ${settings.events} change-log rows`)
+  const insertStart = now()
+  await insertChangeLog(ctx.pool, schema, settings.events)
+  const insertSeconds = (now() - insertStart) / 1000
+  await insertObservers(ctx.pool, schema, { count: settings.observers, url: sink.url, entityTypes: null, retryConfig: settings.retryConfig })
+  const head = await changeLogHead(ctx.pool, schema)
+  const deliveries = settings.events * settings.observers
+  await flushDatabase(ctx.pool)
+
+  const loadStart = loadAverage()
+  const memory = sampleMemory()
+  const cpu = await measureCpu(sink, ctx.postmaster)
+  const activity = await measureDbActivity(ctx.pool)
+  const profiling = await startProfile(ctx.profile, settings.name, ctx.progress)
+  ctx.progress(`${settings.name}: runtime started, ${deliveries} deliveries owed`)
+  const started = now()
+  await bench.app.observers.start()
+  const report = setInterval(() => {
+    sink.stats().then((s) => ctx.progress(`${settings.name}: ${s.delivered}/${deliveries} delivered, ${s.answered500} answered 500`), () => {})
+  }, 2000)
+  let done: number
+  try {
+    done = await diagnosed(ctx, sink, bench.app, schema, async () => await waitUntil(async () => samePosition(await readCheckpoint(ctx.pool, schema), head) &&
+        (settings.retryConfig === undefined || await retriesPending(ctx.pool, schema) === 0),
+    'every delivery to be made and logged', ctx.quick ? 120_000 : 600_000, 10))
+  } finally {
+    clearInterval(report)
+  }
+  const mem = memory.stop()
+  const cpuUsed = await cpu.stop()
+  const dbActivity = await activity.stop()
+  const profile = await profiling.stop()
+  const loadEnd = loadAverage()
+  const seconds = (done - started) / 1000
+  const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, settings.observers, deliveries)
+  const offset = (await sink.clockOffset()).offsetMs
+  const sinkSpan = stats.lastOkAt !== null && stats.firstAt !== null ? (stats.lastOkAt - stats.firstAt) / 1000 : 0
+  const result = {
+    events: settings.events,
+    observers: settings.observers,
+    deliveries,
+    insert_seconds: round(insertSeconds),
+    seconds: round(seconds, 3),
+    deliveries_per_s: Math.round(deliveries / seconds),
+    first_delivery_ms: stats.firstAt === null ? -1 : round(stats.firstAt - offset - started, 1),
+    sink_deliveries_per_s: sinkSpan > 0 ? Math.round(stats.delivered / sinkSpan) : 0,
+    memory: afterFullGc(mem),
+    load_average: { start: loadStart, end: loadEnd },
+    cpu: cpuUsed,
+    db_activity: dbActivity,
+    runtime_timings: await runtimeTimings(bench.app),
+    correctness,
+    ...(profile === undefined ? {} : { profile })
+  }
+  ctx.progress(`${settings.name}: ${result.deliveries_per_s} deliveries/s, peak RSS ${mem.rss_peak_mb} MB, ${correctness.ok ? 'all delivered' : correctness.problems.join('; ')}`)
+  return result
+}

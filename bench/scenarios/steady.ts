@@ -1,0 +1,153 @@
+// steady: 200 events/s for 30 s, one INSERT per transaction on a client of its own, paced.
+// Latency = the sink's receive time (converted to our clock) − the moment our COMMIT returned.
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
+import { buildApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
+import { now } from '../clock.js'
+import { changeLogHead, flushDatabase, insertObservers, readCheckpoint, samePosition, sampleOrder, waitUntil } from '../data.js'
+import { loadAverage } from '../machine.js'
+import { measureCpu, type CpuReport } from '../cpu.js'
+import { measureDbActivity, type DbActivity } from '../db-activity.js'
+import { startProfile, type ProfileReport } from '../profiler.js'
+import { runtimeTimings, type RuntimeTimings } from '../runtime-metrics.js'
+import { afterFullGc, sampleMemory, type MemoryReport } from '../rss.js'
+import type { ClockOffset, Sink } from '../sink-client.js'
+import { distribution, round, type Distribution } from '../stats.js'
+import { checkDeliveries, diagnosed, type Correctness } from './common.js'
+
+const WARMUP_EVENTS = 50
+
+export interface SteadyResult {
+  rate_per_s: number
+  seconds: number
+  events: number
+  /** events written (and delivered) before the timed run, to open connections; not in the figures */
+  warmup_events: number
+  achieved_rate_per_s: number
+  /** BEGIN + INSERT + COMMIT, as the writer saw it */
+  insert_ms: Distribution
+  /** COMMIT returned → sink received */
+  latency_ms: Distribution
+  clock: { before: ClockOffset, after: ClockOffset }
+  memory: MemoryReport
+  load_average: { start: number[], end: number[] }
+  correctness: Correctness
+  cpu: CpuReport
+  /** pg_stat_database over the window (every client: the runtime, the bench's own polling and writer) */
+  db_activity: DbActivity
+  /** the runtime's own histograms (prom-client) */
+  runtime_timings: RuntimeTimings
+  runtime_log: LogSummary
+  /** with --cpu-prof */
+  profile?: ProfileReport
+}
+
+export async function steady (ctx: BenchContext, sink: Sink): Promise<SteadyResult> {
+  const bench = await buildApp(ctx, 'bench_steady')
+  let result: Omit<SteadyResult, 'runtime_log'>
+  try {
+    result = await measure(ctx, sink, bench)
+  } catch (err) {
+    await bench.close().catch(() => {})
+    throw err
+  }
+  return { ...result, runtime_log: await bench.close() }
+}
+
+async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise<Omit<SteadyResult, 'runtime_log'>> {
+  const rate = 200
+  const seconds = ctx.quick ? 5 : 30
+  const events = rate * seconds
+  const writer = new pg.Client({ connectionString: ctx.url, application_name: 'bench-steady-writer' })
+  writer.on('error', () => {})
+  await writer.connect()
+  try {
+    await insertObservers(ctx.pool, bench.schema, { count: 1, url: sink.url, entityTypes: null })
+    await flushDatabase(ctx.pool)
+    await bench.app.observers.start()
+    const insert = `insert into "${bench.schema}".tb_entity_change_log (id, object_type, object_id, modification_type, object_data)
+      values ($1, 'order', $2, 'INSERT', $3)`
+    const write = async (n: number): Promise<{ id: string, committedAt: number, took: number }> => {
+      const id = randomUUID()
+      const began = now()
+      await writer.query('begin')
+      await writer.query(insert, [id, String(n), sampleOrder(n, { bench_id: id })])
+      await writer.query('commit')
+      const committedAt = now()
+      return { id, committedAt, took: committedAt - began }
+    }
+    const caughtUp = async (what: string): Promise<void> => {
+      const head = await changeLogHead(ctx.pool, bench.schema)
+      await diagnosed(ctx, sink, bench.app, bench.schema, async () =>
+        await waitUntil(async () => samePosition(await readCheckpoint(ctx.pool, bench.schema), head), what, 60_000, 10))
+    }
+
+    ctx.progress(`steady: warming up (${WARMUP_EVENTS} events)`)
+    await sink.reset({ keepTimes: true })
+    for (let i = 0; i < WARMUP_EVENTS; i++) {
+      await write(-1 - i)
+      await sleep(1000 / rate)
+    }
+    await caughtUp('the warm-up events')
+
+    const before = await sink.clockOffset()
+    ctx.progress(`steady: ${rate} events/s for ${seconds} s`)
+    const loadStart = loadAverage()
+    const memory = sampleMemory()
+    const cpu = await measureCpu(sink, ctx.postmaster)
+    const activity = await measureDbActivity(ctx.pool)
+    const profiling = await startProfile(ctx.profile, 'steady', ctx.progress)
+    const committed = new Map<string, number>()
+    const took: number[] = []
+    const start = now()
+    for (let i = 0; i < events; i++) {
+      // paced against the schedule, not the previous insert: a slow insert is not followed by a gap
+      const wait = start + i * (1000 / rate) - now()
+      if (wait >= 1) await sleep(wait)
+      const w = await write(i)
+      committed.set(w.id, w.committedAt)
+      took.push(w.took)
+    }
+    const writtenIn = (now() - start) / 1000
+    await caughtUp('every steady event to be delivered')
+    const mem = memory.stop()
+    const cpuUsed = await cpu.stop()
+    const dbActivity = await activity.stop()
+    const profile = await profiling.stop()
+    const loadEnd = loadAverage()
+    const after = await sink.clockOffset()
+    const offset = (before.offsetMs + after.offsetMs) / 2
+    const latencies: number[] = []
+    for (const [id, at] of await sink.times()) {
+      const commit = committed.get(id)
+      if (commit !== undefined) latencies.push(at - offset - commit)
+    }
+    const { correctness } = await checkDeliveries(ctx, sink, bench.schema, 1, events + WARMUP_EVENTS)
+    if (latencies.length !== events) {
+      correctness.problems.push(`${events - latencies.length} timed events have no receive time`)
+      correctness.ok = false
+    }
+    const latency = distribution(latencies)
+    ctx.progress(`steady: latency p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`)
+    return {
+      rate_per_s: rate,
+      seconds,
+      events,
+      warmup_events: WARMUP_EVENTS,
+      achieved_rate_per_s: round(events / writtenIn, 1),
+      insert_ms: distribution(took),
+      latency_ms: latency,
+      clock: { before, after },
+      memory: afterFullGc(mem),
+      load_average: { start: loadStart, end: loadEnd },
+      cpu: cpuUsed,
+      db_activity: dbActivity,
+      runtime_timings: await runtimeTimings(bench.app),
+      correctness,
+      ...(profile === undefined ? {} : { profile })
+    }
+  } finally {
+    await writer.end()
+  }
+}
