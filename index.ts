@@ -17,14 +17,15 @@ declare module 'fastify' {
 const observerPlugin: FastifyPluginAsync<ObserverPluginOptions> = async (app, rawOptions) => {
   if (app.hasDecorator('observers')) throw new Error('fastify-observers is already registered on this instance')
   const options = resolveOptions(rawOptions)
-  const connection = openConnection(options)
+  const log = app.log.child({ plugin: 'fastify-observers' })
+  const connection = openConnection(options, log)
   try {
     if (options.migrate) await migrateToLatest(connection.db, options.schema)
   } catch (err) {
     await connection.close()
     throw err
   }
-  const runtime = createRuntime({ options, connection, log: app.log.child({ plugin: 'fastify-observers' }) })
+  const runtime = createRuntime({ options, connection, log })
   app.decorate('observers', runtime)
   if (options.routes) await app.register(adminRoutes, { prefix: options.prefix, options })
   if (options.runtime.start) {

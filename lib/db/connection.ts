@@ -1,4 +1,5 @@
 // Turns the connection option into a schema-bound Kysely and remembers what the plugin owns.
+import type { FastifyBaseLogger } from 'fastify'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { ResolvedOptions } from '../options.js'
@@ -14,7 +15,7 @@ export interface Connection {
   close: () => Promise<void>
 }
 
-export function openConnection (options: ResolvedOptions): Connection {
+export function openConnection (options: ResolvedOptions, log: FastifyBaseLogger): Connection {
   const c = options.connection
   if (c.kind === 'db') {
     return { db: c.db.withSchema(options.schema) as Kysely<Database>, pool: undefined, close: async () => {} }
@@ -23,10 +24,12 @@ export function openConnection (options: ResolvedOptions): Connection {
   // an application_name in the URL wins (pg reads it from there when the config has none)
   const named = /[?&]application_name=/.test(owned ? c.url : '')
   const pool = owned ? new pg.Pool({ connectionString: c.url, max: 10, ...(named ? {} : { application_name: 'fastify-observers' }) }) : c.pool
-  if (owned) {
-    // an idle client losing its connection must not crash the host; pg reconnects on next use
-    pool.on('error', () => {})
-  }
+  // A client whose connection dies (a restart, pg_terminate_backend) emits 'error'; pg-pool only
+  // listens on idle clients, and an unheard 'error' would crash the host. The query in flight
+  // fails on its own and the runtime retries it; here it is only logged.
+  const onClientError = (err: Error): void => { log.warn({ err }, 'a database connection was lost') }
+  pool.on('connect', (client) => { client.on('error', onClientError) })
+  if (owned) pool.on('error', onClientError)
   const root = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
     db: root.withSchema(options.schema),

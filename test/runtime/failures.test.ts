@@ -1,4 +1,7 @@
 import t from 'tap'
+import Fastify from 'fastify'
+import observerPlugin from '../../index.js'
+import { getDatabaseUrl } from '../helpers/pg.js'
 import { build, eventually } from '../helper.js'
 import { startSink } from '../helpers/sink.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
@@ -36,4 +39,24 @@ t.test('a retry whose observer was disabled meanwhile is dropped and logged as c
   const { rows } = await pool.query(`select status, error_code from "${schema}".tb_observer_log order by pk_observer_log`)
   t.same(rows, [{ status: 'failed', error_code: 'HTTP_503' }, { status: 'cancelled', error_code: 'OBSERVER_GONE' }])
   t.equal(sink.received.length, 1, 'the disabled observer is not called again')
+})
+
+t.test('connections terminated by the server mid-backlog do not crash the host; delivery resumes', async (t) => {
+  const sink = await startSink(t)
+  const { pool, schema } = await build(t, { runtime: { start: false } })
+  const appName = `observers-kill-${schema}`
+  const url = new URL(await getDatabaseUrl())
+  url.searchParams.set('application_name', appName)
+  const app = Fastify({ logger: false })
+  t.teardown(async () => { await app.close() })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await insertChanges(pool, schema, 2000)
+  await app.register(observerPlugin, { connectionString: url.toString(), schema, auth: false, network: { allowPrivate: true }, runtime: { pollIntervalMs: 20 } })
+  await app.ready()
+  await sink.waitFor(100)
+  const { rows } = await pool.query('select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1', [appName])
+  t.ok(rows.length > 0, `terminated ${rows.length} connections of the plugin`)
+  await eventually(() => new Set(sink.received.map((r) => r.json.event_id)).size === 2000 || undefined, 30_000, 'every event delivered')
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_log', "status = 'success'") >= 2000 || undefined, 10_000)
+  t.pass('the host process survived and every event was delivered')
 })
