@@ -1,9 +1,11 @@
 // Every migration, in order. Names are sortable and never change once landed.
 import type { Migration } from 'kysely/migration'
 import { initial } from './001-initial.js'
+import { observerVersion } from './002-observer-version.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
-    '001-initial': initial(schema)
+    '001-initial': initial(schema),
+    '002-observer-version': observerVersion(schema)
   }
 }

@@ -30,17 +30,22 @@ export async function readHorizon (db: Kysely<Database>): Promise<Horizon> {
  * horizon. No transaction below the horizon can still commit, so no row can later appear
  * before the last row returned. One index range scan, no writes.
  */
-export async function readBelowHorizon (db: Kysely<Database>, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], xmin: string }> {
-  // the horizon is read in the same statement, so it matches the snapshot that sees the rows
+export async function readBelowHorizon (db: Kysely<Database>, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], xmin: string, observersVersion?: string }> {
+  // the horizon and the observers' version are read in the same statement, so they match the
+  // snapshot that sees the rows
   const rows = await db.selectFrom('tb_entity_change_log as c')
     .select(columns)
     .select(sql<string>`pg_snapshot_xmin(pg_current_snapshot())::text`.as('xmin'))
+    .select((eb) => eb.selectFrom('tb_observer_version').select(sql<string>`version::text`.as('v')).as('observers_version'))
     .where(sql`(c.txid, c.pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
     .where(sql`c.txid`, '<', sql`pg_snapshot_xmin(pg_current_snapshot())`)
     .orderBy('c.txid').orderBy('c.pk_entity_change_log')
     .limit(limit)
     .execute()
-  if (rows.length > 0) return { rows: rows as unknown as ChangeLogRow[], xmin: (rows[0] as { xmin: string }).xmin }
+  if (rows.length > 0) {
+    const first = rows[0] as { xmin: string, observers_version: string }
+    return { rows: rows as unknown as ChangeLogRow[], xmin: first.xmin, observersVersion: first.observers_version }
+  }
   return { rows: [], xmin: (await readHorizon(db)).xmin }
 }
 
@@ -48,9 +53,10 @@ export async function readBelowHorizon (db: Kysely<Database>, after: Position, l
  * Slow path, used only while the horizon is stuck: committed rows at or above the horizon that
  * this listener has not delivered yet (the caller records them in tb_change_log_ahead).
  */
-export async function readAboveHorizon (db: Kysely<Database>, listenerId: string, after: Position, limit: number): Promise<ChangeLogRow[]> {
+export async function readAboveHorizon (db: Kysely<Database>, listenerId: string, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], observersVersion?: string }> {
   const rows = await db.selectFrom('tb_entity_change_log as c')
     .select(columns)
+    .select((eb) => eb.selectFrom('tb_observer_version').select(sql<string>`version::text`.as('v')).as('observers_version'))
     .where(sql`(c.txid, c.pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
     .where(sql`c.txid`, '>=', sql`pg_snapshot_xmin(pg_current_snapshot())`)
     .where(({ not, exists, selectFrom }) => not(exists(
@@ -61,7 +67,13 @@ export async function readAboveHorizon (db: Kysely<Database>, listenerId: string
     .orderBy('c.txid').orderBy('c.pk_entity_change_log')
     .limit(limit)
     .execute()
-  return rows as unknown as ChangeLogRow[]
+  return { rows: rows as unknown as ChangeLogRow[], observersVersion: (rows[0] as { observers_version?: string } | undefined)?.observers_version }
+}
+
+/** The observers' version (bumped by every change to tb_observer). */
+export async function readObserversVersion (db: Kysely<Database>): Promise<string> {
+  const row = await db.selectFrom('tb_observer_version').select(sql<string>`version::text`.as('v')).executeTakeFirstOrThrow()
+  return row.v
 }
 
 /** Rows of this listener's ahead-ledger inside a fast-path batch (already delivered: skip them). */

@@ -123,6 +123,11 @@ export interface DeadLetterTable {
   retry_claimed_until: Timestamp | null
 }
 
+export interface ObserverVersionTable {
+  singleton: Generated<boolean>
+  version: ColumnType<string, never, string>
+}
+
 export interface Database {
   tb_observer: ObserverTable
   tb_entity_change_log: EntityChangeLogTable
@@ -131,4 +136,5 @@ export interface Database {
   tb_change_log_ahead: ChangeLogAheadTable
   tb_observer_retry: RetryTable
   tb_observer_dead_letter: DeadLetterTable
+  tb_observer_version: ObserverVersionTable
 }

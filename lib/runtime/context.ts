@@ -8,7 +8,7 @@ import type { Observer } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Limiter } from './concurrency.js'
 import type { Delivery } from './delivery.js'
-import { runAttempt, type AttemptResult } from './executor.js'
+import { runAttempt, type AttemptResult, type InFlightAttempts } from './executor.js'
 import type { Matcher } from './matcher.js'
 import type { Metrics } from './metrics.js'
 
@@ -31,8 +31,8 @@ export interface RuntimeContext {
   /** the matcher of the last reload, and the observers it holds by id */
   matcher: Matcher
   observersById: Map<string, Observer>
-  /** aborted at the drain deadline of a shutdown: in-flight actions are interrupted */
-  actionsSignal: AbortSignal
+  /** the attempts in flight; interrupted at the drain deadline of a shutdown */
+  readonly inFlight: InFlightAttempts
   /** bounds the actions running at once (`runtime.concurrency`) across all loops */
   readonly limiter: Limiter
 }
@@ -47,7 +47,7 @@ export function recordError (ctx: RuntimeContext, err: unknown, ids: Record<stri
 /** Runs deliveries with bounded concurrency and counts their outcomes. Never throws. */
 export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly Delivery[]): Promise<AttemptResult[]> {
   const results = await Promise.all(deliveries.map(async (d) =>
-    await ctx.limiter.run(async () => await runAttempt(d, ctx.registry, ctx.services, ctx.actionsSignal))))
+    await ctx.limiter.run(async () => await runAttempt(d, ctx.registry, ctx.services, ctx.inFlight))))
   for (const { delivery, outcome, durationMs } of results) {
     const type = delivery.action.type
     ctx.metrics.actions.inc({ action_type: type, outcome: outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind })

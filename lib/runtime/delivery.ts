@@ -1,5 +1,5 @@
 // One delivery = one action of one matched observer for one event; its idempotency key.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { ActionConfig, Observer, ObserverEvent, RetryConfig } from '../model.js'
 
 export interface Delivery {
@@ -19,7 +19,8 @@ export interface Delivery {
  * so receivers can deduplicate. Sent as `webhook-id` and `Idempotency-Key`.
  */
 export function idempotencyKey (eventId: string, observerId: string, actionIndex: number): string {
-  return 'msg_' + createHash('sha256').update(`${eventId}:${observerId}:${actionIndex}`).digest('base64url').slice(0, 32)
+  // one-shot hash(): no Hash object per delivery
+  return 'msg_' + hash('sha256', `${eventId}:${observerId}:${actionIndex}`, 'base64url').slice(0, 32)
 }
 
 /** Every delivery a matched event owes, observers in priority order, actions in their order. */

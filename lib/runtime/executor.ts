@@ -16,26 +16,44 @@ const permanent = (code: string, message: string): ActionOutcome => ({ ok: false
 /** Interrupted by shutdown: not an attempt that counts; it is rescheduled as it was. */
 export const CANCELLED: ActionOutcome = Object.freeze({ ok: false, kind: 'transient', code: 'CANCELLED', message: 'interrupted by shutdown; rescheduled' })
 
-export async function runAttempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, shutdown: AbortSignal): Promise<AttemptResult> {
+export async function runAttempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<AttemptResult> {
   const startedAt = new Date()
   const start = performance.now()
-  const outcome = await attempt(delivery, registry, services, shutdown)
+  const outcome = await attempt(delivery, registry, services, inFlight)
   return { delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }
 }
 
-async function attempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, shutdown: AbortSignal): Promise<ActionOutcome> {
+/**
+ * The attempts in flight, so that a shutdown's drain deadline can interrupt them all. (One set
+ * instead of a listener per attempt on a shared signal: no listener churn on the hot path.)
+ */
+export class InFlightAttempts {
+  private readonly controllers = new Set<AbortController>()
+  /** set at the drain deadline: what fails from now on was interrupted, not refused */
+  interrupted = false
+
+  add (controller: AbortController): void { this.controllers.add(controller) }
+  delete (controller: AbortController): void { this.controllers.delete(controller) }
+
+  interruptAll (reason: Error): void {
+    this.interrupted = true
+    for (const controller of this.controllers) controller.abort(reason)
+  }
+
+  reset (): void { this.interrupted = false }
+}
+
+async function attempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<ActionOutcome> {
   const { action, observer, actionIndex } = delivery
   const definition = registry.get(action.type)
   if (definition === undefined) return permanent('CONFIG', `unknown action type '${action.type}'`)
   const problem = registry.validate(action, actionIndex)
   if (problem !== null) return permanent('CONFIG', problem)
   const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
-  if (shutdown.aborted) return CANCELLED
+  if (inFlight.interrupted) return CANCELLED
   // one controller per attempt, aborted by its timeout or by the runtime's drain deadline
-  // (listeners are removed afterwards: AbortSignal.any would pile them up on the long-lived signal)
   const controller = new AbortController()
-  const onShutdown = (): void => { controller.abort(shutdown.reason) }
-  shutdown.addEventListener('abort', onShutdown, { once: true })
+  inFlight.add(controller)
   let timer: NodeJS.Timeout | undefined
   // the action should honour the signal; this bounds the attempt even when it does not
   const timedOut = new Promise<ActionOutcome>((resolve) => {
@@ -56,12 +74,12 @@ async function attempt (delivery: Delivery, registry: ActionRegistry, services: 
   }
   try {
     const outcome = await Promise.race([definition.run(toEnvelope(delivery.event, observer), action, ctx), timedOut])
-    return !outcome.ok && shutdown.aborted ? CANCELLED : outcome
+    return !outcome.ok && inFlight.interrupted ? CANCELLED : outcome
   } catch (err) {
-    if (shutdown.aborted) return CANCELLED
+    if (inFlight.interrupted) return CANCELLED
     return { ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) }
   } finally {
     clearTimeout(timer)
-    shutdown.removeEventListener('abort', onShutdown)
+    inFlight.delete(controller)
   }
 }

@@ -28,22 +28,20 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       status: 'success',
       attempt_number: attempt,
       max_attempts: retry.max_attempts,
-      next_retry_at: null,
       started_at: startedAt,
       completed_at: new Date(startedAt.getTime() + durationMs),
       duration_ms: durationMs,
-      error_code: null,
-      error_message: null,
-      response_status_code: outcome.statusCode ?? null,
-      request_payload: null,
-      response_payload: clip(outcome.response),
-      trace_id: event.trace_id
+      // absent rather than null: the log rows travel as one JSON document, the smaller the better
+      response_status_code: outcome.statusCode,
+      trace_id: event.trace_id ?? undefined
     }
     progress.logs.push(log)
     if (outcome.ok) {
       progress.counts.success++
       continue
     }
+    // a failed attempt keeps (the start of) what the endpoint answered
+    log.response_payload = clip(outcome.response)
     progress.counts.failed++
     log.error_code = outcome.code
     log.error_message = clip(outcome.message)

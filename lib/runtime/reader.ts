@@ -34,6 +34,8 @@ export interface Batch {
   /** rows read above the horizon, to record in the ledger */
   ahead: Array<{ id: string, txid: string }>
   clearAhead: boolean
+  /** tb_observer's version in the snapshot that read the rows (the matcher must be at least this new) */
+  observersVersion?: string
 }
 
 export interface HorizonState {
@@ -69,7 +71,7 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.position
-    const { rows, xmin } = await readBelowHorizon(this.db, from, limit)
+    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, from, limit)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
     if (rows.length > 0) {
@@ -81,10 +83,10 @@ export class ChangeLogReader {
         const delivered = await aheadIdsUpTo(this.db, this.listenerId, to)
         fresh = rows.filter((r) => !delivered.has(String(r.pk_entity_change_log)))
       }
-      return { rows: fresh, from, to, ahead: [], clearAhead }
+      return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion }
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
-    const ahead = await readAboveHorizon(this.db, this.listenerId, from, limit)
+    const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.listenerId, from, limit)
     if (ahead.length === 0) return null
     // stays set until the horizon moves: committed rows had to be read around it
     this.horizon.blocking = true
@@ -93,7 +95,8 @@ export class ChangeLogReader {
       from,
       to: from,
       ahead: ahead.map((r) => ({ id: String(r.pk_entity_change_log), txid: r.txid })),
-      clearAhead: false
+      clearAhead: false,
+      observersVersion: aheadVersion
     }
   }
 

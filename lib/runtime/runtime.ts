@@ -1,5 +1,4 @@
 // The runtime's lifecycle: start, stop (drain), reload, health; and the decorator `app.observers`.
-import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -7,7 +6,7 @@ import type { Registry } from 'prom-client'
 import { createActionRegistry, type ActionRegistry } from '../actions/registry.js'
 import type { ActionServices } from '../actions/types.js'
 import { attachCapture, detachCapture, listCaptures, type AttachResult, type Capture } from '../db/captures.repo.js'
-import { readLag } from '../db/change-log.repo.js'
+import { readLag, readObserversVersion } from '../db/change-log.repo.js'
 import { checkpointChannel, getCheckpoint } from '../db/checkpoint.repo.js'
 import type { Connection } from '../db/connection.js'
 import { countDeadLetters, deadLetterStats, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetterFilter } from '../db/dead-letter.repo.js'
@@ -23,6 +22,7 @@ import { horizonHolder } from './horizon.js'
 import { buildMatcher } from './matcher.js'
 import { createMetrics } from './metrics.js'
 import { Limiter } from './concurrency.js'
+import { InFlightAttempts } from './executor.js'
 import { ReadPipeline, recordLoopError } from './read-loop.js'
 import { ChangeLogReader } from './reader.js'
 import { runRetention } from './retention.js'
@@ -94,7 +94,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     stats: { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 },
     matcher: buildMatcher([]),
     observersById: new Map(),
-    actionsSignal: new AbortController().signal,
+    inFlight: new InFlightAttempts(),
     limiter: new Limiter(rt.concurrency)
   }
   const reader = new ChangeLogReader(connection.db, rt.listenerId, rt.batchSize, rt.horizonStallMs)
@@ -103,22 +103,26 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   let running = false
   let reading = false
   let loaded = false
+  /** tb_observer's version the matcher was built from */
+  let loadedVersion = '0'
   let reloadRequested = false
   /** an operator moved this listener's checkpoint: re-read it before the next batch */
   let checkpointMoved = false
   let stopReading: AbortController | undefined
-  let stopActions: AbortController | undefined
   let loops: Array<Promise<void>> = []
   let session: Session | undefined
   let pipelineRows = (): number => 0
 
   async function reload (): Promise<number> {
     reloadRequested = false
+    // the version first: a change committed in between makes the next batch reload again
+    const version = await readObserversVersion(connection.db)
     const observers = await loadActiveObservers(connection.db)
     ctx.matcher = buildMatcher(observers, {
       onInvalid: (observer, err) => log.error({ err, observer_id: observer.id }, 'observer skipped: its condition does not compile')
     })
     ctx.observersById = new Map(observers.map((o) => [o.id, o]))
+    if (BigInt(version) > BigInt(loadedVersion)) loadedVersion = version
     loaded = true
     return ctx.matcher.size
   }
@@ -182,6 +186,9 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
           continue
         }
         const batch = await reader.next()
+        // an observer changed before these rows committed and its NOTIFY has not been handled yet
+        // (or cannot be: a caller's Kysely gives us no connection to LISTEN on)
+        if (rt.autoReload && batch?.observersVersion !== undefined && BigInt(batch.observersVersion) > BigInt(loadedVersion)) await reload()
         if (batch !== null) pipeline.submit(batch)
         else if (pipeline.batches > 0) await pipeline.settleOldest()
         else await readWaker.sleep(rt.pollIntervalMs, signal)
@@ -236,10 +243,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     if (running) return
     running = true
     stopReading = new AbortController()
-    stopActions = new AbortController()
-    // every in-flight attempt listens for the drain deadline: as many as `concurrency`
-    setMaxListeners(0, stopActions.signal)
-    ctx.actionsSignal = stopActions.signal
+    ctx.inFlight.reset()
     const signal = stopReading.signal
     loops = [readLoop(signal), retryLoop(signal), maintenanceLoop(signal)]
   }
@@ -253,7 +257,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     const drained = Promise.all(loops)
     const deadline = sleep(rt.shutdownTimeoutMs, undefined, { ref: false })
     await Promise.race([drained, deadline])
-    stopActions?.abort(new Error('shutdown'))
+    ctx.inFlight.interruptAll(new Error('shutdown'))
     await drained
     if (session !== undefined) {
       if (reading) await session.unlock(options.schema, rt.listenerId).catch(() => {})

@@ -3,13 +3,13 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import { migrateToLatest } from '../../lib/db/migrate.js'
 import { testPool } from '../helpers/pg.js'
 
-const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_log', 'tb_observer_retry']
+const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_log', 'tb_observer_retry', 'tb_observer_version']
 
 t.test('migrations create every table from empty and a re-run does nothing', async (t) => {
   const { pool, schema } = await testPool(t)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const first = await migrateToLatest(db, schema)
-  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success']])
+  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success']])
   const { rows } = await pool.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = $1 and table_name not like 'kysely%' order by 1", [schema])
   t.same(rows.map((r) => r.table_name), TABLES)
@@ -17,7 +17,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   t.same(again.results, [], 'nothing left to run')
   const { rows: functions } = await pool.query<{ proname: string }>(
     'select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where nspname = $1 order by 1', [schema])
-  t.same(functions.map((f) => f.proname), ['capture_change', 'notify_change'])
+  t.same(functions.map((f) => f.proname), ['bump_observer_version', 'capture_change', 'notify_change'])
 })
 
 t.test('two instances migrating the same schema at once both succeed, once', async (t) => {
@@ -26,9 +26,9 @@ t.test('two instances migrating the same schema at once both succeed, once', asy
   const b = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const [ra, rb] = await Promise.all([migrateToLatest(a, schema), migrateToLatest(b, schema)])
   const ran = [...(ra.results ?? []), ...(rb.results ?? [])].filter((r) => r.status === 'Success')
-  t.equal(ran.length, 1, 'the migration ran exactly once')
+  t.equal(ran.length, 2, 'each migration ran exactly once')
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from ${sql.id(schema, 'kysely_migration')}`.execute(a)
-  t.equal(rows[0].n, '1')
+  t.equal(rows[0].n, '2')
 })
 
 t.test('the tables enforce their constraints', async (t) => {
