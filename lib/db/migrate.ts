@@ -7,8 +7,8 @@ import { migrations } from '../../migrations/index.js'
 
 // Before taking its lock, Kysely's migrator looks for its own tables by introspecting every table
 // of the database; a table dropped by someone else during that scan makes it fail with "does not
-// exist". Nothing has run then, so trying again is safe.
-const INTROSPECTION_RACE = new Set(['42P01', '42703'])
+// exist" (a table, a column or a whole schema). Nothing has run then, so trying again is safe.
+const INTROSPECTION_RACE = new Set(['42P01', '42703', '3F000'])
 const ATTEMPTS = 5
 
 export async function migrateToLatest (db: Kysely<any>, schema: string): Promise<MigrationResultSet> {
