@@ -1,24 +1,14 @@
 // tb_entity_change_log as operators browse it (the reader's commit-order access is change-log.repo.ts).
 import { sql, type Kysely } from 'kysely'
-import type { ChangeLogRow, JsonObject } from '../model.js'
+import type { ChangeLogRow } from '../model.js'
 import { ownedBy, type TenantScope } from './tenant-scope.js'
 import type { Database } from './types.js'
 
-export interface ChangeLogEntry {
+/** A change-log row as served: `id` is the change-log id (the cursor), `event_id` the row's uuid. */
+export type ChangeLogEntry = Omit<ChangeLogRow, 'pk_entity_change_log' | 'id' | 'txid'> & {
   /** the change-log id: the cursor of this listing and of checkpoints */
   id: string
   event_id: string
-  object_type: string
-  object_id: string
-  modification_type: string
-  object_data: JsonObject | null
-  object_data_before: JsonObject | null
-  updated_fields: string[] | null
-  tenant_id: string | null
-  user_id: string | null
-  trace_id: string | null
-  extra_metadata: JsonObject | null
-  created_at: Date
 }
 
 /** Rows with an id above `afterId`, in id order (not commit order: this is a browse, not a reader). */
