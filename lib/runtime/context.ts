@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { ActionRegistry } from '../actions/registry.js'
 import type { ActionServices } from '../actions/types.js'
+import type { DeadLetterToWrite } from '../db/delivery.repo.js'
 import type { Database } from '../db/types.js'
 import type { Observer } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
@@ -37,6 +38,13 @@ export interface RuntimeContext {
   readonly limiter: Limiter
 }
 
+/** One warning per action given up on, with its ids (called once the dead letter is committed). */
+export function warnDeadLetters (ctx: RuntimeContext, items: readonly DeadLetterToWrite[]): void {
+  for (const item of items) {
+    ctx.log.warn({ observer_id: item.observer_id, event_id: item.event_id, action_index: item.action_index, code: item.error_code }, `action dead-lettered: ${item.error_message ?? ''}`)
+  }
+}
+
 export function recordError (ctx: RuntimeContext, err: unknown, ids: Record<string, unknown>, message: string): void {
   ctx.stats.errors++
   ctx.stats.lastError = `${message}: ${err instanceof Error ? err.message : String(err)}`
@@ -52,8 +60,10 @@ export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly D
     const type = delivery.action.type
     ctx.metrics.actions.inc({ action_type: type, outcome: outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind })
     ctx.metrics.actionDuration.observe({ action_type: type }, durationMs / 1000)
+    // every attempt is in tb_observer_log; per attempt the log line is debug (a failing endpoint
+    // would otherwise flood the host's log at thousands of lines a second); dead letters are warned
     if (!outcome.ok && outcome.code !== 'CANCELLED') {
-      ctx.log.warn({ observer_id: delivery.observer.id, event_id: delivery.event.event_id, action_index: delivery.actionIndex, attempt: delivery.attempt, code: outcome.code, status_code: outcome.statusCode }, `action failed: ${outcome.message}`)
+      ctx.log.debug({ observer_id: delivery.observer.id, event_id: delivery.event.event_id, action_index: delivery.actionIndex, attempt: delivery.attempt, code: outcome.code, status_code: outcome.statusCode }, `action failed: ${outcome.message}`)
     }
   }
   return results

@@ -8,7 +8,7 @@
 import { commitBatch } from '../db/delivery.repo.js'
 import { recordCheckpointError } from '../db/checkpoint.repo.js'
 import type { ObserverEvent } from '../model.js'
-import { recordError, runDeliveries, type RuntimeContext } from './context.js'
+import { recordError, runDeliveries, warnDeadLetters, type RuntimeContext } from './context.js'
 import { deliveriesFor, type Delivery } from './delivery.js'
 import { toEvent } from './event.js'
 import { toProgress } from './outcomes.js'
@@ -117,6 +117,7 @@ export class ReadPipeline {
     ctx.metrics.eventsRead.inc(batch.rows.length)
     ctx.metrics.batchDuration.observe((performance.now() - started) / 1000)
     if (progress.retries.length > 0) this.onRetriesScheduled()
+    warnDeadLetters(ctx, progress.deadLetters)
     return true
   }
 

@@ -2,7 +2,7 @@
 import { writeProgress, type AttemptLog } from '../db/delivery.repo.js'
 import { claimDueRetries, deleteRetries, type RetryRow } from '../db/retry.repo.js'
 import type { ObserverEvent } from '../model.js'
-import { runDeliveries, type RuntimeContext } from './context.js'
+import { runDeliveries, warnDeadLetters, type RuntimeContext } from './context.js'
 import type { Delivery } from './delivery.js'
 import { resolveRetryConfig } from './retry-policy.js'
 import { toProgress } from './outcomes.js'
@@ -70,5 +70,6 @@ export async function runDueRetries (ctx: RuntimeContext): Promise<number> {
     await deleteRetries(trx, rows.map((r) => String(r.pk_observer_retry)))
     await writeProgress(trx, ctx.schema, progress)
   })
+  warnDeadLetters(ctx, progress.deadLetters)
   return rows.length
 }

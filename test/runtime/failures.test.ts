@@ -60,3 +60,24 @@ t.test('connections terminated by the server mid-backlog do not crash the host; 
   await eventually(async () => await countRows(pool, schema, 'tb_observer_log', "status = 'success'") >= 2000 || undefined, 10_000)
   t.pass('the host process survived and every event was delivered')
 })
+
+t.test('a dead letter is warned once in the host log, with its ids; failed attempts only at debug', async (t) => {
+  const sink = await startSink(t)
+  sink.respond = (_req, res) => { res.writeHead(500).end() }
+  const { pool, schema } = await build(t, { runtime: { start: false } })
+  const lines: Array<Record<string, unknown>> = []
+  const stream = { write: (line: string) => { lines.push(JSON.parse(line)) } }
+  const app = Fastify({ logger: { level: 'info', stream } })
+  t.teardown(async () => { await app.close() })
+  const id = await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], retry_config: { max_attempts: 2, initial_delay_ms: 10, jitter: false } })
+  await app.register(observerPlugin, { pool, schema, auth: false, network: { allowPrivate: true }, runtime: { pollIntervalMs: 20 } })
+  await app.ready()
+  const [event] = await insertChanges(pool, schema, 1)
+  await eventually(() => lines.find((l) => l.msg !== undefined && String(l.msg).startsWith('action dead-lettered')), 10_000, 'the warning')
+  const warnings = lines.filter((l) => l.level === 40)
+  t.equal(warnings.length, 1, 'one warning for two failed attempts')
+  t.match(warnings[0], { observer_id: id, action_index: 0, code: 'HTTP_500', msg: /action dead-lettered/ })
+  const { rows: [row] } = await pool.query(`select event_id from "${schema}".tb_observer_dead_letter`)
+  t.equal(warnings[0].event_id, row.event_id, 'the warning names the event')
+  t.ok(event)
+})
