@@ -40,6 +40,19 @@ export async function build (t: Test, overrides: BuildOptions = {}, shared?: { p
   return { app, pool, schema }
 }
 
+/** A bare Fastify app, a pool and a fresh schema, all torn down after the test; nothing registered yet. */
+export async function bareApp (t: Test, max = 4): Promise<Built> {
+  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max })
+  const schema = uniqueSchema()
+  const app = Fastify({ logger: false })
+  t.teardown(async () => {
+    await app.close()
+    await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
+    await pool.end()
+  })
+  return { app, pool, schema }
+}
+
 /** Waits until `check` returns a value other than undefined/false, polling every 10 ms up to `ms`. */
 export async function eventually<T> (check: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000, what = 'condition'): Promise<T> {
   const until = Date.now() + ms

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import observerPlugin from '../index.js'
-import { build, eventually, TOKEN } from './helper.js'
+import { bareApp, build, eventually, TOKEN } from './helper.js'
 import { getDatabaseUrl, uniqueSchema } from './helpers/pg.js'
 
 t.test('health answers 503 until the runtime runs, 200 once it does', async (t) => {
@@ -26,14 +26,7 @@ t.test('a wrong option fails register with a message naming it', async (t) => {
 })
 
 t.test('registering twice on one instance is refused', async (t) => {
-  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 2 })
-  const schema = uniqueSchema()
-  const app = Fastify()
-  t.teardown(async () => {
-    await app.close()
-    await pool.query(`drop schema if exists "${schema}" cascade`)
-    await pool.end()
-  })
+  const { app, pool, schema } = await bareApp(t, 2)
   app.register(observerPlugin, { pool, schema, auth: false, runtime: { start: false } })
   app.register(observerPlugin, { pool, schema, auth: false, runtime: { start: false } })
   await t.rejects(async () => { await app.ready() }, { message: /already registered/ })
@@ -79,14 +72,7 @@ async function connections (pool: pg.Pool, applicationName: string): Promise<num
 }
 
 t.test('the admin routes need the token; the host app is unaffected', async (t) => {
-  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 4 })
-  const schema = uniqueSchema()
-  const app = Fastify()
-  t.teardown(async () => {
-    await app.close()
-    await pool.query(`drop schema if exists "${schema}" cascade`)
-    await pool.end()
-  })
+  const { app, pool, schema } = await bareApp(t, 4)
   app.get('/host', async () => ({ ok: true }))
   await app.register(observerPlugin, { pool, schema, auth: { tokens: [TOKEN] }, runtime: { start: false } })
   t.equal((await app.inject({ method: 'POST', url: '/observers/runtime/reload' })).statusCode, 401)

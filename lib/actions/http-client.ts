@@ -7,6 +7,7 @@ import type { ActionOutcome } from './types.js'
 import { checkHostLiteral, createGuardedLookup } from '../net/address-guard.js'
 import type { Resolver } from '../net/address-guard.js'
 import { STORED_RESULT_BYTES } from './common.js'
+import { parseRetryAfter } from '../runtime/retry-policy.js'
 
 // Past this, draining costs more than a new connection: the socket is destroyed instead.
 const DRAIN_LIMIT = 1024 * 1024
@@ -47,15 +48,6 @@ export interface HttpClient {
   close: () => Promise<void>
 }
 
-/** `Retry-After` (delta-seconds or HTTP-date) as ms from `now`; undefined when absent or unreadable. */
-export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim()
-  if (text === undefined || text === '') return undefined
-  if (/^\d+$/.test(text)) return Number(text) * 1000
-  const at = Date.parse(text)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
-
 function headerText (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
@@ -72,7 +64,7 @@ export function classifyStatus (statusCode: number, headers: IncomingHttpHeaders
     return { ok: false, kind: 'permanent', code: 'REDIRECT', message, statusCode, response: body }
   }
   if (statusCode === 408 || statusCode === 429 || statusCode >= 500) {
-    const retryAfterMs = parseRetryAfter(headers['retry-after'])
+    const retryAfterMs = parseRetryAfter(headerText(headers['retry-after']), new Date())
     return {
       ok: false,
       kind: 'transient',

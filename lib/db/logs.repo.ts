@@ -1,8 +1,8 @@
 // tb_observer_log as the admin API reads it: newest first, keyset-paginated on the primary key.
 // Every filter has an index ending in the pk (migration 001), so a filtered page is one index range scan.
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import { ownedBy, type TenantScope } from './tenant-scope.js'
-import type { Database } from './types.js'
+import type { Database, ObserverLogTable } from './types.js'
 
 export interface LogFilter {
   observer_id?: string
@@ -15,29 +15,10 @@ export interface LogFilter {
   until?: Date
 }
 
-export interface LogEntry {
+/** An attempt as served: the table's row with its id as text and without the request payload. */
+export type LogEntry = Omit<Selectable<ObserverLogTable>, 'pk_observer_log' | 'request_payload' | 'change_log_id'> & {
   id: string
-  observer_id: string
-  event_id: string
   change_log_id: string | null
-  entity_type: string
-  entity_id: string
-  event_type: string
-  action_index: number
-  action_type: string
-  status: string
-  attempt_number: number
-  max_attempts: number
-  next_retry_at: Date | null
-  started_at: Date
-  completed_at: Date | null
-  duration_ms: number | null
-  error_code: string | null
-  error_message: string | null
-  response_status_code: number | null
-  response_payload: string | null
-  trace_id: string | null
-  created_at: Date
 }
 
 /**
@@ -67,6 +48,6 @@ export async function listLogs (
     'started_at', 'completed_at', 'duration_ms', 'error_code', 'error_message', 'response_status_code',
     'response_payload', 'trace_id', 'created_at'
   ]).orderBy('pk_observer_log', 'desc').limit(limit + 1).execute()
-  const data = rows.slice(0, limit) as LogEntry[]
+  const data: LogEntry[] = rows.slice(0, limit)
   return { data, next: rows.length > limit ? data[data.length - 1].id : null }
 }

@@ -154,5 +154,7 @@ export class ReadPipeline {
 export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
   const listenerId = ctx.options.runtime.listenerId
   recordError(ctx, err, { listener_id: listenerId }, 'reading the change log failed; retrying')
-  await recordCheckpointError(ctx.db, listenerId, err instanceof Error ? err.message : String(err)).catch(() => {})
+  // the database is often what failed: recording the error there may fail too
+  await recordCheckpointError(ctx.db, listenerId, err instanceof Error ? err.message : String(err))
+    .catch((cause) => ctx.log.debug({ err: cause, listener_id: listenerId }, 'could not record the error on the checkpoint'))
 }

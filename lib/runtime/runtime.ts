@@ -48,7 +48,7 @@ export interface ObserversApi {
   requestReload: () => void
   health: () => Promise<Health>
   deadLetters: {
-    list: typeof listDeadLetters extends (db: any, ...rest: infer A) => infer R ? (...args: A) => R : never
+    list: (filter: DeadLetterFilter, limit: number, cursor?: string) => ReturnType<typeof listDeadLetters>
     get: (id: string) => ReturnType<typeof getDeadLetter>
     delete: (id: string) => Promise<boolean>
     stats: (filter?: DeadLetterFilter) => ReturnType<typeof deadLetterStats>
@@ -197,7 +197,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         failures++
         await recordLoopError(ctx, err)
         await pipeline.settleAll()
-        await reader.load().catch(() => {})
+        // when this fails too, the next round tries again (and logs what it meets)
+        await reader.load().catch((cause) => log.debug({ err: cause, listener_id: rt.listenerId }, 'reloading the checkpoint failed'))
         await sleep(Math.min(100 * 2 ** failures, 5000), undefined, { signal, ref: false }).catch(() => {})
       }
     }
@@ -260,7 +261,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     ctx.inFlight.interruptAll(new Error('shutdown'))
     await drained
     if (session !== undefined) {
-      if (reading) await session.unlock(options.schema, rt.listenerId).catch(() => {})
+      // closing the connection below releases the lock anyway
+      if (reading) await session.unlock(options.schema, rt.listenerId).catch((err) => log.debug({ err, listener_id: rt.listenerId }, 'unlocking the lease failed'))
       await session.close()
       session = undefined
     }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import type { ServerResponse } from 'node:http'
-import { createHttpClient, parseRetryAfter } from '../../lib/actions/http-client.js'
+import { createHttpClient } from '../../lib/actions/http-client.js'
 import type { HttpClient, HttpClientOptions, SendOptions } from '../../lib/actions/http-client.js'
 import { startHttpTarget } from '../helpers/http-target.js'
 
@@ -148,14 +148,4 @@ t.test('without allowPrivate, a name resolving to a private address is refused a
   t.same(resolved, ['internal.example.test', 'sink.example.test'])
   t.equal(target.connections(), 0)
   t.equal(target.requests.length, 0)
-})
-
-t.test('parseRetryAfter reads seconds and HTTP dates', async t => {
-  const now = Date.parse('2024-05-01T12:00:00Z')
-  t.equal(parseRetryAfter('120', now), 120_000)
-  t.equal(parseRetryAfter('Wed, 01 May 2024 12:00:30 GMT', now), 30_000)
-  t.equal(parseRetryAfter('Wed, 01 May 2024 11:00:00 GMT', now), 0, 'a past date means now')
-  t.equal(parseRetryAfter(['5', '9'], now), 5000)
-  t.equal(parseRetryAfter('soon', now), undefined)
-  t.equal(parseRetryAfter(undefined, now), undefined)
 })

@@ -1,9 +1,6 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import pg from 'pg'
 import observerPlugin from '../../index.js'
-import { build, TOKEN } from '../helper.js'
-import { getDatabaseUrl, uniqueSchema } from '../helpers/pg.js'
+import { bareApp, build, TOKEN } from '../helper.js'
 import { call, observerBody, type Method } from '../helpers/routes.js'
 
 const ID = '00000000-0000-4000-8000-000000000000'
@@ -70,14 +67,7 @@ t.test('a 5xx never shows SQL or a stack', async (t) => {
 })
 
 t.test('the host application keeps its own validation and 404s', async (t) => {
-  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 4 })
-  const schema = uniqueSchema()
-  const app = Fastify()
-  t.teardown(async () => {
-    await app.close()
-    await pool.query(`drop schema if exists "${schema}" cascade`)
-    await pool.end()
-  })
+  const { app, pool, schema } = await bareApp(t, 4)
   app.post('/host', {
     schema: { body: { type: 'object', properties: { a: { type: 'integer' } }, additionalProperties: false } }
   }, async (request) => request.body)
