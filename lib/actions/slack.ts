@@ -79,7 +79,9 @@ export function createSlackAction (http: HttpClient): ActionDefinition<SlackConf
         headers: { 'content-type': 'application/json' },
         body: message(event, config),
         timeoutMs: config.timeout_ms ?? ctx.timeoutMs,
-        signal: ctx.signal
+        // the runtime's cancellation when there is one: reading ctx.signal would create an AbortSignal
+        signal: ctx.cancellation === undefined ? ctx.signal : undefined,
+        cancellation: ctx.cancellation
       })
       return result.outcome
     },

@@ -3,6 +3,7 @@ import type { TSchema } from 'typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { ActionConfig, EventEnvelope } from '../model.js'
+import type { Cancellation } from './cancellation.js'
 
 /** Shared, long-lived resources the actions use; built once per runtime. */
 export interface ActionServices {
@@ -29,6 +30,11 @@ export interface ActionContext {
   timeoutMs: number
   /** Aborted when the attempt times out or the runtime shuts down. */
   signal: AbortSignal
+  /**
+   * The same as `signal` without its cost (the runtime's attempts carry one; built-in actions pass
+   * it to the HTTP client). Whoever cancels it also enforces the deadline.
+   */
+  cancellation?: Cancellation
   services: ActionServices
 }
 

@@ -153,7 +153,9 @@ export function createWebhookAction (http: HttpClient): ActionDefinition<Webhook
         headers: request.headers,
         body: request.body,
         timeoutMs: config.timeout_ms ?? ctx.timeoutMs,
-        signal: ctx.signal
+        // the runtime's cancellation when there is one: reading ctx.signal would create an AbortSignal
+        signal: ctx.cancellation === undefined ? ctx.signal : undefined,
+        cancellation: ctx.cancellation
       })
       return result.outcome
     },

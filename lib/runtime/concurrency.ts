@@ -2,19 +2,33 @@
 // retries share one), started in the order they were submitted.
 export class Limiter {
   private active = 0
-  private readonly waiting: Array<() => void> = []
+  private readonly waiting: Array<() => Promise<unknown>> = []
+  private next = 0
 
   constructor (private readonly limit: number) {}
 
-  async run<T> (task: () => Promise<T>): Promise<T> {
-    if (this.active < this.limit) this.active++
-    else await new Promise<void>((resolve) => this.waiting.push(resolve)) // the slot is handed over
-    try {
-      return await task()
-    } finally {
-      const next = this.waiting.shift()
-      if (next !== undefined) next()
-      else this.active--
-    }
+  /** Starts `task` now or when a slot frees; `task` must not throw synchronously. */
+  submit (task: () => Promise<unknown>): void {
+    if (this.active < this.limit) {
+      this.active++
+      this.start(task)
+    } else this.waiting.push(task)
+  }
+
+  private start (task: () => Promise<unknown>): void {
+    task().then(this.release, this.release)
+  }
+
+  // the slot is handed to the oldest waiting task
+  private readonly release = (): void => {
+    if (this.next < this.waiting.length) {
+      const task = this.waiting[this.next]
+      this.waiting[this.next++] = undefined as unknown as () => Promise<unknown>
+      if (this.next === this.waiting.length) {
+        this.waiting.length = 0
+        this.next = 0
+      }
+      this.start(task)
+    } else this.active--
   }
 }

@@ -54,8 +54,18 @@ export function recordError (ctx: RuntimeContext, err: unknown, ids: Record<stri
 
 /** Runs deliveries with bounded concurrency and counts their outcomes. Never throws. */
 export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly Delivery[]): Promise<AttemptResult[]> {
-  const results = await Promise.all(deliveries.map(async (d) =>
-    await ctx.limiter.run(async () => await runAttempt(d, ctx.registry, ctx.services, ctx.inFlight))))
+  const results = await new Promise<AttemptResult[]>((resolve) => {
+    const results = new Array<AttemptResult>(deliveries.length)
+    let left = deliveries.length
+    if (left === 0) resolve(results)
+    for (let i = 0; i < deliveries.length; i++) {
+      // runAttempt never rejects
+      ctx.limiter.submit(async () => await runAttempt(deliveries[i], ctx.registry, ctx.services, ctx.inFlight).then((result) => {
+        results[i] = result
+        if (--left === 0) resolve(results)
+      }))
+    }
+  })
   for (const { delivery, outcome, durationMs } of results) {
     const type = delivery.action.type
     ctx.metrics.actions.inc({ action_type: type, outcome: outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind })

@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http'
 import { createHttpClient } from '../../lib/actions/http-client.js'
 import type { HttpClient, HttpClientOptions, SendOptions } from '../../lib/actions/http-client.js'
 import { startHttpTarget } from '../helpers/http-target.js'
+import { Cancellation } from '../../lib/actions/cancellation.js'
 
 function client (t: Parameters<typeof startHttpTarget>[0], options: HttpClientOptions = { allowPrivate: true }): HttpClient {
   const http = createHttpClient(options)
@@ -33,6 +34,16 @@ t.test('a large response is stored cut short and the connection is still reused'
   for (let i = 0; i < 5; i++) await http.send(target.origin, post())
   // undici's pool may alternate between two sockets; an undrained body would pin one per request.
   t.ok(target.connections() <= 2, `6 requests over ${target.connections()} connections`)
+})
+
+t.test('a body too large to drain still gives the answer, and its socket is not reused', async t => {
+  const target = await startHttpTarget(t, (_req, res) => { res.end('y'.repeat(3 * 1024 * 1024)) })
+  const http = client(t)
+  const first = await http.send(target.origin, post())
+  t.same(first.outcome, { ok: true, statusCode: 200, response: 'y'.repeat(4096) })
+  for (let i = 0; i < 2; i++) t.equal((await http.send(target.origin, post())).statusCode, 200)
+  // drained sockets would be reused (see above): each of these was closed instead
+  t.ok(target.connections() >= 3, `3 requests over ${target.connections()} connections`)
 })
 
 t.test('5xx, 408 and 429 are transient; Retry-After is honoured', async t => {
@@ -87,6 +98,22 @@ t.test('the caller\'s signal ends the request: timeout reason = TIMEOUT, other =
   const pending = http.send(target.origin, post({ signal: controller.signal }))
   controller.abort(new Error('shutting down'))
   t.match((await pending).outcome, { ok: false, kind: 'transient', code: 'CANCELLED' })
+})
+
+t.test('the runtime\'s cancellation ends the request, even one still waiting for a socket', async t => {
+  const target = await startHttpTarget(t, () => { /* never answers */ })
+  const http = createHttpClient({ allowPrivate: true, connections: 1 })
+  t.teardown(() => http.close())
+  const first = new Cancellation()
+  const queued = new Cancellation()
+  const pending = [http.send(target.origin, post({ cancellation: first })), http.send(target.origin, post({ cancellation: queued }))]
+  await t.resolveMatch(new Promise((resolve) => { const wait = (): void => { if (target.requests.length === 1) resolve(1); else setImmediate(wait) }; wait() }), 1)
+  queued.cancel(new Error('shutting down'))
+  first.cancel(new DOMException('no answer within 5000 ms', 'TimeoutError'))
+  const [timedOut, cancelled] = await Promise.all(pending)
+  t.same(timedOut.outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'no answer within 5000 ms', timedOut: true })
+  t.same(cancelled.outcome, { ok: false, kind: 'transient', code: 'CANCELLED', message: 'request cancelled' })
+  t.equal(target.requests.length, 1, 'the queued request was never sent')
 })
 
 t.test('a refused connection is a transient NETWORK failure', async t => {

@@ -1,0 +1,142 @@
+// The executor's deadlines and cancellation, with actions that answer, never answer, or ignore
+// their cancellation. No database: a registry of hand-made action definitions.
+import t from 'tap'
+import type { ActionRegistry } from '../../lib/actions/registry.js'
+import type { ActionContext, ActionDefinition, ActionOutcome } from '../../lib/actions/types.js'
+import { Cancellation } from '../../lib/actions/cancellation.js'
+import { DEFAULT_RETRY_CONFIG, type Observer, type ObserverEvent } from '../../lib/model.js'
+import { Limiter } from '../../lib/runtime/concurrency.js'
+import type { Delivery } from '../../lib/runtime/delivery.js'
+import { InFlightAttempts, runAttempt } from '../../lib/runtime/executor.js'
+import { testServices } from '../helpers/action-context.js'
+
+type Run = (ctx: ActionContext) => Promise<ActionOutcome>
+
+function registryOf (run: Run): ActionRegistry {
+  const definition = { type: 'probe', run: async (_event: unknown, _config: unknown, ctx: ActionContext) => await run(ctx) } as unknown as ActionDefinition
+  return { get: () => definition, validate: () => null } as unknown as ActionRegistry
+}
+
+const event: ObserverEvent = {
+  event_id: '7d4c6f3e-7d6a-4a39-9a43-0f9b1c3f2a10',
+  event_type: 'INSERT',
+  entity_type: 'order',
+  entity_id: '1',
+  tenant_id: null,
+  user_id: null,
+  timestamp: new Date(0).toISOString(),
+  data: {},
+  before: null,
+  changes: null,
+  trace_id: null,
+  change_log_id: '1'
+}
+
+function delivery (timeoutMs: number, actionIndex = 0): Delivery {
+  const observer = { id: '2f1e0c4b-5a7d-4e8f-9b1a-3c2d4e5f6a7b', name: 'probe', timeout_ms: timeoutMs } as unknown as Observer
+  return { event, observer, retry: DEFAULT_RETRY_CONFIG, actionIndex, action: { type: 'probe' }, attempt: 1 }
+}
+
+const never = async (): Promise<ActionOutcome> => await new Promise<ActionOutcome>(() => {})
+const ok: ActionOutcome = { ok: true, statusCode: 200 }
+
+t.test('an action that ignores its cancellation still ends at its timeout, and its signal aborts', async (t) => {
+  let seen: ActionContext | undefined
+  const registry = registryOf(async (ctx) => { seen = ctx; return await never() })
+  const { outcome } = await runAttempt(delivery(40), registry, testServices(), new InFlightAttempts())
+  t.same(outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'no answer within 40 ms', timedOut: true })
+  t.equal(seen?.signal.aborted, true, 'the signal read afterwards is aborted')
+  t.equal((seen?.signal.reason as Error).name, 'TimeoutError')
+})
+
+t.test('each attempt ends at its own deadline, whatever the order they started in', async (t) => {
+  const inFlight = new InFlightAttempts()
+  const registry = registryOf(never)
+  const ended: number[] = []
+  const slow = runAttempt(delivery(120), registry, testServices(), inFlight).then((r) => { ended.push(120); return r })
+  const fast = runAttempt(delivery(30), registry, testServices(), inFlight).then((r) => { ended.push(30); return r })
+  const results = await Promise.all([slow, fast])
+  t.same(ended, [30, 120], 'the shorter timeout ended first')
+  t.same(results.map((r) => r.outcome.ok === false && r.outcome.code), ['TIMEOUT', 'TIMEOUT'])
+})
+
+t.test('an attempt that answered is never cancelled by its deadline', async (t) => {
+  const inFlight = new InFlightAttempts()
+  const contexts: ActionContext[] = []
+  const first = await runAttempt(delivery(30), registryOf(async (ctx) => { contexts.push(ctx); return ok }), testServices(), inFlight)
+  t.same(first.outcome, ok)
+  // a later attempt with the same timeout: once it timed out, the first one's deadline has passed too
+  const second = await runAttempt(delivery(30), registryOf(never), testServices(), inFlight)
+  t.match(second.outcome, { code: 'TIMEOUT' })
+  t.equal(contexts[0].cancellation?.cancelled, false)
+})
+
+t.test('interruptAll ends every attempt in flight as CANCELLED and refuses new ones', async (t) => {
+  const inFlight = new InFlightAttempts()
+  const cancelled: Array<Error | undefined> = []
+  let started = 0
+  const registry = registryOf(async (ctx) => {
+    started++
+    ctx.cancellation?.listen((reason) => cancelled.push(reason))
+    return await never()
+  })
+  const running = [runAttempt(delivery(60_000), registry, testServices(), inFlight), runAttempt(delivery(30_000, 1), registry, testServices(), inFlight)]
+  await t.resolveMatch(new Promise((resolve) => setImmediate(() => resolve(started))), 2)
+  inFlight.interruptAll(new Error('shutdown'))
+  const results = await Promise.all(running)
+  t.same(results.map((r) => r.outcome.ok === false && r.outcome.code), ['CANCELLED', 'CANCELLED'])
+  t.same(cancelled.map((e) => e?.message), ['shutdown', 'shutdown'], 'each action was told')
+  t.match((await runAttempt(delivery(1000), registry, testServices(), inFlight)).outcome, { code: 'CANCELLED' })
+  t.equal(started, 2, 'no new attempt ran after the interruption')
+})
+
+t.test('an action that throws is a transient EXCEPTION', async (t) => {
+  const boom = registryOf(async () => { throw new Error('boom') })
+  t.match((await runAttempt(delivery(1000), boom, testServices(), new InFlightAttempts())).outcome,
+    { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'boom' })
+})
+
+t.test('Cancellation: the signal is made on demand and follows; the listener is told once', async (t) => {
+  const early = new Cancellation()
+  const heard: string[] = []
+  early.listen((reason) => heard.push(reason.message))
+  early.cancel(new Error('first'))
+  early.cancel(new Error('second'))
+  t.same(heard, ['first'])
+  t.equal(early.signal.aborted, true, 'a signal made after the cancellation is already aborted')
+  t.equal((early.signal.reason as Error).message, 'first')
+  const late = new Cancellation()
+  const signal = late.signal
+  t.equal(signal.aborted, false)
+  late.cancel(new Error('now'))
+  t.equal(signal.aborted, true)
+  late.listen((reason) => heard.push(reason.message))
+  t.same(heard, ['first', 'now'], 'listening after the cancellation hears it at once')
+  const removed = new Cancellation()
+  removed.listen(() => heard.push('removed'))
+  removed.listen(undefined)
+  removed.cancel(new Error('x'))
+  t.same(heard, ['first', 'now'], 'a removed listener is not called')
+})
+
+t.test('Limiter: at most `limit` at once, started in submission order', async (t) => {
+  const limiter = new Limiter(2)
+  let active = 0
+  let most = 0
+  const order: number[] = []
+  const done = await new Promise<number[]>((resolve) => {
+    for (let i = 0; i < 6; i++) {
+      limiter.submit(async () => {
+        order.push(i)
+        active++
+        most = Math.max(most, active)
+        await new Promise((resolve) => setImmediate(resolve))
+        active--
+        if (order.length === 6 && active === 0) resolve(order)
+        if (i === 2) throw new Error('a failing task frees its slot too')
+      })
+    }
+  })
+  t.same(done, [0, 1, 2, 3, 4, 5])
+  t.equal(most, 2)
+})
