@@ -47,7 +47,7 @@ export const observerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const q = request.query
       const scope = await scopeOf(app, request)
       const filter = { entity_type: q.entity_type, event_type: q.event_type?.toUpperCase(), enabled: q.enabled, include_deleted: q.include_deleted }
-      const { data, total } = await listObservers(db, filter, scope, q.page, q.page_size)
+      const { data, total } = await listObservers(db, app.observers.schema, filter, scope, q.page, q.page_size)
       return { data: data.map(serve), page: q.page, page_size: q.page_size, total_count: total, total_pages: Math.ceil(total / q.page_size) }
     })
 

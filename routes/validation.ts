@@ -20,13 +20,24 @@ export function explainPattern (pattern: string, message: string): string {
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(schema)
   const convert = httpPart !== 'body'
+  // most list requests carry no querystring at all: its defaulted form is worked out once
+  let emptyDefaults: Record<string, unknown> | undefined
   return (input: unknown) => {
     let value = input
-    if (convert) value = Value.Convert(schema, Value.Default(schema, value))
+    if (convert) {
+      if (emptyDefaults !== undefined && isEmpty(value)) return { value: { ...emptyDefaults } }
+      value = Value.Convert(schema, Value.Default(schema, value))
+      if (isEmpty(input) && isPlainObject(value) && validator.Check(value)) emptyDefaults = { ...value }
+    }
     if (validator.Check(value)) return { value }
     return { error: [...validator.Errors(value)] as unknown as FastifySchemaValidationError[] }
   }
 }
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const isEmpty = (value: unknown): boolean => isPlainObject(value) && Object.keys(value).length === 0
 
 interface Problem { path: string, message: string, keyword: string, format?: string }
 

@@ -101,7 +101,8 @@ t.test('list: ordered by priority then creation, disjoint pages with totals, fil
   t.match(p1, { page: 1, page_size: 3, total_count: 7, total_pages: 3 })
   t.same([...p1.data, ...p2.data, ...p3.data].map((o: any) => o.name), expected, 'pages are disjoint and in order')
   t.equal(p3.data.length, 1)
-  t.same((await call(app, 'GET', '?page=4&page_size=3')).json().data, [], 'past the end: empty')
+  t.match((await call(app, 'GET', '?page=4&page_size=3')).json(), { data: [], total_count: 7, total_pages: 3 }, 'past the end: empty, still counted')
+  t.match((await call(app, 'GET', '?page=4&page_size=3&entity_type=orders')).json(), { data: [], total_count: 3 }, 'the filter applies to the count too')
   const all = (await call(app, 'GET', '')).json()
   t.match(all, { page: 1, page_size: 20, total_count: 7, total_pages: 1 })
 
