@@ -1,6 +1,7 @@
 // `email`: a plain-text message over the operator's SMTP server (`options.smtp`), through one pooled
 // nodemailer transport opened on first use, so observers that never mail open no connection.
-import { createTransport } from 'nodemailer'
+// nodemailer itself is loaded then too: it adds about 14 MB to a process that never mails.
+import type { createTransport } from 'nodemailer'
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { EventEnvelope } from '../model.js'
@@ -91,7 +92,7 @@ function renderEmail (event: EventEnvelope, config: EmailConfig, ctx: Omit<Actio
 }
 
 export function createEmailAction (): ActionDefinition<EmailConfig> {
-  let mailer: Mailer | undefined
+  let mailer: Promise<Mailer> | undefined
 
   return {
     type: 'email',
@@ -100,10 +101,12 @@ export function createEmailAction (): ActionDefinition<EmailConfig> {
     async run (event, config, ctx) {
       const smtp = ctx.services.smtp
       if (smtp === undefined) return { ok: false, kind: 'permanent', code: 'CONFIG', message: 'email actions need the smtp option' }
-      mailer ??= createTransport({ pool: true, ...smtp })
+      // one transport even when the first messages go out together
+      mailer ??= import('nodemailer').then((nodemailer) => nodemailer.createTransport({ pool: true, ...smtp }))
       const message = compose(event, config, smtp)
       try {
-        const info = await withDeadline(mailer.sendMail(message), config.timeout_ms ?? ctx.timeoutMs, ctx.signal)
+        const transport = await mailer
+        const info = await withDeadline(transport.sendMail(message), config.timeout_ms ?? ctx.timeoutMs, ctx.signal)
         return { ok: true, response: boundedText(String((info as { response?: unknown }).response ?? '')) }
       } catch (err) {
         return deadlineFailure(err) ?? classifySmtpError(err)
@@ -112,8 +115,9 @@ export function createEmailAction (): ActionDefinition<EmailConfig> {
     render: renderEmail,
     redact: (config) => ({ ...config }),
     async close () {
-      mailer?.close()
+      const closing = mailer
       mailer = undefined
+      ;(await closing)?.close()
     }
   }
 }
