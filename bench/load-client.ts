@@ -3,7 +3,13 @@
 import autocannon from 'autocannon'
 import { serve } from './ipc.js'
 
-export interface LoadRequest { url: string, connections: number, seconds: number }
+export interface LoadRequest {
+  url: string
+  connections: number
+  seconds: number
+  /** seconds of the same load first, not counted (JIT, pool connections, plan caches) */
+  warmupSeconds?: number
+}
 
 export interface LoadResult {
   requests: number
@@ -16,8 +22,9 @@ export interface LoadResult {
 }
 
 serve({
-  run: async ({ url, connections, seconds }: LoadRequest): Promise<LoadResult> => {
-    const r = await autocannon({ url, connections, duration: seconds })
+  run: async ({ url, connections, seconds, warmupSeconds }: LoadRequest): Promise<LoadResult> => {
+    const warmup = warmupSeconds === undefined || warmupSeconds === 0 ? {} : { warmup: { connections, duration: warmupSeconds } }
+    const r = await autocannon({ url, connections, duration: seconds, ...warmup })
     return {
       requests: r.requests.total,
       requests_per_s: Math.round(r.requests.average),

@@ -1,6 +1,7 @@
 // admin: the two list endpoints an operator opens first, over a large installation:
 // GET /observers with 1 000 observers and GET /observers/logs over 1 000 000 log rows,
-// under autocannon (10 connections) from a separate process.
+// under autocannon from a separate process: 10 connections (the server saturated: the latency is
+// mostly the queue), then one connection (the answer time of one request at a time).
 import type { AddressInfo } from 'node:net'
 import { buildApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
 import { now } from '../clock.js'
@@ -13,7 +14,14 @@ import { loadAverage } from '../machine.js'
 import type { Sink } from '../sink-client.js'
 import { round } from '../stats.js'
 
-type Endpoint = LoadResult & { path: string, cpu: CpuReport, server_cpu_ms_per_request: number, profile?: ProfileReport } | { path: string, skipped: string } | { path: string, error: string }
+type Endpoint = LoadResult & {
+  path: string
+  cpu: CpuReport
+  server_cpu_ms_per_request: number
+  profile?: ProfileReport
+  /** the same endpoint from one connection, one request at a time */
+  one_connection: LoadResult
+} | { path: string, skipped: string } | { path: string, error: string }
 
 export interface AdminResult {
   observers: number
@@ -21,6 +29,7 @@ export interface AdminResult {
   insert_seconds: number
   connections: number
   seconds_each: number
+  warmup_seconds: number
   endpoints: Record<string, Endpoint>
   load_average: { start: number[], end: number[] }
   runtime_log: LogSummary
@@ -60,6 +69,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
   const logRows = ctx.quick ? 100_000 : 1_000_000
   const connections = 10
   const seconds = ctx.quick ? 2 : 5
+  const warmupSeconds = 1
   const prefix = bench.app.observers.options.prefix
   ctx.progress(`admin: writing ${observers} observers and ${logRows} log rows`)
   const insertStart = now()
@@ -95,18 +105,21 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
       }
       const cpu = await measureCpu(undefined, ctx.postmaster)
       const profiling = await startProfile(ctx.profile, `admin-${name}`, ctx.progress)
-      const result = await load.call<LoadResult>('run', { url: origin + path, connections, seconds } satisfies LoadRequest)
+      const result = await load.call<LoadResult>('run', { url: origin + path, connections, seconds, warmupSeconds } satisfies LoadRequest)
       const profile = await profiling.stop()
       const used = await cpu.stop()
+      const single = await load.call<LoadResult>('run', { url: origin + path, connections: 1, seconds, warmupSeconds } satisfies LoadRequest)
       endpoints[name] = {
         path,
         ...result,
         cpu: used,
         // the server's CPU per answer: with 10 connections the latency is mostly the queue behind it
         server_cpu_ms_per_request: round(1000 * used.runtime_process_s / Math.max(1, result.requests), 3),
-        ...(profile === undefined ? {} : { profile })
+        ...(profile === undefined ? {} : { profile }),
+        one_connection: single
       }
-      ctx.progress(`admin: ${name}: p50 ${result.latency_ms.p50} ms, p99 ${result.latency_ms.p99} ms, ${result.requests_per_s} requests/s`)
+      ctx.progress(`admin: ${name}: ${connections} connections p50 ${result.latency_ms.p50} ms, p99 ${result.latency_ms.p99} ms, ${result.requests_per_s} requests/s;` +
+        ` one connection p50 ${single.latency_ms.p50} ms, p99 ${single.latency_ms.p99} ms`)
     }
   } finally {
     await load.stop()
@@ -117,6 +130,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
     insert_seconds: round(insertSeconds),
     connections,
     seconds_each: seconds,
+    warmup_seconds: warmupSeconds,
     endpoints,
     load_average: { start: loadStart, end: loadAverage() }
   }
