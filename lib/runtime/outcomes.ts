@@ -28,8 +28,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       status: 'success',
       attempt_number: attempt,
       max_attempts: retry.max_attempts,
-      started_at: startedAt,
-      completed_at: new Date(startedAt.getTime() + durationMs),
+      started_ms: startedAt.getTime(),
       duration_ms: durationMs,
       // absent rather than null: the log rows travel as one JSON document, the smaller the better
       response_status_code: outcome.statusCode,
@@ -57,7 +56,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       if (delay !== null) retryAt = new Date(now.getTime() + delay)
     }
     if (retryAt !== null) {
-      log.next_retry_at = retryAt
+      log.next_retry_ms = retryAt.getTime()
       progress.counts.retried++
       progress.retries.push({
         observer_id: observer.id,
@@ -89,7 +88,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       error_message: clip(outcome.message),
       attempts: attempt,
       first_failed_at: firstFailedAt,
-      last_failed_at: log.completed_at as Date
+      last_failed_at: new Date(startedAt.getTime() + durationMs)
     })
   }
   return progress

@@ -15,7 +15,6 @@ export function claimMs (ctx: RuntimeContext): number {
 }
 
 function cancelled (row: RetryRow, event: ObserverEvent, reason: string): AttemptLog {
-  const now = new Date()
   return {
     observer_id: row.observer_id,
     event_id: row.event_id,
@@ -28,8 +27,7 @@ function cancelled (row: RetryRow, event: ObserverEvent, reason: string): Attemp
     status: 'cancelled',
     attempt_number: row.attempt_number,
     max_attempts: row.attempt_number,
-    started_at: now,
-    completed_at: now,
+    started_ms: Date.now(),
     duration_ms: 0,
     error_code: 'OBSERVER_GONE',
     error_message: reason,

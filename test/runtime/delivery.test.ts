@@ -61,6 +61,15 @@ t.test('fail twice then succeed: one delivery, three log rows, same idempotency 
   t.equal(await countRows(pool, schema, 'tb_observer_retry'), 0, 'nothing left scheduled')
   t.equal(await countRows(pool, schema, 'tb_observer_dead_letter'), 0)
   t.equal(sink.received.length, 3)
+  // the times: each attempt started when the sink saw it, ended duration_ms later, and a failed one
+  // names when the next attempt was due (10 ms later, no jitter)
+  const { rows: times } = await pool.query(`select started_at, completed_at, duration_ms, next_retry_at from "${schema}".tb_observer_log order by pk_observer_log`)
+  times.forEach((row, i) => {
+    t.equal(row.completed_at.getTime() - row.started_at.getTime(), row.duration_ms, `attempt ${i + 1}: completed_at = started_at + duration_ms`)
+    t.ok(Math.abs(row.started_at.getTime() - received[i].at) < 1000, `attempt ${i + 1}: started_at is when it was sent`)
+  })
+  t.same(times.map((row) => row.next_retry_at === null ? null : row.next_retry_at.getTime() - row.completed_at.getTime() >= 10), [true, true, null],
+    'next_retry_at is set on the failed attempts, 10 ms or more after they ended')
 })
 
 t.test('always 500: exactly max_attempts calls and one dead letter; 400 is dead-lettered at once', async (t) => {
