@@ -239,10 +239,11 @@ export function createHttpClient (options: HttpClientOptions): HttpClient {
     return target
   }
 
-  async function send (url: string, { method, headers, body, timeoutMs, signal, cancellation }: SendOptions): Promise<HttpResult> {
+  // not async: one promise per request, not three (this runs once per delivery)
+  function send (url: string, { method, headers, body, timeoutMs, signal, cancellation }: SendOptions): Promise<HttpResult> {
     const target = targetOf(url)
-    if ('problem' in target) return failed(target.problem)
-    return await new Promise<HttpResult>((resolve) => {
+    if ('problem' in target) return Promise.resolve(failed(target.problem))
+    return new Promise<HttpResult>((resolve) => {
       const exchange = new Exchange(resolve)
       if (cancellation !== undefined) {
         exchange.cancellation = cancellation

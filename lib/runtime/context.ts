@@ -60,7 +60,7 @@ export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly D
     if (left === 0) resolve(results)
     for (let i = 0; i < deliveries.length; i++) {
       // runAttempt never rejects
-      ctx.limiter.submit(async () => await runAttempt(deliveries[i], ctx.registry, ctx.services, ctx.inFlight).then((result) => {
+      ctx.limiter.submit(() => runAttempt(deliveries[i], ctx.registry, ctx.services, ctx.inFlight).then((result) => {
         results[i] = result
         if (--left === 0) resolve(results)
       }))

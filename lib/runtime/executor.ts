@@ -17,11 +17,13 @@ const permanent = (code: string, message: string): ActionOutcome => ({ ok: false
 /** Interrupted by shutdown: not an attempt that counts; it is rescheduled as it was. */
 export const CANCELLED: ActionOutcome = Object.freeze({ ok: false, kind: 'transient', code: 'CANCELLED', message: 'interrupted by shutdown; rescheduled' })
 
-export async function runAttempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<AttemptResult> {
+// runAttempt and attempt are not async functions: each async layer is a promise and a microtask
+// more per delivery.
+export function runAttempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<AttemptResult> {
   const startedAt = new Date()
   const start = performance.now()
-  const outcome = await attempt(delivery, registry, services, inFlight)
-  return { delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }
+  return attempt(delivery, registry, services, inFlight)
+    .then((outcome) => ({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }))
 }
 
 /** One attempt in flight: its deadline, how to cancel it and how to end it (once). */
@@ -143,18 +145,18 @@ class AttemptContext implements ActionContext {
   get signal (): AbortSignal { return this.cancellation.signal }
 }
 
-async function attempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<ActionOutcome> {
+function attempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<ActionOutcome> {
   const { action, observer, actionIndex } = delivery
   const definition = registry.get(action.type)
-  if (definition === undefined) return permanent('CONFIG', `unknown action type '${action.type}'`)
+  if (definition === undefined) return Promise.resolve(permanent('CONFIG', `unknown action type '${action.type}'`))
   const problem = registry.validate(action, actionIndex)
-  if (problem !== null) return permanent('CONFIG', problem)
+  if (problem !== null) return Promise.resolve(permanent('CONFIG', problem))
   const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
-  if (inFlight.interrupted) return CANCELLED
+  if (inFlight.interrupted) return Promise.resolve(CANCELLED)
   const cancellation = new Cancellation()
   const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
     idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, services, cancellation)
-  return await new Promise<ActionOutcome>((resolve) => {
+  return new Promise<ActionOutcome>((resolve) => {
     const running = inFlight.start(timeoutMs, cancellation, resolve)
     const failed = (err: unknown): void => {
       running.end(inFlight.interrupted ? CANCELLED : { ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
