@@ -168,7 +168,7 @@ export async function pgCeiling (ctx: BenchContext): Promise<PgCeiling> {
       let t1 = t0
       let t2 = t0
       const batch = await db.transaction().execute(async (trx) => {
-        const { rows: changes } = await ctx.code.readBelowHorizon(trx, from, batchSize)
+        const { rows: changes } = await ctx.code.readBelowHorizon(trx, schema, from, batchSize)
         t1 = now()
         if (changes.length === 0) return 0
         const startedAt = new Date()
@@ -180,7 +180,7 @@ export async function pgCeiling (ctx: BenchContext): Promise<PgCeiling> {
         }))
         const last = changes[changes.length - 1]
         const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
-        if (!await ctx.code.advanceCheckpoint(trx, listenerId, from, to, changes.length)) throw new Error('checkpoint moved')
+        if (!await ctx.code.advanceCheckpoint(trx, schema, listenerId, from, to, changes.length)) throw new Error('checkpoint moved')
         await ctx.code.insertAttemptLogs(trx, schema, ctx.code.toProgress(results).logs)
         t2 = now()
         position = to

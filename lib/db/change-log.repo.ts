@@ -2,17 +2,40 @@
 import { sql, type Kysely } from 'kysely'
 import type { ChangeLogRow } from '../model.js'
 import type { Database } from './types.js'
+import { qualified, statement } from './statements.js'
 
 /** A position in commit order: the writing transaction's id, then the row's id. */
 export interface Position { txid: string, id: string }
 
 export const START: Position = Object.freeze({ txid: '0', id: '0' })
 
-const columns = [
-  'c.pk_entity_change_log', 'c.id', 'c.object_type', 'c.object_id', 'c.modification_type', 'c.object_data',
-  'c.object_data_before', 'c.updated_fields', 'c.tenant_id', 'c.user_id', 'c.trace_id', 'c.extra_metadata',
-  'c.created_at', sql<string>`c.txid::text`.as('txid')
-] as const
+const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.object_type, c.object_id,
+  c.modification_type, c.object_data, c.object_data_before, c.updated_fields, c.tenant_id, c.user_id, c.trace_id,
+  c.extra_metadata, c.created_at, c.txid::text as txid,
+  (select version::text from ${qualified(schema, 'tb_observer_version')}) as observers_version`
+
+type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string }
+
+// the horizon and the observers' version are read in the same statement, so they match the
+// snapshot that sees the rows
+const belowHorizon = statement((schema) => `
+  select ${columns(schema)},
+         pg_snapshot_xmin(pg_current_snapshot())::text as xmin
+    from ${qualified(schema, 'tb_entity_change_log')} c
+   where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
+     and c.txid < pg_snapshot_xmin(pg_current_snapshot())
+   order by c.txid, c.pk_entity_change_log
+   limit $3`)
+
+const aboveHorizon = statement((schema) => `
+  select ${columns(schema)}
+    from ${qualified(schema, 'tb_entity_change_log')} c
+   where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
+     and c.txid >= pg_snapshot_xmin(pg_current_snapshot())
+     and not exists (select 1 from ${qualified(schema, 'tb_change_log_ahead')} a
+                      where a.listener_id = $3 and a.change_log_id = c.pk_entity_change_log)
+   order by c.txid, c.pk_entity_change_log
+   limit $4`)
 
 export interface Horizon {
   /** every transaction below this id has ended; rows below it can no longer appear */
@@ -30,22 +53,9 @@ export async function readHorizon (db: Kysely<Database>): Promise<Horizon> {
  * horizon. No transaction below the horizon can still commit, so no row can later appear
  * before the last row returned. One index range scan, no writes.
  */
-export async function readBelowHorizon (db: Kysely<Database>, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], xmin: string, observersVersion?: string }> {
-  // the horizon and the observers' version are read in the same statement, so they match the
-  // snapshot that sees the rows
-  const rows = await db.selectFrom('tb_entity_change_log as c')
-    .select(columns)
-    .select(sql<string>`pg_snapshot_xmin(pg_current_snapshot())::text`.as('xmin'))
-    .select((eb) => eb.selectFrom('tb_observer_version').select(sql<string>`version::text`.as('v')).as('observers_version'))
-    .where(sql`(c.txid, c.pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
-    .where(sql`c.txid`, '<', sql`pg_snapshot_xmin(pg_current_snapshot())`)
-    .orderBy('c.txid').orderBy('c.pk_entity_change_log')
-    .limit(limit)
-    .execute()
-  if (rows.length > 0) {
-    const first = rows[0] as { xmin: string, observers_version: string }
-    return { rows: rows as unknown as ChangeLogRow[], xmin: first.xmin, observersVersion: first.observers_version }
-  }
+export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], xmin: string, observersVersion?: string }> {
+  const { rows } = await belowHorizon<ReadRow>(db, schema, [after.txid, after.id, limit])
+  if (rows.length > 0) return { rows, xmin: rows[0].xmin as string, observersVersion: rows[0].observers_version }
   return { rows: [], xmin: (await readHorizon(db)).xmin }
 }
 
@@ -53,21 +63,9 @@ export async function readBelowHorizon (db: Kysely<Database>, after: Position, l
  * Slow path, used only while the horizon is stuck: committed rows at or above the horizon that
  * this listener has not delivered yet (the caller records them in tb_change_log_ahead).
  */
-export async function readAboveHorizon (db: Kysely<Database>, listenerId: string, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], observersVersion?: string }> {
-  const rows = await db.selectFrom('tb_entity_change_log as c')
-    .select(columns)
-    .select((eb) => eb.selectFrom('tb_observer_version').select(sql<string>`version::text`.as('v')).as('observers_version'))
-    .where(sql`(c.txid, c.pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
-    .where(sql`c.txid`, '>=', sql`pg_snapshot_xmin(pg_current_snapshot())`)
-    .where(({ not, exists, selectFrom }) => not(exists(
-      selectFrom('tb_change_log_ahead as a').select(sql`1`.as('one'))
-        .where('a.listener_id', '=', listenerId)
-        .whereRef('a.change_log_id', '=', 'c.pk_entity_change_log')
-    )))
-    .orderBy('c.txid').orderBy('c.pk_entity_change_log')
-    .limit(limit)
-    .execute()
-  return { rows: rows as unknown as ChangeLogRow[], observersVersion: (rows[0] as { observers_version?: string } | undefined)?.observers_version }
+export async function readAboveHorizon (db: Kysely<Database>, schema: string, listenerId: string, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], observersVersion?: string }> {
+  const { rows } = await aboveHorizon<ReadRow>(db, schema, [after.txid, after.id, listenerId, limit])
+  return { rows, observersVersion: rows[0]?.observers_version }
 }
 
 /** The observers' version (bumped by every change to tb_observer). */

@@ -1,6 +1,7 @@
 // observer_checkpoints: each listener's position in the change log (commit order).
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.js'
+import { qualified, statement } from './statements.js'
 import type { Position } from './change-log.repo.js'
 
 export interface Checkpoint {
@@ -48,20 +49,15 @@ export async function ensureCheckpoint (db: Kysely<Database>, listenerId: string
  * Moves the checkpoint from `from` to `to` only if nobody else moved it meanwhile (another
  * instance that took the lease over, or an operator's replay): false means "discard this batch".
  */
-export async function advanceCheckpoint (db: Kysely<Database>, listenerId: string, from: Position, to: Position, processed: number): Promise<boolean> {
-  const result = await db.updateTable('observer_checkpoints')
-    .set({
-      last_txid: sql`${to.txid}::xid8`,
-      last_change_log_id: to.id,
-      event_count: sql`event_count + ${processed}`,
-      updated_at: sql`now()`
-    })
-    .where('listener_id', '=', listenerId)
-    .where(sql`last_txid`, '=', sql`${from.txid}::xid8`)
-    .where('last_change_log_id', '=', from.id)
-    .executeTakeFirst()
-  return result.numUpdatedRows === 1n
+export async function advanceCheckpoint (db: Kysely<Database>, schema: string, listenerId: string, from: Position, to: Position, processed: number): Promise<boolean> {
+  const result = await advance(db, schema, [to.txid, to.id, processed, listenerId, from.txid, from.id])
+  return result.numAffectedRows === 1n
 }
+
+const advance = statement((schema) => `
+  update ${qualified(schema, 'observer_checkpoints')}
+     set last_txid = $1::xid8, last_change_log_id = $2::bigint, event_count = event_count + $3::bigint, updated_at = now()
+   where listener_id = $4 and last_txid = $5::xid8 and last_change_log_id = $6::bigint`)
 
 /** The channel on which a moved checkpoint is announced (payload: the listener id). */
 export const checkpointChannel = (schema: string): string => `${schema}_checkpoints`

@@ -123,7 +123,7 @@ export interface BatchCommit extends BatchProgress {
  */
 export async function commitBatch (db: Kysely<Database>, schema: string, batch: BatchCommit): Promise<boolean> {
   return await db.transaction().execute(async (trx) => {
-    const ok = await advanceCheckpoint(trx, batch.listenerId, batch.from, batch.to, batch.processed)
+    const ok = await advanceCheckpoint(trx, schema, batch.listenerId, batch.from, batch.to, batch.processed)
     if (!ok) return false
     await writeProgress(trx, schema, batch)
     if (batch.ahead.length > 0) {

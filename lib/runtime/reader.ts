@@ -55,6 +55,7 @@ export class ChangeLogReader {
 
   constructor (
     private readonly db: Kysely<Database>,
+    private readonly schema: string,
     private readonly listenerId: string,
     private readonly batchSize: number,
     private readonly horizonStallMs: number,
@@ -71,7 +72,7 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.position
-    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, from, limit)
+    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
     if (rows.length > 0) {
@@ -86,7 +87,7 @@ export class ChangeLogReader {
       return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion }
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
-    const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.listenerId, from, limit)
+    const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit)
     if (ahead.length === 0) return null
     // stays set until the horizon moves: committed rows had to be read around it
     this.horizon.blocking = true

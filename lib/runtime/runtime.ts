@@ -97,7 +97,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     inFlight: new InFlightAttempts(),
     limiter: new Limiter(rt.concurrency)
   }
-  const reader = new ChangeLogReader(connection.db, rt.listenerId, rt.batchSize, rt.horizonStallMs)
+  const reader = new ChangeLogReader(connection.db, options.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
   const readWaker = new Waker()
   const retryWaker = new Waker()
   let running = false
