@@ -2,9 +2,10 @@
 // and checkpoint, committed together per batch.
 //
 // Batches overlap: while one batch's deliveries run, the next is read and started, up to
-// `channelCapacity` deliveries in flight. Commits stay strictly in read order, each conditional
-// on the checkpoint the previous one wrote, so a failed commit fails every later one and the
-// reader goes back to the stored checkpoint: at-least-once, never a skipped row.
+// `channelCapacity` deliveries in flight. Commits stay strictly in read order (batches delivered
+// while a commit is in flight are committed together next), each conditional on the checkpoint
+// the previous one wrote, so a failed commit fails every later one and the reader goes back to
+// the stored checkpoint: at-least-once, never a skipped row.
 import { commitBatch } from '../db/delivery.repo.js'
 import { recordCheckpointError } from '../db/checkpoint.repo.js'
 import type { ObserverEvent } from '../model.js'
@@ -39,13 +40,24 @@ export function planBatch (ctx: RuntimeContext, batch: Batch, room: number): { b
 
 interface Pending {
   batch: Batch
+  /** when its deliveries started (for the batch duration metric) */
+  started: number
+  /** what its attempts owe the database; set once every delivery of the batch has finished */
+  progress?: ReturnType<typeof toProgress>
+  /** set instead of `progress` when working it out threw */
+  failure?: Error
   /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
   done: Promise<boolean>
+  settle: (committed: boolean | Error) => void
 }
 
 export class ReadPipeline {
   private readonly pending: Pending[] = []
-  private chain: Promise<boolean> = Promise.resolve(true)
+  /** batches delivered or delivering and not committed yet, in read order */
+  private readonly uncommitted: Pending[] = []
+  private committing = false
+  /** a commit failed or was refused: every later batch is discarded until the pipeline is settled */
+  private broken = false
   private deliveriesInFlight = 0
   private rowsInFlight = 0
   private failed = false
@@ -82,48 +94,97 @@ export class ReadPipeline {
     return this.failed || this.pending.some((p) => p.batch.ahead.length > 0)
   }
 
-  /** Starts delivering a batch; its commit will follow the previous batch's. */
+  /** Starts delivering a batch; it commits after every batch read before it. */
   submit (read: Batch): void {
     const { channelCapacity } = this.ctx.options.runtime
     const { batch, deliveries } = planBatch(this.ctx, read, channelCapacity - this.deliveriesInFlight)
     this.reader.advance(batch)
     this.deliveriesInFlight += deliveries.length
     this.rowsInFlight += batch.rows.length
-    const started = performance.now()
-    const delivered = runDeliveries(this.ctx, deliveries)
-    const previous = this.chain
-    const done = (async (): Promise<boolean> => {
-      const results = await delivered
-      this.deliveriesInFlight -= deliveries.length
-      try {
-        if (!await previous) return false
-        return await this.commit(batch, toProgress(results), started)
-      } finally {
+    let settle: Pending['settle'] = () => {}
+    const done = new Promise<boolean>((resolve, reject) => {
+      settle = (committed) => {
         this.rowsInFlight -= batch.rows.length
+        if (committed instanceof Error) reject(committed)
+        else resolve(committed)
       }
-    })()
-    this.chain = done.catch(() => false)
-    this.pending.push({ batch, done })
+    })
+    const entry: Pending = { batch, started: performance.now(), done, settle }
+    this.pending.push(entry)
+    this.uncommitted.push(entry)
+    runDeliveries(this.ctx, deliveries).then((results) => {
+      entry.progress = toProgress(results)
+    }).catch((err: Error) => {
+      // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
+      entry.failure = err
+    }).finally(() => {
+      this.deliveriesInFlight -= deliveries.length
+      this.commitReady()
+    })
   }
 
-  private async commit (batch: Batch, progress: ReturnType<typeof toProgress>, started: number): Promise<boolean> {
+  /**
+   * Group commit: every delivered batch at the head of the queue goes into one transaction (one
+   * checkpoint move, one log insert). While a commit is in flight the next batches finish and
+   * queue up, so the slower the commits, the more each one carries.
+   */
+  private commitReady (): void {
+    if (this.committing) return
+    const group: Pending[] = []
+    for (let head = this.uncommitted[0]; head !== undefined; head = this.uncommitted[0]) {
+      if (head.failure !== undefined && group.length === 0) {
+        this.uncommitted.shift()
+        head.settle(this.broken ? false : head.failure)
+        this.broken = true
+        continue
+      }
+      if (head.progress === undefined || head.failure !== undefined) break
+      group.push(this.uncommitted.shift() as Pending)
+    }
+    if (group.length === 0) return
+    if (this.broken) {
+      for (const entry of group) entry.settle(false)
+      return
+    }
+    this.committing = true
+    this.commit(group).then((committed) => {
+      if (!committed) this.broken = true
+      for (const entry of group) entry.settle(committed)
+    }, (err: Error) => {
+      this.broken = true
+      // the first batch reports the error; the others are discarded with it
+      group[0].settle(err)
+      for (const entry of group.slice(1)) entry.settle(false)
+    }).finally(() => {
+      this.committing = false
+      this.commitReady()
+    })
+  }
+
+  private async commit (group: Pending[]): Promise<boolean> {
     const { ctx } = this
+    const first = group[0].batch
+    const last = group[group.length - 1].batch
+    const progress = group.length === 1 ? group[0].progress as ReturnType<typeof toProgress> : merge(group)
     const committed = await commitBatch(ctx.db, ctx.schema, {
       ...progress,
       listenerId: ctx.options.runtime.listenerId,
-      from: batch.from,
-      to: batch.to,
-      processed: batch.rows.length,
-      ahead: batch.ahead,
-      clearAhead: batch.clearAhead
+      from: first.from,
+      to: last.to,
+      processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
+      ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
+      clearAhead: group.some((p) => p.batch.clearAhead)
     })
     if (!committed) {
-      ctx.log.warn({ listener_id: ctx.options.runtime.listenerId, from: batch.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
+      ctx.log.warn({ listener_id: ctx.options.runtime.listenerId, from: first.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
       return false
     }
-    ctx.stats.eventsProcessed += batch.rows.length
-    ctx.metrics.eventsRead.inc(batch.rows.length)
-    ctx.metrics.batchDuration.observe((performance.now() - started) / 1000)
+    const now = performance.now()
+    for (const { batch, started } of group) {
+      ctx.stats.eventsProcessed += batch.rows.length
+      ctx.metrics.eventsRead.inc(batch.rows.length)
+      ctx.metrics.batchDuration.observe((now - started) / 1000)
+    }
     if (progress.retries.length > 0) this.onRetriesScheduled()
     warnDeadLetters(ctx, progress.deadLetters)
     return true
@@ -155,8 +216,20 @@ export class ReadPipeline {
       await next.done.catch(async (err) => { await recordLoopError(this.ctx, err) })
     }
     // nothing in flight: the next batch commits on its own merit (after reader.load())
-    this.chain = Promise.resolve(true)
+    this.broken = false
   }
+}
+
+function merge (group: Pending[]): ReturnType<typeof toProgress> {
+  const all = group.map((p) => p.progress as ReturnType<typeof toProgress>)
+  const counts = { success: 0, failed: 0, retried: 0, deadLettered: 0 }
+  for (const p of all) {
+    counts.success += p.counts.success
+    counts.failed += p.counts.failed
+    counts.retried += p.counts.retried
+    counts.deadLettered += p.counts.deadLettered
+  }
+  return { logs: all.flatMap((p) => p.logs), retries: all.flatMap((p) => p.retries), deadLetters: all.flatMap((p) => p.deadLetters), counts }
 }
 
 export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
