@@ -50,14 +50,22 @@ export async function ensureCheckpoint (db: Kysely<Database>, listenerId: string
  * instance that took the lease over, or an operator's replay): false means "discard this batch".
  */
 export async function advanceCheckpoint (db: Kysely<Database>, schema: string, listenerId: string, from: Position, to: Position, processed: number): Promise<boolean> {
-  const result = await advance(db, schema, [to.txid, to.id, processed, listenerId, from.txid, from.id])
+  const result = await advance(db, schema, advanceValues(listenerId, from, to, processed))
   return result.numAffectedRows === 1n
 }
 
-const advance = statement((schema) => `
-  update ${qualified(schema, 'observer_checkpoints')}
+/** The conditional move, as SQL text taking advanceValues() as $1-$6 (also used inside a larger statement). */
+export function advanceSql (schema: string): string {
+  return `update ${qualified(schema, 'observer_checkpoints')}
      set last_txid = $1::xid8, last_change_log_id = $2::bigint, event_count = event_count + $3::bigint, updated_at = now()
-   where listener_id = $4 and last_txid = $5::xid8 and last_change_log_id = $6::bigint`)
+   where listener_id = $4 and last_txid = $5::xid8 and last_change_log_id = $6::bigint`
+}
+
+export function advanceValues (listenerId: string, from: Position, to: Position, processed: number): unknown[] {
+  return [to.txid, to.id, processed, listenerId, from.txid, from.id]
+}
+
+const advance = statement(advanceSql)
 
 /** The channel on which a moved checkpoint is announced (payload: the listener id). */
 export const checkpointChannel = (schema: string): string => `${schema}_checkpoints`

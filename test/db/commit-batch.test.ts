@@ -1,0 +1,59 @@
+// commitBatch: all of a batch or nothing, and nothing at all once the checkpoint moved under it,
+// on both of its paths (logs only in one statement; retries and dead letters in a transaction).
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { build } from '../helper.js'
+import { countRows } from '../helpers/rows.js'
+import { commitBatch, type AttemptLog, type BatchCommit } from '../../lib/db/delivery.repo.js'
+import { getCheckpoint } from '../../lib/db/checkpoint.repo.js'
+
+function log (status: AttemptLog['status'] = 'success'): AttemptLog {
+  return {
+    observer_id: randomUUID(),
+    event_id: randomUUID(),
+    change_log_id: '1',
+    entity_type: 'order',
+    entity_id: '1',
+    event_type: 'INSERT',
+    action_index: 0,
+    action_type: 'webhook',
+    status,
+    attempt_number: 1,
+    max_attempts: 3,
+    started_ms: Date.parse('2026-01-02T03:04:05.678Z'),
+    duration_ms: 12
+  }
+}
+
+function batch (from: { txid: string, id: string }, to: { txid: string, id: string }, extra: Partial<BatchCommit> = {}): BatchCommit {
+  return { logs: [log(), log()], retries: [], deadLetters: [], listenerId: 'default', from, to, processed: 2, ahead: [], clearAhead: false, ...extra }
+}
+
+t.test('logs only: written with the checkpoint move, or not at all when it moved', async (t) => {
+  const { app, pool, schema } = await build(t, { runtime: { start: false } })
+  const db = app.observers.db
+  await pool.query(`insert into "${schema}".observer_checkpoints (listener_id) values ('default')`)
+  const start = { txid: '0', id: '0' }
+  t.equal(await commitBatch(db, schema, batch(start, { txid: '5', id: '10' })), true)
+  t.match(await getCheckpoint(db, 'default'), { position: { txid: '5', id: '10' }, event_count: 2 })
+  const { rows } = await pool.query(`select started_at, completed_at from "${schema}".tb_observer_log`)
+  t.same(rows.map((r) => [r.started_at.toISOString(), r.completed_at.toISOString()]),
+    Array(2).fill(['2026-01-02T03:04:05.678Z', '2026-01-02T03:04:05.690Z']), 'times from epoch milliseconds, completed = started + duration')
+  t.equal(await commitBatch(db, schema, batch(start, { txid: '6', id: '11' })), false, 'a stale `from` is refused')
+  t.equal(await countRows(pool, schema, 'tb_observer_log'), 2, 'and writes no log row')
+  t.match(await getCheckpoint(db, 'default'), { position: { txid: '5', id: '10' }, event_count: 2 })
+})
+
+t.test('with a retry to schedule: the same, in a transaction', async (t) => {
+  const { app, pool, schema } = await build(t, { runtime: { start: false } })
+  const db = app.observers.db
+  await pool.query(`insert into "${schema}".observer_checkpoints (listener_id) values ('default')`)
+  const failed = log('failed')
+  const retry = { observer_id: failed.observer_id, event_id: failed.event_id, change_log_id: '1', action_index: 0, event: {}, attempt_number: 2, first_failed_at: new Date(), due_at: new Date(), last_error: 'HTTP_500' }
+  const stale = batch({ txid: '9', id: '9' }, { txid: '10', id: '10' }, { logs: [failed], retries: [retry], processed: 1 })
+  t.equal(await commitBatch(db, schema, stale), false)
+  t.equal(await countRows(pool, schema, 'tb_observer_log') + await countRows(pool, schema, 'tb_observer_retry'), 0, 'nothing written')
+  t.equal(await commitBatch(db, schema, { ...stale, from: { txid: '0', id: '0' } }), true)
+  t.equal(await countRows(pool, schema, 'tb_observer_log'), 1)
+  t.equal(await countRows(pool, schema, 'tb_observer_retry'), 1)
+})
