@@ -11,7 +11,7 @@ import { dropSchema } from './data.js'
 
 export interface BenchContext {
   url: string
-  /** the plugin and the lib functions the bench uses: sources via tsx, or compiled (--compiled) */
+  /** the plugin and the lib functions the bench uses: compiled (the default) or sources via tsx (--tsx) */
   code: RuntimeCode
   /** the bench's own small pool: inserts and checks, never the runtime's work */
   pool: pg.Pool

@@ -1,5 +1,6 @@
-// The runtime code under test, from one place: the plugin built with tsc into a temporary folder,
-// as `npm run build` ships it (the default), or with `--tsx` the TypeScript sources through tsx.
+// The runtime code under test, from one place: the plugin built with tsc (with the bench itself,
+// run by plain node: the default, as `npm run build` ships it), or with `--tsx` the TypeScript
+// sources through tsx.
 // tsx compiles with esbuild's keepNames, which wraps every closure the hot path creates in a
 // `__name()` call, and keeps each module's transform in memory: both cost CPU and RSS that a
 // deployment does not pay. Everything the bench takes from lib/ comes through here, so a
@@ -7,12 +8,12 @@
 // lib/embedded-postgres.ts, which is not the runtime).
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, symlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ROOT, RUNNING_COMPILED } from './root.js'
 
 type Plugin = typeof import('../index.js')
 type ChangeLogRepo = typeof import('../lib/db/change-log.repo.js')
@@ -37,32 +38,29 @@ export interface RuntimeCode {
   toEvent: Event['toEvent']
   toEnvelope: Event['toEnvelope']
   toProgress: Outcomes['toProgress']
-  cleanup: () => Promise<void>
 }
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
-
-async function build (progress: (m: string) => void): Promise<string> {
+/** Compiles the plugin and the bench with tsc into a temporary folder; returns the folder. */
+export async function compileBench (progress: (m: string) => void): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'fastify-observers-bench-build-'))
-  progress(`compiling the plugin with tsc into ${dir}`)
+  progress(`compiling the plugin and the bench with tsc into ${dir}`)
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
   try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', dir], { cwd: ROOT })
+    await promisify(execFile)(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.bench.json'), '--outDir', dir], { cwd: ROOT })
   } catch (err) {
     // a type error elsewhere still emits JavaScript; only a missing entry is fatal
-    if (!existsSync(join(dir, 'index.js'))) throw err
-    progress('tsc reported errors but emitted the plugin; measuring what it emitted')
+    if (!existsSync(join(dir, 'bench', 'run.js'))) throw err
+    progress('tsc reported errors but emitted the code; measuring what it emitted')
   }
   await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }))
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
   return dir
 }
 
-export async function loadRuntimeCode (compiled: boolean, progress: (m: string) => void): Promise<RuntimeCode> {
-  const dir = compiled ? await build(progress) : undefined
-  const load = async <T>(path: string): Promise<T> => dir === undefined
-    ? await import(new URL(`../${path}`, import.meta.url).href) as T
-    : await import(pathToFileURL(join(dir, path.replace(/\.ts$/, '.js'))).href) as T
+/** The plugin's code, from the same tree as this file: the compiled copy, or the sources under tsx. */
+export async function loadRuntimeCode (): Promise<RuntimeCode> {
+  const ext = RUNNING_COMPILED ? '.js' : '.ts'
+  const load = async <T>(path: string): Promise<T> => await import(new URL(`../${path.replace(/\.ts$/, ext)}`, import.meta.url).href) as T
   const [index, changeLog, checkpoint, delivery, migrate, model, options, event, outcomes] = await Promise.all([
     load<Plugin>('index.ts'),
     load<ChangeLogRepo>('lib/db/change-log.repo.ts'),
@@ -75,7 +73,7 @@ export async function loadRuntimeCode (compiled: boolean, progress: (m: string) 
     load<Outcomes>('lib/runtime/outcomes.ts')
   ])
   return {
-    source: dir === undefined ? 'typescript via tsx' : 'compiled with tsc',
+    source: RUNNING_COMPILED ? 'compiled with tsc' : 'typescript via tsx',
     plugin: index.default,
     readBelowHorizon: changeLog.readBelowHorizon,
     advanceCheckpoint: checkpoint.advanceCheckpoint,
@@ -86,9 +84,6 @@ export async function loadRuntimeCode (compiled: boolean, progress: (m: string) 
     resolveOptions: options.resolveOptions,
     toEvent: event.toEvent,
     toEnvelope: event.toEnvelope,
-    toProgress: outcomes.toProgress,
-    cleanup: async () => {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-    }
+    toProgress: outcomes.toProgress
   }
 }

@@ -1,6 +1,7 @@
 // A tiny request/response protocol over a forked child's IPC channel: the bench drives its child
 // processes (the webhook sink, the HTTP load client) with it.
 import { fork, type ChildProcess } from 'node:child_process'
+import { RUNNING_COMPILED } from './root.js'
 import { fileURLToPath } from 'node:url'
 
 interface Request { id: number, cmd: string, args?: unknown }
@@ -36,13 +37,12 @@ export interface Child<R> {
   stop: () => Promise<void>
 }
 
-// The children run TypeScript through tsx's loader, whatever flags the parent itself runs with
-// (a --cpu-prof on the bench must not profile the sink too).
-const tsxLoader = import.meta.resolve('tsx')
-
-export async function forkChild<R> (file: URL): Promise<Child<R>> {
+// The children run as the bench does: compiled by plain node, or TypeScript through tsx's loader;
+// whatever flags the parent itself runs with (a --cpu-prof on the bench must not profile the sink).
+export async function forkChild<R> (source: URL): Promise<Child<R>> {
+  const file = RUNNING_COMPILED ? new URL(source.href.replace(/\.ts$/, '.js')) : source
   const child: ChildProcess = fork(fileURLToPath(file), [], {
-    execArgv: ['--import', tsxLoader],
+    execArgv: RUNNING_COMPILED ? [] : ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   // a send on a channel that closed meanwhile is reported to the caller, not thrown at the process

@@ -5,6 +5,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ROOT } from './root.js'
 
 interface ProfileNode {
   id: number
@@ -34,10 +35,9 @@ export interface ProfileSummary {
   project_inclusive: SelfTime[]
 }
 
-export const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url))
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
+export const PROFILE_DIR = join(ROOT, 'bench', 'profiles') + '/'
 
-// bench --compiled loads the plugin from a temporary build folder: name its files as the sources
+// the compiled bench runs from a temporary build folder: name its files as the sources
 const BUILD = /^.*\/fastify-observers-bench-build-[^/]+\//
 
 export function projectPath (url: string): string {

@@ -1,7 +1,8 @@
 // The one JSON object of a run: machine, settings, every scenario's figures, the ceilings, the
 // runtime's figures as ratios to them, and SPEC section 7's targets met or not.
 import { mkdir, writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { ROOT } from './root.js'
 import type { HttpCeiling, PgCeiling } from './ceilings.js'
 import type { Machine } from './machine.js'
 import type { AdminResult } from './scenarios/admin.js'
@@ -87,7 +88,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
 
 /** bench/results/<ISO date>.json (colons made file-name safe); quick runs are marked as such. */
 export async function saveReport (report: Report, quick: boolean): Promise<string> {
-  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  const dir = join(ROOT, 'bench', 'results') + '/'
   await mkdir(dir, { recursive: true })
   const file = `${dir}${report.machine.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`
   await writeFile(file, JSON.stringify(report, null, 2) + '\n')
