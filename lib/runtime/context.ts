@@ -66,9 +66,15 @@ export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly D
       }))
     }
   })
+  // one counter update per (type, outcome) of the batch: prom-client hashes the labels on every call
+  const counts = new Map<string, { action_type: string, outcome: string, n: number }>()
   for (const { delivery, outcome, durationMs } of results) {
     const type = delivery.action.type
-    ctx.metrics.actions.inc({ action_type: type, outcome: outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind })
+    const kind = outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind
+    const key = `${type}\n${kind}`
+    const count = counts.get(key)
+    if (count === undefined) counts.set(key, { action_type: type, outcome: kind, n: 1 })
+    else count.n++
     ctx.metrics.actionDuration.observe({ action_type: type }, durationMs / 1000)
     // every attempt is in tb_observer_log; per attempt the log line is debug (a failing endpoint
     // would otherwise flood the host's log at thousands of lines a second); dead letters are warned
@@ -76,5 +82,6 @@ export async function runDeliveries (ctx: RuntimeContext, deliveries: readonly D
       ctx.log.debug({ observer_id: delivery.observer.id, event_id: delivery.event.event_id, action_index: delivery.actionIndex, attempt: delivery.attempt, code: outcome.code, status_code: outcome.statusCode }, `action failed: ${outcome.message}`)
     }
   }
+  for (const { action_type: actionType, outcome, n } of counts.values()) ctx.metrics.actions.inc({ action_type: actionType, outcome }, n)
   return results
 }
