@@ -29,9 +29,8 @@ export interface RuntimeCode {
   source: 'typescript via tsx' | 'compiled with tsc'
   plugin: Plugin['default']
   readBelowHorizon: ChangeLogRepo['readBelowHorizon']
-  advanceCheckpoint: CheckpointRepo['advanceCheckpoint']
   ensureCheckpoint: CheckpointRepo['ensureCheckpoint']
-  insertAttemptLogs: DeliveryRepo['insertAttemptLogs']
+  commitBatch: DeliveryRepo['commitBatch']
   migrateToLatest: Migrate['migrateToLatest']
   DEFAULT_RETRY_CONFIG: Model['DEFAULT_RETRY_CONFIG']
   resolveOptions: Options['resolveOptions']
@@ -76,9 +75,8 @@ export async function loadRuntimeCode (): Promise<RuntimeCode> {
     source: RUNNING_COMPILED ? 'compiled with tsc' : 'typescript via tsx',
     plugin: index.default,
     readBelowHorizon: changeLog.readBelowHorizon,
-    advanceCheckpoint: checkpoint.advanceCheckpoint,
     ensureCheckpoint: checkpoint.ensureCheckpoint,
-    insertAttemptLogs: delivery.insertAttemptLogs,
+    commitBatch: delivery.commitBatch,
     migrateToLatest: migrate.migrateToLatest,
     DEFAULT_RETRY_CONFIG: model.DEFAULT_RETRY_CONFIG,
     resolveOptions: options.resolveOptions,
