@@ -12,26 +12,12 @@ import { qualified, statement } from './statements.js'
  * (numbers serialise about three times faster than Dates) and `completed_at` is `started_ms +
  * duration_ms`. Optional members left out are null.
  */
-export interface AttemptLog {
-  observer_id: string
-  event_id: string
-  change_log_id: string | null
-  entity_type: string
-  entity_id: string
-  event_type: string
-  action_index: number
-  action_type: string
-  status: ObserverLogTable['status']
-  attempt_number: number
-  max_attempts: number
+export type AttemptLog = Pick<Insertable<ObserverLogTable>, 'observer_id' | 'event_id' | 'change_log_id' | 'entity_type' |
+'entity_id' | 'event_type' | 'action_index' | 'action_type' | 'status' | 'attempt_number' | 'max_attempts' | 'error_code' |
+'error_message' | 'response_status_code' | 'response_payload' | 'trace_id'> & {
   started_ms: number
   duration_ms: number
   next_retry_ms?: number
-  error_code?: string | null
-  error_message?: string | null
-  response_status_code?: number
-  response_payload?: string | null
-  trace_id?: string | null
 }
 
 export interface RetryToSchedule {
