@@ -109,6 +109,8 @@ export class ReadPipeline {
         else resolve(committed)
       }
     })
+    // the read loop looks at it when it gets there; until then a failure must not count as unhandled
+    done.catch(() => {})
     const entry: Pending = { batch, started: performance.now(), done, settle }
     this.pending.push(entry)
     this.uncommitted.push(entry)

@@ -25,6 +25,19 @@ t.test('a database failure while committing is logged and counted; reading resum
   t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 2, 'both events delivered (at least once)')
 })
 
+t.test('a commit failing while later batches are still being read is handled; nothing is lost', async (t) => {
+  const sink = await startSink(t)
+  const { app, pool, schema } = await build(t, { runtime: { batchSize: 1, pollIntervalMs: 10 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  await pool.query(`alter table "${schema}".tb_observer_log rename to tb_observer_log_away`)
+  await insertChanges(pool, schema, 20)
+  await eventually(async () => (await app.observers.health()).errors > 2 || undefined, 10_000, 'failures counted')
+  await pool.query(`alter table "${schema}".tb_observer_log_away rename to tb_observer_log`)
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_log', "status = 'success'") >= 20 || undefined, 10_000, 'recovery')
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 20, 'every event delivered (at least once)')
+})
+
 t.test('a retry whose observer was disabled meanwhile is dropped and logged as cancelled', async (t) => {
   const sink = await startSink(t)
   sink.respond = (_req, res) => { res.writeHead(503).end() }
