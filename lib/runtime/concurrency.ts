@@ -7,7 +7,7 @@ export class Limiter {
 
   constructor (private readonly limit: number) {}
 
-  /** Starts `task` now or when a slot frees; `task` must not throw synchronously. */
+  /** Starts `task` now or when a slot frees; its slot is released however it ends. */
   submit (task: () => Promise<unknown>): void {
     if (this.active < this.limit) {
       this.active++
@@ -16,7 +16,13 @@ export class Limiter {
   }
 
   private start (task: () => Promise<unknown>): void {
-    task().then(this.release, this.release)
+    let running: Promise<unknown>
+    try {
+      running = task()
+    } catch (err) {
+      running = Promise.reject(err)
+    }
+    running.then(this.release, this.release)
   }
 
   // the slot is handed to the oldest waiting task

@@ -22,9 +22,18 @@ export const CANCELLED: ActionOutcome = Object.freeze({ ok: false, kind: 'transi
 export function runAttempt (delivery: Delivery, registry: ActionRegistry, services: ActionServices, inFlight: InFlightAttempts): Promise<AttemptResult> {
   const startedAt = new Date()
   const start = performance.now()
-  return attempt(delivery, registry, services, inFlight)
-    .then((outcome) => ({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }))
+  let outcome: Promise<ActionOutcome>
+  try {
+    outcome = attempt(delivery, registry, services, inFlight)
+  } catch (err) {
+    // never throws, not even synchronously: the batch waits for every one of its attempts
+    outcome = Promise.resolve(exception(err))
+  }
+  return outcome.then((outcome) => ({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }))
 }
+
+const exception = (err: unknown): ActionOutcome =>
+  ({ ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
 
 /** One attempt in flight: its deadline, how to cancel it and how to end it (once). */
 class Running {
@@ -158,9 +167,7 @@ function attempt (delivery: Delivery, registry: ActionRegistry, services: Action
     idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, services, cancellation)
   return new Promise<ActionOutcome>((resolve) => {
     const running = inFlight.start(timeoutMs, cancellation, resolve)
-    const failed = (err: unknown): void => {
-      running.end(inFlight.interrupted ? CANCELLED : { ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
-    }
+    const failed = (err: unknown): void => { running.end(inFlight.interrupted ? CANCELLED : exception(err)) }
     try {
       definition.run(toEnvelope(delivery.event, observer), action, ctx).then(
         (outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) },

@@ -94,6 +94,9 @@ t.test('an action that throws is a transient EXCEPTION', async (t) => {
   const boom = registryOf(async () => { throw new Error('boom') })
   t.match((await runAttempt(delivery(1000), boom, testServices(), new InFlightAttempts())).outcome,
     { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'boom' })
+  const broken = { get: () => { throw new Error('registry broke') }, validate: () => null } as unknown as ActionRegistry
+  t.match((await runAttempt(delivery(1000), broken, testServices(), new InFlightAttempts())).outcome,
+    { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'registry broke' }, 'even a synchronous throw before the action ends as an outcome')
 })
 
 t.test('Cancellation: the signal is made on demand and follows; the listener is told once', async (t) => {
@@ -139,4 +142,8 @@ t.test('Limiter: at most `limit` at once, started in submission order', async (t
   })
   t.same(done, [0, 1, 2, 3, 4, 5])
   t.equal(most, 2)
+  // a task that throws before returning its promise frees its slot too
+  const one = new Limiter(1)
+  one.submit(() => { throw new Error('sync') })
+  t.equal(await new Promise((resolve) => { one.submit(async () => { resolve('ran') }) }), 'ran')
 })
