@@ -151,6 +151,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   constructor (private readonly resolve: (result: HttpResult) => void) {}
 
+  get ended (): boolean { return this.settled }
+
   /** Ends the request now (timeout, caller's signal or cancellation); undici is told as soon as it started it. */
   readonly abort = (reason: Error): void => {
     if (this.settled) return
@@ -258,7 +260,8 @@ export function createHttpClient (options: HttpClientOptions): HttpClient {
         if (signal.aborted) exchange.onSignal()
         else signal.addEventListener('abort', exchange.onSignal, { once: true })
       }
-      agent.dispatch({ origin: target.origin, path: target.path, method: method as Dispatcher.HttpMethod, headers, body }, exchange)
+      // cancelled before it started: nothing to send
+      if (!exchange.ended) agent.dispatch({ origin: target.origin, path: target.path, method: method as Dispatcher.HttpMethod, headers, body }, exchange)
     })
   }
 

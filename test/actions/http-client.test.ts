@@ -114,6 +114,11 @@ t.test('the runtime\'s cancellation ends the request, even one still waiting for
   t.same(timedOut.outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'no answer within 5000 ms', timedOut: true })
   t.same(cancelled.outcome, { ok: false, kind: 'transient', code: 'CANCELLED', message: 'request cancelled' })
   t.equal(target.requests.length, 1, 'the queued request was never sent')
+  const untouched = await startHttpTarget(t)
+  const before = new Cancellation()
+  before.cancel(new Error('shutting down'))
+  t.match((await http.send(untouched.origin, post({ cancellation: before }))).outcome, { code: 'CANCELLED' }, 'already cancelled: not sent at all')
+  t.equal(untouched.connections(), 0, 'not even a connection was opened for it')
 })
 
 t.test('a refused connection is a transient NETWORK failure', async t => {
