@@ -36,6 +36,8 @@ export interface Batch {
   clearAhead: boolean
   /** tb_observer's version in the snapshot that read the rows (the matcher must be at least this new) */
   observersVersion?: string
+  /** as many rows were read as asked for: there may be more to read right away */
+  full?: boolean
 }
 
 export interface HorizonState {
@@ -84,7 +86,7 @@ export class ChangeLogReader {
         const delivered = await aheadIdsUpTo(this.db, this.listenerId, to)
         fresh = rows.filter((r) => !delivered.has(String(r.pk_entity_change_log)))
       }
-      return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion }
+      return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion, full: rows.length >= limit }
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
     const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit)
@@ -97,7 +99,8 @@ export class ChangeLogReader {
       to: from,
       ahead: ahead.map((r) => ({ id: String(r.pk_entity_change_log), txid: r.txid })),
       clearAhead: false,
-      observersVersion: aheadVersion
+      observersVersion: aheadVersion,
+      full: ahead.length >= limit
     }
   }
 

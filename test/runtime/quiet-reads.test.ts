@@ -1,0 +1,30 @@
+// At a low rate the reader does not read again right after taking everything there was: it waits
+// for the next NOTIFY. Each event then costs the database two statements (its read and its
+// commit), not six.
+import t from 'tap'
+import pg from 'pg'
+import { build, eventually } from '../helper.js'
+import { getDatabaseUrl } from '../helpers/pg.js'
+import { startSink } from '../helpers/sink.js'
+import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
+
+t.test('one event at a time: about two statements each', async (t) => {
+  const sink = await startSink(t)
+  // the poll interval far away: only NOTIFY wakes the reader
+  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 1 })
+  t.teardown(async () => { await writer.end() })
+  await insertChanges(writer, schema, 1)
+  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 1, 10_000, 'the first event logged')
+  let checkouts = 0
+  pool.on('acquire', () => { checkouts++ })
+  for (let i = 2; i <= 11; i++) {
+    await insertChanges(writer, schema, 1)
+    await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === i, 10_000, `event ${i} logged`)
+  }
+  t.equal(sink.received.length, 11, 'every event delivered once')
+  // a read and a commit per event; the retry loop's once-a-second check may add one or two
+  t.ok(checkouts <= 30, `${checkouts} statements for 10 events`)
+})
