@@ -3,11 +3,13 @@ import type { Migration } from 'kysely/migration'
 import { initial } from './001-initial.js'
 import { observerVersion } from './002-observer-version.js'
 import { observerListOrder } from './003-observer-list-order.js'
+import { logStatusIndex } from './004-log-status-index.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
     '001-initial': initial(schema),
     '002-observer-version': observerVersion(schema),
-    '003-observer-list-order': observerListOrder(schema)
+    '003-observer-list-order': observerListOrder(schema),
+    '004-log-status-index': logStatusIndex(schema)
   }
 }

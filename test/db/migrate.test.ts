@@ -9,7 +9,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   const { pool, schema } = await testPool(t)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const first = await migrateToLatest(db, schema)
-  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success']])
+  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success']])
   const { rows } = await pool.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = $1 and table_name not like 'kysely%' order by 1", [schema])
   t.same(rows.map((r) => r.table_name), TABLES)
@@ -26,9 +26,9 @@ t.test('two instances migrating the same schema at once both succeed, once', asy
   const b = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const [ra, rb] = await Promise.all([migrateToLatest(a, schema), migrateToLatest(b, schema)])
   const ran = [...(ra.results ?? []), ...(rb.results ?? [])].filter((r) => r.status === 'Success')
-  t.equal(ran.length, 3, 'each migration ran exactly once')
+  t.equal(ran.length, 4, 'each migration ran exactly once')
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from ${sql.id(schema, 'kysely_migration')}`.execute(a)
-  t.equal(rows[0].n, '3')
+  t.equal(rows[0].n, '4')
 })
 
 t.test('the tables enforce their constraints', async (t) => {
