@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { ResolvedOptions } from '../options.js'
 import type { Database } from './types.js'
+import { preparedOn } from './statements.js'
 
 // int8 and numeric stay strings (exact); timestamptz arrives as Date (pg's default)
 export interface Connection {
@@ -31,8 +32,10 @@ export function openConnection (options: ResolvedOptions, log: FastifyBaseLogger
   pool.on('connect', (client) => { client.on('error', onClientError) })
   if (owned) pool.on('error', onClientError)
   const root = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const db = root.withSchema(options.schema)
+  preparedOn(db, pool)
   return {
-    db: root.withSchema(options.schema),
+    db,
     pool,
     close: async () => {
       if (owned) await root.destroy()

@@ -1,10 +1,10 @@
-// At a low rate the reader does not read again right after taking everything there was: it waits
-// for the next NOTIFY. Each event then costs the database two statements (its read and its
-// commit), not six.
+// What each event costs the database at a low rate. The reader does not read again right after
+// taking everything there was: it waits for the next NOTIFY, so an event costs two statements (its
+// read and its commit), not six; and those two are prepared once per connection.
 import t from 'tap'
 import pg from 'pg'
 import { build, eventually } from '../helper.js'
-import { getDatabaseUrl } from '../helpers/pg.js'
+import { getDatabaseUrl, uniqueSchema } from '../helpers/pg.js'
 import { startSink } from '../helpers/sink.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
@@ -27,4 +27,25 @@ t.test('one event at a time: about two statements each', async (t) => {
   t.equal(sink.received.length, 11, 'every event delivered once')
   // a read and a commit per event; the retry loop's once-a-second check may add one or two
   t.ok(checkouts <= 30, `${checkouts} statements for 10 events`)
+})
+
+t.test('the read and the commit are prepared statements, planned once per connection', async (t) => {
+  const sink = await startSink(t)
+  // two connections: the lease's own, and one for everything else (so the check below sees it)
+  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 2 })
+  const schema = uniqueSchema()
+  t.teardown(async () => {
+    await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
+    await pool.end()
+  })
+  const { app } = await build(t, { runtime: { pollIntervalMs: 60_000 } }, { pool, schema })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  for (let i = 1; i <= 3; i++) {
+    await insertChanges(pool, schema, 1)
+    await eventually(async () => await countRows(pool, schema, 'tb_observer_log') === i, 10_000, `event ${i} logged`)
+  }
+  const { rows } = await pool.query<{ statement: string }>('select statement from pg_prepared_statements')
+  t.ok(rows.some((r) => r.statement.includes('tb_entity_change_log') && r.statement.includes('pg_snapshot_xmin')), 'the batch read')
+  t.ok(rows.some((r) => r.statement.includes('with moved as')), 'the commit of a batch of successes')
 })
