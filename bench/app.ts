@@ -72,6 +72,24 @@ export async function buildApp (ctx: BenchContext, schema: string, options: { ro
   }
 }
 
+/**
+ * Runs `measure` on an app of its own and closes it however `measure` ends; the result carries what
+ * the runtime logged meanwhile.
+ */
+export async function withApp<T> (
+  ctx: BenchContext, schema: string, options: { routes?: boolean }, measure: (bench: BenchApp) => Promise<T>
+): Promise<T & { runtime_log: LogSummary }> {
+  const bench = await buildApp(ctx, schema, options)
+  let result: T
+  try {
+    result = await measure(bench)
+  } catch (err) {
+    await bench.close().catch(() => {})
+    throw err
+  }
+  return { ...result, runtime_log: await bench.close() }
+}
+
 async function summarizeLog (file: string): Promise<LogSummary> {
   const summary: LogSummary = { lines: 0, by_level: {}, first_error: null }
   for (const line of (await readFile(file, 'utf8')).split('\n')) {

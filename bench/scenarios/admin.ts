@@ -3,7 +3,7 @@
 // under autocannon from a separate process: 10 connections (the server saturated: the latency is
 // mostly the queue), then one connection (the answer time of one request at a time).
 import type { AddressInfo } from 'node:net'
-import { buildApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
+import { withApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
 import { now } from '../clock.js'
 import { flushDatabase, insertObservers } from '../data.js'
 import { forkChild } from '../ipc.js'
@@ -36,15 +36,7 @@ export interface AdminResult {
 }
 
 export async function admin (ctx: BenchContext, sink: Sink): Promise<AdminResult> {
-  const bench = await buildApp(ctx, 'bench_admin', { routes: true })
-  let result: Omit<AdminResult, 'runtime_log'>
-  try {
-    result = await measure(ctx, sink, bench)
-  } catch (err) {
-    await bench.close().catch(() => {})
-    throw err
-  }
-  return { ...result, runtime_log: await bench.close() }
+  return await withApp(ctx, 'bench_admin', { routes: true }, async (bench) => await measure(ctx, sink, bench))
 }
 
 async function insertLogs (ctx: BenchContext, schema: string, rows: number): Promise<void> {

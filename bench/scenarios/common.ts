@@ -1,7 +1,13 @@
 // What every delivery scenario checks once the runtime has caught up: each delivery arrived
 // (count and checksum of event ids), none twice, each was logged, nothing left owed.
 import type { FastifyInstance } from 'fastify'
-import type { BenchContext } from '../app.js'
+import type { BenchContext, LogSummary } from '../app.js'
+import { measureCpu, type CpuReport } from '../cpu.js'
+import { measureDbActivity, type DbActivity } from '../db-activity.js'
+import { loadAverage } from '../machine.js'
+import { startProfile, type ProfileReport } from '../profiler.js'
+import { afterFullGc, sampleMemory, type MemoryReport } from '../rss.js'
+import { runtimeTimings, type RuntimeTimings } from '../runtime-metrics.js'
 import { changeLogChecksum, changeLogHead, dbOutcome, readCheckpoint, samePosition, type DbOutcome } from '../data.js'
 import type { Sink } from '../sink-client.js'
 import type { SinkStats } from '../sink-protocol.js'
@@ -22,6 +28,49 @@ export interface Correctness {
 }
 
 /** `perEvent` deliveries are owed per change-log row (one per matching observer). */
+/** What every delivery scenario reports about its measured window, besides its own figures. */
+export interface WindowReport {
+  memory: MemoryReport
+  load_average: { start: number[], end: number[] }
+  correctness: Correctness
+  cpu: CpuReport
+  /** pg_stat_database over the window (every client: the runtime, the bench's own polling and writer) */
+  db_activity: DbActivity
+  /** the runtime's own histograms (prom-client) */
+  runtime_timings: RuntimeTimings
+  runtime_log: LogSummary
+  /** with --cpu-prof */
+  profile?: ProfileReport
+}
+
+/**
+ * Starts measuring a window (memory, CPU of every process, database activity, load, the profile
+ * when asked for); `stop` ends it and reads the runtime's own timings.
+ */
+export async function startWindow (ctx: BenchContext, sink: Sink, name: string): Promise<{ stop: (app: FastifyInstance) => Promise<Omit<WindowReport, 'correctness' | 'runtime_log'>> }> {
+  const loadStart = loadAverage()
+  const memory = sampleMemory()
+  const cpu = await measureCpu(sink, ctx.postmaster)
+  const activity = await measureDbActivity(ctx.pool)
+  const profiling = await startProfile(ctx.profile, name, ctx.progress)
+  return {
+    stop: async (app) => {
+      const mem = memory.stop()
+      const cpuUsed = await cpu.stop()
+      const dbActivity = await activity.stop()
+      const profile = await profiling.stop()
+      return {
+        memory: afterFullGc(mem),
+        load_average: { start: loadStart, end: loadAverage() },
+        cpu: cpuUsed,
+        db_activity: dbActivity,
+        runtime_timings: await runtimeTimings(app),
+        ...(profile === undefined ? {} : { profile })
+      }
+    }
+  }
+}
+
 export async function checkDeliveries (ctx: BenchContext, sink: Sink, schema: string, perEvent: number, expected: number): Promise<{ correctness: Correctness, sink: SinkStats }> {
   const stats = await sink.stats()
   const db = await dbOutcome(ctx.pool, schema)

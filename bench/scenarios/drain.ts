@@ -1,19 +1,13 @@
 // A backlog drained by the runtime: change-log rows written first, observers added, then the
 // runtime started and timed until every delivery is made, logged and the checkpoint is at the
 // head. The backlog and fan-out scenarios are two settings of this one measurement.
-import { buildApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
+import { withApp, type BenchApp, type BenchContext } from '../app.js'
 import { now } from '../clock.js'
 import { changeLogHead, flushDatabase, insertChangeLog, insertObservers, readCheckpoint, retriesPending, samePosition, waitUntil } from '../data.js'
-import { loadAverage } from '../machine.js'
-import { measureCpu, type CpuReport } from '../cpu.js'
-import { measureDbActivity, type DbActivity } from '../db-activity.js'
-import { startProfile, type ProfileReport } from '../profiler.js'
-import { runtimeTimings, type RuntimeTimings } from '../runtime-metrics.js'
-import { afterFullGc, sampleMemory, type MemoryReport } from '../rss.js'
 import type { Sink } from '../sink-client.js'
 import type { SinkConfig } from '../sink-protocol.js'
 import { round } from '../stats.js'
-import { checkDeliveries, diagnosed, type Correctness } from './common.js'
+import { checkDeliveries, diagnosed, startWindow, type WindowReport } from './common.js'
 
 export interface DrainSettings {
   name: string
@@ -23,7 +17,7 @@ export interface DrainSettings {
   sink?: Partial<SinkConfig>
 }
 
-export interface DrainResult {
+export interface DrainResult extends WindowReport {
   events: number
   observers: number
   deliveries: number
@@ -36,29 +30,10 @@ export interface DrainResult {
   first_delivery_ms: number
   /** first → last 2xx at the sink */
   sink_deliveries_per_s: number
-  memory: MemoryReport
-  load_average: { start: number[], end: number[] }
-  correctness: Correctness
-  cpu: CpuReport
-  /** pg_stat_database over the window (every client: the runtime, the bench's own polling and writer) */
-  db_activity: DbActivity
-  /** the runtime's own histograms (prom-client) */
-  runtime_timings: RuntimeTimings
-  runtime_log: LogSummary
-  /** with --cpu-prof */
-  profile?: ProfileReport
 }
 
 export async function drain (ctx: BenchContext, sink: Sink, settings: DrainSettings): Promise<DrainResult> {
-  const bench = await buildApp(ctx, `bench_${settings.name}`)
-  let result: Omit<DrainResult, 'runtime_log'>
-  try {
-    result = await measure(ctx, sink, bench, settings)
-  } catch (err) {
-    await bench.close().catch(() => {})
-    throw err
-  }
-  return { ...result, runtime_log: await bench.close() }
+  return await withApp(ctx, `bench_${settings.name}`, {}, async (bench) => await measure(ctx, sink, bench, settings))
 }
 
 async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings: DrainSettings): Promise<Omit<DrainResult, 'runtime_log'>> {
@@ -73,11 +48,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   const deliveries = settings.events * settings.observers
   await flushDatabase(ctx.pool)
 
-  const loadStart = loadAverage()
-  const memory = sampleMemory()
-  const cpu = await measureCpu(sink, ctx.postmaster)
-  const activity = await measureDbActivity(ctx.pool)
-  const profiling = await startProfile(ctx.profile, settings.name, ctx.progress)
+  const window = await startWindow(ctx, sink, settings.name)
   ctx.progress(`${settings.name}: runtime started, ${deliveries} deliveries owed`)
   const started = now()
   await bench.app.observers.start()
@@ -92,11 +63,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   } finally {
     clearInterval(report)
   }
-  const mem = memory.stop()
-  const cpuUsed = await cpu.stop()
-  const dbActivity = await activity.stop()
-  const profile = await profiling.stop()
-  const loadEnd = loadAverage()
+  const measured = await window.stop(bench.app)
   const seconds = (done - started) / 1000
   const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, settings.observers, deliveries)
   const offset = (await sink.clockOffset()).offsetMs
@@ -110,14 +77,9 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
     deliveries_per_s: Math.round(deliveries / seconds),
     first_delivery_ms: stats.firstAt === null ? -1 : round(stats.firstAt - offset - started, 1),
     sink_deliveries_per_s: sinkSpan > 0 ? Math.round(stats.delivered / sinkSpan) : 0,
-    memory: afterFullGc(mem),
-    load_average: { start: loadStart, end: loadEnd },
-    cpu: cpuUsed,
-    db_activity: dbActivity,
-    runtime_timings: await runtimeTimings(bench.app),
-    correctness,
-    ...(profile === undefined ? {} : { profile })
+    ...measured,
+    correctness
   }
-  ctx.progress(`${settings.name}: ${result.deliveries_per_s} deliveries/s, peak RSS ${mem.rss_peak_mb} MB, ${correctness.ok ? 'all delivered' : correctness.problems.join('; ')}`)
+  ctx.progress(`${settings.name}: ${result.deliveries_per_s} deliveries/s, peak RSS ${measured.memory.rss_peak_mb} MB, ${correctness.ok ? 'all delivered' : correctness.problems.join('; ')}`)
   return result
 }

@@ -3,22 +3,16 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import { buildApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
+import { withApp, type BenchApp, type BenchContext } from '../app.js'
 import { now } from '../clock.js'
 import { changeLogHead, flushDatabase, insertObservers, readCheckpoint, samePosition, sampleOrder, waitUntil } from '../data.js'
-import { loadAverage } from '../machine.js'
-import { measureCpu, type CpuReport } from '../cpu.js'
-import { measureDbActivity, type DbActivity } from '../db-activity.js'
-import { startProfile, type ProfileReport } from '../profiler.js'
-import { runtimeTimings, type RuntimeTimings } from '../runtime-metrics.js'
-import { afterFullGc, sampleMemory, type MemoryReport } from '../rss.js'
 import type { ClockOffset, Sink } from '../sink-client.js'
 import { distribution, round, type Distribution } from '../stats.js'
-import { checkDeliveries, diagnosed, type Correctness } from './common.js'
+import { checkDeliveries, diagnosed, startWindow, type WindowReport } from './common.js'
 
 const WARMUP_EVENTS = 50
 
-export interface SteadyResult {
+export interface SteadyResult extends WindowReport {
   rate_per_s: number
   seconds: number
   events: number
@@ -30,29 +24,10 @@ export interface SteadyResult {
   /** COMMIT returned → sink received */
   latency_ms: Distribution
   clock: { before: ClockOffset, after: ClockOffset }
-  memory: MemoryReport
-  load_average: { start: number[], end: number[] }
-  correctness: Correctness
-  cpu: CpuReport
-  /** pg_stat_database over the window (every client: the runtime, the bench's own polling and writer) */
-  db_activity: DbActivity
-  /** the runtime's own histograms (prom-client) */
-  runtime_timings: RuntimeTimings
-  runtime_log: LogSummary
-  /** with --cpu-prof */
-  profile?: ProfileReport
 }
 
 export async function steady (ctx: BenchContext, sink: Sink): Promise<SteadyResult> {
-  const bench = await buildApp(ctx, 'bench_steady')
-  let result: Omit<SteadyResult, 'runtime_log'>
-  try {
-    result = await measure(ctx, sink, bench)
-  } catch (err) {
-    await bench.close().catch(() => {})
-    throw err
-  }
-  return { ...result, runtime_log: await bench.close() }
+  return await withApp(ctx, 'bench_steady', {}, async (bench) => await measure(ctx, sink, bench))
 }
 
 async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise<Omit<SteadyResult, 'runtime_log'>> {
@@ -93,11 +68,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
 
     const before = await sink.clockOffset()
     ctx.progress(`steady: ${rate} events/s for ${seconds} s`)
-    const loadStart = loadAverage()
-    const memory = sampleMemory()
-    const cpu = await measureCpu(sink, ctx.postmaster)
-    const activity = await measureDbActivity(ctx.pool)
-    const profiling = await startProfile(ctx.profile, 'steady', ctx.progress)
+    const window = await startWindow(ctx, sink, 'steady')
     const committed = new Map<string, number>()
     const took: number[] = []
     const start = now()
@@ -111,11 +82,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
     }
     const writtenIn = (now() - start) / 1000
     await caughtUp('every steady event to be delivered')
-    const mem = memory.stop()
-    const cpuUsed = await cpu.stop()
-    const dbActivity = await activity.stop()
-    const profile = await profiling.stop()
-    const loadEnd = loadAverage()
+    const measured = await window.stop(bench.app)
     const after = await sink.clockOffset()
     const offset = (before.offsetMs + after.offsetMs) / 2
     const latencies: number[] = []
@@ -139,13 +106,8 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
       insert_ms: distribution(took),
       latency_ms: latency,
       clock: { before, after },
-      memory: afterFullGc(mem),
-      load_average: { start: loadStart, end: loadEnd },
-      cpu: cpuUsed,
-      db_activity: dbActivity,
-      runtime_timings: await runtimeTimings(bench.app),
-      correctness,
-      ...(profile === undefined ? {} : { profile })
+      ...measured,
+      correctness
     }
   } finally {
     await writer.end()
