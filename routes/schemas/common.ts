@@ -50,6 +50,20 @@ export const CursorSchema = Type.String({ minLength: 1, maxLength: 64, descripti
 
 export const NextCursorSchema = Nullable(Type.String(), 'Pass as `cursor` for the next page; null on the last page')
 
+/** The paging members of a keyset-paged list's querystring. */
+export const CursorPaging = {
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  cursor: Type.Optional(CursorSchema)
+}
+
+/** One page of a keyset-paged list, newest first. */
+export function cursorPage<T extends TSchema> (item: T, title: string) {
+  return Type.Object({
+    data: Type.Array(item, { description: 'Newest first' }),
+    next_cursor: NextCursorSchema
+  }, { title })
+}
+
 /** A change-log id: a non-negative integer as text ("0" = before the first row). */
 export const ChangeLogIdSchema = Type.String({ pattern: '^(0|[1-9][0-9]{0,17})$', description: 'A change-log id (integer as text)' })
 

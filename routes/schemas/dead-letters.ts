@@ -1,7 +1,7 @@
 // Dead letters: failed actions waiting for an operator.
 import { Type } from 'typebox'
 import type { JsonObject } from '../../lib/model.js'
-import { CursorSchema, DateTimeSchema, NextCursorSchema, Nullable, UuidSchema } from './common.js'
+import { CursorPaging, DateTimeSchema, Nullable, UuidSchema, cursorPage } from './common.js'
 
 const Text = Type.String({ minLength: 1, maxLength: 200 })
 
@@ -13,8 +13,7 @@ export const DeadLetterFilterSchema = Type.Object({
 
 export const DeadLetterQuerySchema = Type.Object({
   ...DeadLetterFilterSchema.properties,
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  cursor: Type.Optional(CursorSchema)
+  ...CursorPaging
 }, { additionalProperties: false })
 
 export const DeadLetterItemSchema = Type.Object({
@@ -40,10 +39,7 @@ export const DeadLetterDetailSchema = Type.Object({
   event: Type.Unsafe<JsonObject>({ type: 'object', additionalProperties: true, description: 'The event as the action received it' })
 }, { title: 'DeadLetterDetail' })
 
-export const DeadLetterPageSchema = Type.Object({
-  data: Type.Array(DeadLetterItemSchema, { description: 'Newest first' }),
-  next_cursor: NextCursorSchema
-}, { title: 'DeadLetterPage' })
+export const DeadLetterPageSchema = cursorPage(DeadLetterItemSchema, 'DeadLetterPage')
 
 export const DeadLetterStatsSchema = Type.Object({
   total: Type.Integer(),

@@ -1,6 +1,6 @@
 // Execution log and per-observer statistics.
 import { Type } from 'typebox'
-import { CursorSchema, DateTimeSchema, NextCursorSchema, Nullable, UuidSchema } from './common.js'
+import { CursorPaging, DateTimeSchema, Nullable, UuidSchema, cursorPage } from './common.js'
 
 const Text = Type.String({ minLength: 1, maxLength: 1000 })
 
@@ -12,8 +12,7 @@ const logFilters = {
   trace_id: Type.Optional(Text),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Attempts logged at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'Attempts logged before this time' })),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  cursor: Type.Optional(CursorSchema)
+  ...CursorPaging
 }
 
 export const LogQuerySchema = Type.Object({ observer_id: Type.Optional(UuidSchema), ...logFilters }, { additionalProperties: false })
@@ -44,10 +43,7 @@ export const LogEntrySchema = Type.Object({
   created_at: DateTimeSchema
 }, { title: 'LogEntry' })
 
-export const LogPageSchema = Type.Object({
-  data: Type.Array(LogEntrySchema, { description: 'Newest first' }),
-  next_cursor: NextCursorSchema
-}, { title: 'LogPage' })
+export const LogPageSchema = cursorPage(LogEntrySchema, 'LogPage')
 
 export const StatsQuerySchema = Type.Object({
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Count attempts logged (and dead letters last failed) at or after this time' }))

@@ -1,11 +1,10 @@
 import t from 'tap'
-import { createServer } from 'node:net'
-import { once } from 'node:events'
 import pg from 'pg'
 import { Kysely, PostgresDialect } from 'kysely'
 import { databaseAction } from '../../lib/actions/database.js'
 import { testPool } from '../helpers/pg.js'
 import { sampleEnvelope, testContext, testServices } from '../helpers/action-context.js'
+import { closedPort } from '../helpers/ports.js'
 
 const event = sampleEnvelope()
 
@@ -74,12 +73,7 @@ t.test('the timeout stops the function in Postgres and leaves the connection as 
 })
 
 t.test('an unreachable database is a transient NETWORK failure', async t => {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
+  const port = await closedPort()
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: `postgres://nobody@127.0.0.1:${port}/none` }) }) })
   t.teardown(() => db.destroy())
   t.match(await databaseAction.run(event, { type: 'database', function_name: 'fn' }, testContext(testServices({ db }))),

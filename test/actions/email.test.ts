@@ -1,10 +1,9 @@
 import t from 'tap'
-import { createServer } from 'node:net'
-import { once } from 'node:events'
 import { createEmailAction } from '../../lib/actions/email.js'
 import type { EmailConfig } from '../../lib/actions/email.js'
 import { startSmtpTarget } from '../helpers/smtp-target.js'
 import { sampleEnvelope, testContext, testServices } from '../helpers/action-context.js'
+import { closedPort } from '../helpers/ports.js'
 
 type T = Parameters<typeof startSmtpTarget>[0]
 
@@ -79,12 +78,7 @@ t.test('5xx replies are permanent, 4xx replies transient', async t => {
 })
 
 t.test('an unreachable SMTP server is a transient NETWORK failure', async t => {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
+  const port = await closedPort()
   const outcome = await email(t).run(event, { type: 'email', to: 'ops@example.com' }, testContext(testServices({ smtp: { host: '127.0.0.1', port, ignoreTLS: true } })))
   t.match(outcome, { ok: false, kind: 'transient', code: 'NETWORK', message: /ECONNREFUSED/ })
 })

@@ -1,11 +1,10 @@
 import t from 'tap'
-import { createServer } from 'node:net'
-import { once } from 'node:events'
 import type { ServerResponse } from 'node:http'
 import { createHttpClient } from '../../lib/actions/http-client.js'
 import type { HttpClient, HttpClientOptions, SendOptions } from '../../lib/actions/http-client.js'
 import { startHttpTarget } from '../helpers/http-target.js'
 import { Cancellation } from '../../lib/actions/cancellation.js'
+import { closedPort } from '../helpers/ports.js'
 
 function client (t: Parameters<typeof startHttpTarget>[0], options: HttpClientOptions = { allowPrivate: true }): HttpClient {
   const http = createHttpClient(options)
@@ -122,12 +121,7 @@ t.test('the runtime\'s cancellation ends the request, even one still waiting for
 })
 
 t.test('a refused connection is a transient NETWORK failure', async t => {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
+  const port = await closedPort()
   const { outcome } = await client(t).send(`http://127.0.0.1:${port}/`, post())
   t.match(outcome, { ok: false, kind: 'transient', code: 'NETWORK', message: /ECONNREFUSED/ })
 })

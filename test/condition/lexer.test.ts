@@ -1,17 +1,6 @@
 import t from 'tap'
 import { tokenize } from '../../lib/condition/lexer.js'
-import { ConditionError } from '../../lib/condition/errors.js'
-
-/** `{ message, position }` when fn throws a ConditionError; a string describing anything else. */
-function conditionErrorOf (fn: () => unknown): { message: string, position: number } | string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConditionError) return { message: err.message, position: err.position }
-    return `threw ${String(err)}`
-  }
-  return 'did not throw'
-}
+import { conditionErrorOf } from '../helpers/condition.js'
 
 const kinds = (source: string) => tokenize(source).map(token => [token.kind, token.text, token.pos])
 

@@ -1,25 +1,10 @@
 import t from 'tap'
 import {
-  ConditionError, MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, checkCondition, parseCondition
+  MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, checkCondition, parseCondition
 } from '../../lib/condition/index.js'
 import { tokenize } from '../../lib/condition/lexer.js'
 import { Parser } from '../../lib/condition/parser.js'
-
-/** `{ message, position }` when fn throws a ConditionError; a string describing anything else. */
-function conditionErrorOf (fn: () => unknown): { message: string, position: number } | string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConditionError) return { message: err.message, position: err.position }
-    return `threw ${String(err)}`
-  }
-  return 'did not throw'
-}
-
-/** Arguments for `t.same(...)`: what parsing `source` threw, and the ConditionError expected. */
-function parseCase (source: string, message: string, position: number): [unknown, unknown, string] {
-  return [conditionErrorOf(() => parseCondition(source)), { message, position }, JSON.stringify(source).slice(0, 60)]
-}
+import { conditionErrorOf, parseCase } from '../helpers/condition.js'
 
 const parens = (n: number, inner = 'a') => '('.repeat(n) + inner + ')'.repeat(n)
 /** `x && (x && (... x))`: every level adds a parenthesis and a binary operator, depth 2 per level. */

@@ -1,21 +1,6 @@
 import t from 'tap'
-import { type ConditionNode, ConditionError, parseCondition } from '../../lib/condition/index.js'
-
-/** `{ message, position }` when fn throws a ConditionError; a string describing anything else. */
-function conditionErrorOf (fn: () => unknown): { message: string, position: number } | string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConditionError) return { message: err.message, position: err.position }
-    return `threw ${String(err)}`
-  }
-  return 'did not throw'
-}
-
-/** Arguments for `t.same(...)`: what parsing `source` threw, and the ConditionError expected. */
-function parseCase (source: string, message: string, position: number): [unknown, unknown, string] {
-  return [conditionErrorOf(() => parseCondition(source)), { message, position }, JSON.stringify(source).slice(0, 60)]
-}
+import { type ConditionNode, parseCondition } from '../../lib/condition/index.js'
+import { parseCase } from '../helpers/condition.js'
 
 const path = (...segments: string[]): ConditionNode => ({ type: 'path', path: segments })
 const lit = (value: string | number | boolean | null): ConditionNode => ({ type: 'literal', value })
