@@ -27,6 +27,8 @@ export interface MatcherOptions {
   compile?: (source: string | null | undefined) => CompiledCondition
   /** Told about each observer left out because its condition does not compile. */
   onInvalid?: (observer: Observer, error: unknown) => void
+  /** Told when a condition throws while evaluated (treated as no match); never expected. */
+  onEvaluationError?: (observer: Observer, event: ObserverEvent, error: unknown) => void
 }
 
 export interface Matcher {
@@ -74,10 +76,15 @@ function byPriority (a: Observer, b: Observer): number {
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }
 
-function safely (condition: CompiledCondition, event: ObserverEvent): boolean {
+function safely (condition: CompiledCondition, event: ObserverEvent, observer?: Observer, onError?: MatcherOptions['onEvaluationError']): boolean {
   try {
     return condition(event) === true
-  } catch {
+  } catch (err) {
+    try {
+      if (observer !== undefined) onError?.(observer, event, err)
+    } catch {
+      // a failing reporter must not stop the matching
+    }
     return false
   }
 }
@@ -156,7 +163,7 @@ export function buildMatcher (observers: readonly Observer[], options: MatcherOp
       const result: MatchedObserver[] = []
       for (const entry of candidates(eventTypeOf(event), String(event.entity_type))) {
         if (entry.tenant !== null && entry.tenant !== event.tenant_id) continue
-        if (safely(entry.condition, event)) result.push(entry.matched)
+        if (safely(entry.condition, event, entry.matched.observer, options.onEvaluationError)) result.push(entry.matched)
       }
       return result
     },

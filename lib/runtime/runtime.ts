@@ -119,7 +119,10 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     const version = await readObserversVersion(connection.db)
     const observers = await loadActiveObservers(connection.db)
     ctx.matcher = buildMatcher(observers, {
-      onInvalid: (observer, err) => log.error({ err, observer_id: observer.id }, 'observer skipped: its condition does not compile')
+      onInvalid: (observer, err) => log.error({ err, observer_id: observer.id }, 'observer skipped: its condition does not compile'),
+      onEvaluationError: (observer, event, err) => {
+        recordError(ctx, err, { observer_id: observer.id, event_id: event.event_id }, 'condition failed while evaluated; the event is not delivered to this observer')
+      }
     })
     ctx.observersById = new Map(observers.map((o) => [o.id, o]))
     if (BigInt(version) > BigInt(loadedVersion)) loadedVersion = version

@@ -150,6 +150,18 @@ t.test('a predicate that throws at match time is no match, not a crash', async t
     compile: source => source === 'x' ? () => { throw new Error('boom') } : () => true
   })
   t.same(names(mixed.match(event())), ['ok'])
+  const reported: string[] = []
+  const told = buildMatcher([observer({ name: 'boom', condition_expression: 'x' }), observer({ name: 'ok' })], {
+    compile: source => source === 'x' ? () => { throw new Error('boom') } : () => true,
+    onEvaluationError: (o, e, err) => reported.push(`${o.name} ${e.event_id} ${(err as Error).message}`)
+  })
+  t.same(names(told.match(event({ event_id: 'e-1' }))), ['ok'])
+  t.same(reported, ['boom e-1 boom'], 'the failure is reported with the observer and the event')
+  const loud = buildMatcher([observer({ name: 'boom', condition_expression: 'x' }), observer({ name: 'ok' })], {
+    compile: source => source === 'x' ? () => { throw new Error('boom') } : () => true,
+    onEvaluationError: () => { throw new Error('reporter broke') }
+  })
+  t.same(names(loud.match(event())), ['ok'], 'a throwing reporter does not stop the matching')
 })
 
 t.test('matching looks up buckets, it does not evaluate every observer', async t => {
