@@ -16,6 +16,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
   }
   for (const { delivery, outcome, startedAt, durationMs } of results) {
     const { event, observer, actionIndex, action, attempt, retry } = delivery
+    const startedMs = startedAt.getTime()
     const log: AttemptLog = {
       observer_id: observer.id,
       event_id: event.event_id,
@@ -28,7 +29,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       status: 'success',
       attempt_number: attempt,
       max_attempts: retry.max_attempts,
-      started_ms: startedAt.getTime(),
+      started_ms: startedMs,
       duration_ms: durationMs,
       // absent rather than null: the log rows travel as one JSON document, the smaller the better
       response_status_code: outcome.statusCode,
@@ -53,7 +54,10 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
     } else {
       log.status = outcome.timedOut === true ? 'timeout' : 'failed'
       const delay = outcome.kind === 'transient' ? nextRetryDelay(retry, attempt, { retryAfterMs: outcome.retryAfterMs, random }) : null
-      if (delay !== null) retryAt = new Date(now.getTime() + delay)
+      // counted from the attempt's logged end (completed_at), so next_retry_at - completed_at is
+      // the delay the policy chose: the end is start + rounded duration, which can be up to a
+      // millisecond past the clock read when the batch settled
+      if (delay !== null) retryAt = new Date(Math.max(now.getTime(), startedMs + durationMs) + delay)
     }
     if (retryAt !== null) {
       log.next_retry_ms = retryAt.getTime()
@@ -88,7 +92,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       error_message: clip(outcome.message),
       attempts: attempt,
       first_failed_at: firstFailedAt,
-      last_failed_at: new Date(startedAt.getTime() + durationMs)
+      last_failed_at: new Date(startedMs + durationMs)
     })
   }
   return progress
