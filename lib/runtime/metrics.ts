@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 export interface Metrics {
   registry: Registry
   eventsRead: Counter
+  reads: Counter<'result'>
   actions: Counter<'action_type' | 'outcome'>
   actionDuration: Histogram<'action_type'>
   batchDuration: Histogram
@@ -20,6 +21,12 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
   return {
     registry,
     eventsRead: new Counter({ name: 'observers_events_read_total', help: 'Change-log events read', registers }),
+    reads: new Counter({
+      name: 'observers_change_log_reads_total',
+      help: 'Reads of the change log: rows (found some), held (none yet: committed rows wait for an open transaction to end), empty',
+      labelNames: ['result'],
+      registers
+    }),
     actions: new Counter({ name: 'observers_actions_total', help: 'Action attempts by type and outcome', labelNames: ['action_type', 'outcome'], registers }),
     actionDuration: new Histogram({
       name: 'observers_action_duration_seconds',

@@ -11,6 +11,11 @@
 // each one in a small ledger (tb_change_log_ahead) in the batch's own transaction. When the
 // horizon moves on, the fast path skips the rows in the ledger and the ledger is trimmed as the
 // checkpoint passes them. Cost: one ledger row per event read while stalled, none otherwise.
+//
+// No NOTIFY says when an open transaction ends. So while committed rows wait above the horizon
+// (each read tells), the loop reads again after a short, doubling pause instead of waiting for the
+// next NOTIFY or poll: the rows go out soon after the holder ends, and the stall path starts on
+// time even when the poll interval is longer than `horizonStallMs`.
 import type { Kysely } from 'kysely'
 import {
   aheadIdsUpTo, lastAheadPosition, readAboveHorizon, readBelowHorizon, type Position
@@ -48,12 +53,17 @@ export interface HorizonState {
   blocking: boolean
 }
 
+/** the first pause before reading again while rows are held back; it doubles on each such read */
+const HELD_FIRST_PAUSE_MS = 2
+
 export class ChangeLogReader {
   /** where the next read starts: the checkpoint plus the batches read and not yet committed */
   position: Position = { txid: '0', id: '0' }
   horizon: HorizonState | null = null
   /** the furthest row in the ahead-ledger; undefined when it is empty (the fast path then skips the ledger) */
   private aheadUntil: Position | undefined
+  /** reads in a row that found committed rows held back by the horizon (0: none are) */
+  private heldReads = 0
 
   constructor (
     private readonly db: Kysely<Database>,
@@ -74,9 +84,12 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.position
-    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
+    const { rows, xmin, held, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
+    // once stalled, every read takes the rows above the horizon itself (and the ledger's rows stay
+    // there until the horizon moves): nothing to come back for early
+    this.heldReads = held && !this.horizon.blocking ? this.heldReads + 1 : 0
     if (rows.length > 0) {
       const last = rows[rows.length - 1]
       const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
@@ -90,9 +103,14 @@ export class ChangeLogReader {
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
     const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit)
-    if (ahead.length === 0) return null
+    if (ahead.length === 0) {
+      // what waits above the horizon was delivered already (the ledger): nothing to come back for
+      this.heldReads = 0
+      return null
+    }
     // stays set until the horizon moves: committed rows had to be read around it
     this.horizon.blocking = true
+    this.heldReads = 0
     return {
       rows: ahead,
       from,
@@ -102,6 +120,23 @@ export class ChangeLogReader {
       observersVersion: aheadVersion,
       full: ahead.length >= limit
     }
+  }
+
+  /** the last read found committed rows waiting above the horizon (and not yet read around it) */
+  get heldBack (): boolean {
+    return this.heldReads > 0
+  }
+
+  /**
+   * How long the loop may wait for a NOTIFY before reading again: the poll interval, or while rows
+   * are held back a pause that starts at 2 ms and doubles, never past the moment the stall path
+   * is due.
+   */
+  readAgainInMs (pollIntervalMs: number): number {
+    if (this.heldReads === 0 || this.horizon === null) return pollIntervalMs
+    const pause = HELD_FIRST_PAUSE_MS * 2 ** Math.min(this.heldReads - 1, 16)
+    const untilStall = this.horizon.since + this.horizonStallMs - this.now()
+    return Math.max(1, Math.min(pollIntervalMs, pause, untilStall))
   }
 
   /**

@@ -14,6 +14,7 @@ t.test('Prometheus metrics count events and actions by outcome and expose lag, r
   await eventually(async () => (await app.observers.health()).events_processed === 3 || undefined)
   const text = await app.observers.metrics.metrics()
   t.match(text, /observers_events_read_total 3/)
+  t.match(text, /observers_change_log_reads_total\{result="rows"\} [1-3]\n/)
   t.match(text, /observers_actions_total\{action_type="webhook",outcome="success"\} 2/)
   t.match(text, /observers_actions_total\{action_type="webhook",outcome="permanent"\} 1/)
   t.match(text, /observers_action_duration_seconds_count\{action_type="webhook"\} 3/)
