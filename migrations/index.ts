@@ -4,12 +4,14 @@ import { initial } from './001-initial.js'
 import { observerVersion } from './002-observer-version.js'
 import { observerListOrder } from './003-observer-list-order.js'
 import { logStatusIndex } from './004-log-status-index.js'
+import { notifyTxid } from './005-notify-txid.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
     '001-initial': initial(schema),
     '002-observer-version': observerVersion(schema),
     '003-observer-list-order': observerListOrder(schema),
-    '004-log-status-index': logStatusIndex(schema)
+    '004-log-status-index': logStatusIndex(schema),
+    '005-notify-txid': notifyTxid(schema)
   }
 }

@@ -14,20 +14,13 @@ const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.obj
   c.extra_metadata, c.created_at, c.txid::text as txid,
   (select version::text from ${qualified(schema, 'tb_observer_version')}) as observers_version`
 
-type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string, held?: boolean }
+type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string }
 
-// committed rows the horizon holds back: every row at or above it that this snapshot sees has
-// committed (an open transaction's rows are invisible). The read position is always below the
-// horizon, so the probe starts at the horizon itself: one index entry, however long the backlog.
-const heldBack = (schema: string): string => `exists (select 1 from ${qualified(schema, 'tb_entity_change_log')} w
-                  where w.txid >= pg_snapshot_xmin(pg_current_snapshot()))`
-
-// The horizon, whether rows wait above it and the observers' version are read in the statement
-// that reads the rows, so they match the snapshot that saw them.
+// The horizon and the observers' version are read in the statement that reads the rows, so they
+// match the snapshot that saw them.
 const belowHorizon = statement((schema) => `
   select ${columns(schema)},
-         pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
-         ${heldBack(schema)} as held
+         pg_snapshot_xmin(pg_current_snapshot())::text as xmin
     from ${qualified(schema, 'tb_entity_change_log')} c
    where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
      and c.txid < pg_snapshot_xmin(pg_current_snapshot())
@@ -37,13 +30,12 @@ const belowHorizon = statement((schema) => `
 // The same read that answers one row of nulls carrying the horizon when there is nothing to read.
 // Used after the read above found nothing: asking for the horizon alone in a second statement
 // raced with commits (the horizon could pass a row the first statement had not seen, and the
-// reader then went to sleep instead of reading it). Not the fast path itself: the join makes it
-// plan each time (~0.25 ms more a read).
+// reader, taking it for a horizon the row was below, slept instead of reading it). Not the fast
+// path itself: PostgreSQL keeps planning this one afresh for each read (~0.25 ms more).
 const belowHorizonOrHorizon = statement((schema) => `
   select ${columns(schema)},
-         h.xmin::text as xmin,
-         h.held
-    from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin, ${heldBack(schema)} as held) h
+         h.xmin::text as xmin
+    from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
     left join lateral (
       select * from ${qualified(schema, 'tb_entity_change_log')} r
        where (r.txid, r.pk_entity_change_log) > ($1::xid8, $2::bigint)
@@ -65,8 +57,6 @@ const aboveHorizon = statement((schema) => `
 export interface Horizon {
   /** every transaction below this id has ended; rows below it can no longer appear */
   xmin: string
-  /** committed rows wait above it, for an open transaction to end */
-  held: boolean
 }
 
 /**
@@ -79,9 +69,9 @@ export async function readBelowHorizon (db: Kysely<Database>, schema: string, af
   let { rows } = await belowHorizon<ReadRow>(db, schema, values)
   if (rows.length === 0) {
     rows = (await belowHorizonOrHorizon<ReadRow>(db, schema, values)).rows
-    if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string, held: rows[0].held === true }
+    if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string }
   }
-  return { rows, xmin: rows[0].xmin as string, held: rows[0].held === true, observersVersion: rows[0].observers_version }
+  return { rows, xmin: rows[0].xmin as string, observersVersion: rows[0].observers_version }
 }
 
 /**

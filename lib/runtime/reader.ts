@@ -12,10 +12,12 @@
 // horizon moves on, the fast path skips the rows in the ledger and the ledger is trimmed as the
 // checkpoint passes them. Cost: one ledger row per event read while stalled, none otherwise.
 //
-// No NOTIFY says when an open transaction ends. So while committed rows wait above the horizon
-// (each read tells), the loop reads again after a short, doubling pause instead of waiting for the
-// next NOTIFY or poll: the rows go out soon after the holder ends, and the stall path starts on
-// time even when the poll interval is longer than `horizonStallMs`.
+// No NOTIFY says when an open transaction ends. But each change-log NOTIFY names the transaction
+// that committed: when one at or above the horizon was notified, committed rows wait for an open
+// transaction, and the loop reads again after a short, doubling pause instead of waiting for the
+// next NOTIFY or poll. The rows go out soon after the holder ends, and the stall path starts on
+// time even when the poll interval is longer than `horizonStallMs`. (Without LISTEN, with a `db`
+// option, only the poll interval brings the reader back.)
 import type { Kysely } from 'kysely'
 import {
   aheadIdsUpTo, lastAheadPosition, readAboveHorizon, readBelowHorizon, type Position
@@ -64,6 +66,8 @@ export class ChangeLogReader {
   private aheadUntil: Position | undefined
   /** reads in a row that found committed rows held back by the horizon (0: none are) */
   private heldReads = 0
+  /** the newest transaction a change-log NOTIFY named */
+  private notified = 0n
 
   constructor (
     private readonly db: Kysely<Database>,
@@ -84,12 +88,12 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.position
-    const { rows, xmin, held, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
+    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
-    // once stalled, every read takes the rows above the horizon itself (and the ledger's rows stay
-    // there until the horizon moves): nothing to come back for early
-    this.heldReads = held && !this.horizon.blocking ? this.heldReads + 1 : 0
+    // once stalled, every read takes the rows above the horizon itself: nothing to come back for early
+    const held = this.notified >= BigInt(xmin) && !this.horizon.blocking
+    this.heldReads = held ? this.heldReads + 1 : 0
     if (rows.length > 0) {
       const last = rows[rows.length - 1]
       const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
@@ -120,6 +124,13 @@ export class ChangeLogReader {
       observersVersion: aheadVersion,
       full: ahead.length >= limit
     }
+  }
+
+  /** A change-log NOTIFY named this committed transaction (its payload; empty from older triggers). */
+  committed (txid: string): void {
+    if (!/^[0-9]+$/.test(txid)) return
+    const id = BigInt(txid)
+    if (id > this.notified) this.notified = id
   }
 
   /** the last read found committed rows waiting above the horizon (and not yet read around it) */

@@ -156,7 +156,10 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
           checkpointMoved = true
           readWaker.wake()
         }
-      } else readWaker.wake()
+      } else {
+        reader.committed(payload)
+        readWaker.wake()
+      }
     })
     return s
   }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import { migrateToLatest } from '../../lib/db/migrate.js'
+import { migrations } from '../../migrations/index.js'
 import { testPool } from '../helpers/pg.js'
 
 const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_log', 'tb_observer_retry', 'tb_observer_version']
@@ -9,7 +10,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   const { pool, schema } = await testPool(t)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const first = await migrateToLatest(db, schema)
-  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success']])
+  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success'], ['005-notify-txid', 'Success']])
   const { rows } = await pool.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = $1 and table_name not like 'kysely%' order by 1", [schema])
   t.same(rows.map((r) => r.table_name), TABLES)
@@ -26,9 +27,34 @@ t.test('two instances migrating the same schema at once both succeed, once', asy
   const b = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const [ra, rb] = await Promise.all([migrateToLatest(a, schema), migrateToLatest(b, schema)])
   const ran = [...(ra.results ?? []), ...(rb.results ?? [])].filter((r) => r.status === 'Success')
-  t.equal(ran.length, 4, 'each migration ran exactly once')
+  const all = Object.keys(migrations(schema)).length
+  t.equal(ran.length, all, 'each migration ran exactly once')
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from ${sql.id(schema, 'kysely_migration')}`.execute(a)
-  t.equal(rows[0].n, '4')
+  t.equal(rows[0].n, String(all))
+})
+
+t.test('the change-log NOTIFY names the committing transaction, once per transaction', async (t) => {
+  const { pool, schema } = await testPool(t, 3)
+  await migrateToLatest(new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), schema)
+  const listener = await pool.connect()
+  t.teardown(() => listener.release())
+  const payloads: string[] = []
+  listener.on('notification', (n) => { if (n.channel === `${schema}_changes`) payloads.push(n.payload ?? '') })
+  await listener.query(`listen "${schema}_changes"`)
+  const writer = await pool.connect()
+  t.teardown(() => writer.release())
+  await writer.query('begin')
+  for (let i = 0; i < 3; i++) {
+    await writer.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type) values ('order', $1, 'INSERT')`, [String(i)])
+  }
+  const { rows: [{ txid }] } = await writer.query('select pg_current_xact_id()::text as txid')
+  await writer.query('commit')
+  // a marker transaction after it: once its notification is here, so is the first one's
+  await writer.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type) values ('order', 'marker', 'INSERT')`)
+  for (let i = 0; payloads.length < 2 && i < 500; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(payloads[0], txid, 'the payload is the transaction id')
+  t.equal(payloads.length, 2, 'three statements of one transaction: one notification')
+  t.ok(BigInt(payloads[1]) > BigInt(txid), 'the next transaction names its own, later id')
 })
 
 t.test('the tables enforce their constraints', async (t) => {
