@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { build, eventually } from '../helper.js'
 import { startSink, type Sink } from '../helpers/sink.js'
 import { insertChanges, insertObserver } from '../helpers/rows.js'
@@ -54,34 +54,35 @@ t.test('out-of-order commits: both delivered once, the later one without waiting
   t.equal(rows[0].n, 0, 'the ledger is emptied once the checkpoint passes its rows')
 })
 
-// No NOTIFY says when an open transaction ends: the reader comes back on its own while committed
-// rows wait behind one. The poll interval is a minute here, so only that can deliver in time.
-t.test('a row held back by an open transaction goes out as soon as the transaction ends, not at the next poll', async (t) => {
+// A runtime with one webhook observer, and a transaction left open (it holds the horizon) until
+// the test ends it or tears down. The poll interval is a minute: only the reader's own return can
+// deliver a held-back row in time.
+async function withOpenTransaction (t: Test, horizonStallMs: number) {
   const sink = await startSink(t)
-  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000, horizonStallMs: 60_000 } })
-  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
-  await app.observers.reload()
-  const holder = await pool.connect()
-  t.teardown(() => holder.release())
-  await holder.query('begin')
-  await holder.query('select pg_current_xact_id()')
-  await insertChanges(pool, schema, 1, 'order', () => ({ n: 'held' }))
-  await eventually(async () => await counterValue(app.observers.metrics, 'observers_change_log_reads_total', { result: 'held' }) >= 1, 10_000, 'a read that finds the row held back')
-  t.equal(count(sink, 'held'), 0, 'not delivered while the horizon holds it')
-  await holder.query('commit')
-  await eventually(() => count(sink, 'held') === 1, 10_000, 'the row, once the holder has ended')
-  t.pass('delivered without a NOTIFY or a poll')
-})
-
-t.test('the stall path starts on time when the poll interval is longer than horizonStallMs', async (t) => {
-  const sink = await startSink(t)
-  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000, horizonStallMs: 200 } })
+  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000, horizonStallMs } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
   const holder = await pool.connect()
   t.teardown(async () => { await holder.query('rollback'); holder.release() })
   await holder.query('begin')
   await holder.query('select pg_current_xact_id()')
+  return { sink, app, pool, schema, holder }
+}
+
+// No NOTIFY says when an open transaction ends: the reader comes back on its own while committed
+// rows wait behind one.
+t.test('a row held back by an open transaction goes out as soon as the transaction ends, not at the next poll', async (t) => {
+  const { sink, app, pool, schema, holder } = await withOpenTransaction(t, 60_000)
+  await insertChanges(pool, schema, 1, 'order', () => ({ n: 'held' }))
+  await eventually(async () => await counterValue(app.observers.metrics, 'observers_change_log_reads_total', { result: 'held' }) >= 1, 10_000, 'a read that finds the row held back')
+  t.equal(count(sink, 'held'), 0, 'not delivered while the horizon holds it')
+  await holder.query('commit')
+  await eventually(() => count(sink, 'held') === 1, 10_000, 'the row, once the holder has ended')
+  t.pass('delivered with no further NOTIFY and long before the next poll')
+})
+
+t.test('the stall path starts on time when the poll interval is longer than horizonStallMs', async (t) => {
+  const { sink, pool, schema, holder } = await withOpenTransaction(t, 200)
   await insertChanges(pool, schema, 1, 'order', () => ({ n: 'past the holder' }))
   await eventually(() => count(sink, 'past the holder') === 1, 10_000, 'the row read around the open transaction')
   const { rows } = await holder.query('select pg_current_xact_id_if_assigned() is not null as open')
