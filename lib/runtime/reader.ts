@@ -57,6 +57,8 @@ export interface HorizonState {
 
 /** the first pause before reading again while rows are held back; it doubles on each such read */
 const HELD_FIRST_PAUSE_MS = 2
+/** the longest such pause: a long poll interval must not leave held rows waiting long after their holder ends */
+const HELD_MAX_PAUSE_MS = 500
 
 export class ChangeLogReader {
   /** where the next read starts: the checkpoint plus the batches read and not yet committed */
@@ -140,12 +142,12 @@ export class ChangeLogReader {
 
   /**
    * How long the loop may wait for a NOTIFY before reading again: the poll interval, or while rows
-   * are held back a pause that starts at 2 ms and doubles, never past the moment the stall path
-   * is due.
+   * are held back a pause that starts at 2 ms and doubles up to 500 ms, never past the poll
+   * interval or the moment the stall path is due.
    */
   readAgainInMs (pollIntervalMs: number): number {
     if (this.heldReads === 0 || this.horizon === null) return pollIntervalMs
-    const pause = HELD_FIRST_PAUSE_MS * 2 ** Math.min(this.heldReads - 1, 16)
+    const pause = Math.min(HELD_MAX_PAUSE_MS, HELD_FIRST_PAUSE_MS * 2 ** Math.min(this.heldReads - 1, 16))
     const untilStall = this.horizon.since + this.horizonStallMs - this.now()
     return Math.max(1, Math.min(pollIntervalMs, pause, untilStall))
   }
