@@ -8,12 +8,8 @@ import { nextRetryDelay } from './retry-policy.js'
 const MAX_TEXT = 4096
 const clip = (text: string | undefined): string | null => text === undefined ? null : text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text
 
-export interface OutcomeCounts { success: number, failed: number, retried: number, deadLettered: number }
-
-export function toProgress (results: readonly AttemptResult[], now = new Date(), random = Math.random): BatchProgress & { counts: OutcomeCounts } {
-  const progress: BatchProgress & { counts: OutcomeCounts } = {
-    logs: [], retries: [], deadLetters: [], counts: { success: 0, failed: 0, retried: 0, deadLettered: 0 }
-  }
+export function toProgress (results: readonly AttemptResult[], now = new Date(), random = Math.random): BatchProgress {
+  const progress: BatchProgress = { logs: [], retries: [], deadLetters: [] }
   for (const { delivery, outcome, startedAt, durationMs } of results) {
     const { event, observer, actionIndex, action, attempt, retry } = delivery
     const startedMs = startedAt.getTime()
@@ -36,13 +32,9 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       trace_id: event.trace_id ?? undefined
     }
     progress.logs.push(log)
-    if (outcome.ok) {
-      progress.counts.success++
-      continue
-    }
+    if (outcome.ok) continue
     // a failed attempt keeps (the start of) what the endpoint answered
     log.response_payload = clip(outcome.response)
-    progress.counts.failed++
     log.error_code = outcome.code
     log.error_message = clip(outcome.message)
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
@@ -61,7 +53,6 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
     }
     if (retryAt !== null) {
       log.next_retry_ms = retryAt.getTime()
-      progress.counts.retried++
       progress.retries.push({
         observer_id: observer.id,
         event_id: event.event_id,
@@ -75,7 +66,6 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       })
       continue
     }
-    progress.counts.deadLettered++
     progress.deadLetters.push({
       observer_id: observer.id,
       observer_name: observer.name,

@@ -6,7 +6,7 @@
 // while a commit is in flight are committed together next), each conditional on the checkpoint
 // the previous one wrote, so a failed commit fails every later one and the reader goes back to
 // the stored checkpoint: at-least-once, never a skipped row.
-import { commitBatch } from '../db/delivery.repo.js'
+import { commitBatch, type BatchProgress } from '../db/delivery.repo.js'
 import { recordCheckpointError } from '../db/checkpoint.repo.js'
 import type { ObserverEvent } from '../model.js'
 import { recordError, runDeliveries, warnDeadLetters, type RuntimeContext } from './context.js'
@@ -43,7 +43,7 @@ interface Pending {
   /** when its deliveries started (for the batch duration metric) */
   started: number
   /** what its attempts owe the database; set once every delivery of the batch has finished */
-  progress?: ReturnType<typeof toProgress>
+  progress?: BatchProgress
   /** set instead of `progress` when working it out threw */
   failure?: Error
   /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
@@ -167,7 +167,7 @@ export class ReadPipeline {
     const { ctx } = this
     const first = group[0].batch
     const last = group[group.length - 1].batch
-    const progress = group.length === 1 ? group[0].progress as ReturnType<typeof toProgress> : merge(group)
+    const progress = group.length === 1 ? group[0].progress as BatchProgress : merge(group)
     const committed = await commitBatch(ctx.db, ctx.schema, {
       ...progress,
       listenerId: ctx.options.runtime.listenerId,
@@ -222,16 +222,9 @@ export class ReadPipeline {
   }
 }
 
-function merge (group: Pending[]): ReturnType<typeof toProgress> {
-  const all = group.map((p) => p.progress as ReturnType<typeof toProgress>)
-  const counts = { success: 0, failed: 0, retried: 0, deadLettered: 0 }
-  for (const p of all) {
-    counts.success += p.counts.success
-    counts.failed += p.counts.failed
-    counts.retried += p.counts.retried
-    counts.deadLettered += p.counts.deadLettered
-  }
-  return { logs: all.flatMap((p) => p.logs), retries: all.flatMap((p) => p.retries), deadLetters: all.flatMap((p) => p.deadLetters), counts }
+function merge (group: Pending[]): BatchProgress {
+  const all = group.map((p) => p.progress as BatchProgress)
+  return { logs: all.flatMap((p) => p.logs), retries: all.flatMap((p) => p.retries), deadLetters: all.flatMap((p) => p.deadLetters) }
 }
 
 export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
