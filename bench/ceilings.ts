@@ -3,7 +3,7 @@
 //   64 requests in flight: the most deliveries/s the HTTP side could ever give;
 // - pg: the runtime's database work without HTTP: read the change log in batches of 100 in
 //   (txid, pk) order, build the attempt-log rows and commit them with the checkpoint move (the
-//   runtime's commitBatch), one batch after another. It calls the runtime's own functions, so it
+//   runtime's commitSettlement), one batch after another. It calls the runtime's own functions, so it
 //   moves with them.
 import { randomUUID } from 'node:crypto'
 import { Kysely, PostgresDialect } from 'kysely'
@@ -14,7 +14,7 @@ import { now } from './clock.js'
 import { dropSchema, flushDatabase, insertChangeLog, sampleOrder } from './data.js'
 import type { Database } from '../lib/db/types.js'
 import type { Observer } from '../lib/model.js'
-import type { AttemptResult } from '../lib/runtime/executor.js'
+import type { AttemptResult } from '../lib/runtime/settling.js'
 import type { RuntimeCode } from './code.js'
 import { measureCpu, type CpuReport } from './cpu.js'
 import { startProfile, type ProfileReport } from './profiler.js'
@@ -163,7 +163,7 @@ export async function pgCeiling (ctx: BenchContext): Promise<PgCeiling> {
     const cpu = await measureCpu(undefined, ctx.postmaster)
     const start = now()
     // as the runtime's read loop does it, one batch after another: read, build the log rows, commit
-    // them with the checkpoint move (commitBatch: one statement for a batch of successes)
+    // them with the checkpoint move (commitSettlement: one statement for a batch of successes)
     for (;;) {
       const from = position
       const t0 = now()
@@ -172,15 +172,15 @@ export async function pgCeiling (ctx: BenchContext): Promise<PgCeiling> {
       if (changes.length === 0) break
       const startedAt = new Date()
       const results: AttemptResult[] = changes.map((row) => ({
-        delivery: { event: ctx.code.toEvent(row), observer, retry: ctx.code.DEFAULT_RETRY_CONFIG, actionIndex: 0, action: observer.actions[0], attempt: 1 },
+        delivery: { event: ctx.code.toEvent(row), observer, retry: ctx.code.DEFAULT_RETRY_CONFIG, actionIndex: 0, action: observer.actions[0], attempt: 1, origin: 'change_log' },
         outcome: { ok: true, statusCode: 200, response: 'ok' },
         startedAt,
         durationMs: 1
       }))
       const last = changes[changes.length - 1]
       const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
-      const progress = ctx.code.toProgress(results)
-      const committed = await ctx.code.commitBatch(db, schema, { ...progress, listenerId, from, to, processed: changes.length, ahead: [], clearAhead: false })
+      const settlement = ctx.code.settle(results)
+      const committed = await ctx.code.commitSettlement(db, schema, settlement, { checkpoint: { listenerId, from, to, processed: changes.length, ahead: [], clearAhead: false } })
       if (!committed) throw new Error('checkpoint moved')
       phases.read += t1 - t0
       phases.commit += now() - t1

@@ -18,25 +18,25 @@ import { ROOT, RUNNING_COMPILED } from './root.js'
 type Plugin = typeof import('../index.js')
 type ChangeLogRepo = typeof import('../lib/db/change-log.repo.js')
 type CheckpointRepo = typeof import('../lib/db/checkpoint.repo.js')
-type DeliveryRepo = typeof import('../lib/db/delivery.repo.js')
+type SettlementRepo = typeof import('../lib/db/settlement.repo.js')
 type Migrate = typeof import('../lib/db/migrate.js')
 type Model = typeof import('../lib/model.js')
 type Options = typeof import('../lib/options.js')
 type Event = typeof import('../lib/runtime/event.js')
-type Outcomes = typeof import('../lib/runtime/outcomes.js')
+type Settling = typeof import('../lib/runtime/settling.js')
 
 export interface RuntimeCode {
   source: 'typescript via tsx' | 'compiled with tsc'
   plugin: Plugin['default']
   readBelowHorizon: ChangeLogRepo['readBelowHorizon']
   ensureCheckpoint: CheckpointRepo['ensureCheckpoint']
-  commitBatch: DeliveryRepo['commitBatch']
+  commitSettlement: SettlementRepo['commitSettlement']
   migrateToLatest: Migrate['migrateToLatest']
   DEFAULT_RETRY_CONFIG: Model['DEFAULT_RETRY_CONFIG']
   resolveOptions: Options['resolveOptions']
   toEvent: Event['toEvent']
   toEnvelope: Event['toEnvelope']
-  toProgress: Outcomes['toProgress']
+  settle: Settling['settle']
 }
 
 /** Compiles the plugin and the bench with tsc into a temporary folder; returns the folder. */
@@ -60,28 +60,28 @@ export async function compileBench (progress: (m: string) => void): Promise<stri
 export async function loadRuntimeCode (): Promise<RuntimeCode> {
   const ext = RUNNING_COMPILED ? '.js' : '.ts'
   const load = async <T>(path: string): Promise<T> => await import(new URL(`../${path.replace(/\.ts$/, ext)}`, import.meta.url).href) as T
-  const [index, changeLog, checkpoint, delivery, migrate, model, options, event, outcomes] = await Promise.all([
+  const [index, changeLog, checkpoint, settlement, migrate, model, options, event, settling] = await Promise.all([
     load<Plugin>('index.ts'),
     load<ChangeLogRepo>('lib/db/change-log.repo.ts'),
     load<CheckpointRepo>('lib/db/checkpoint.repo.ts'),
-    load<DeliveryRepo>('lib/db/delivery.repo.ts'),
+    load<SettlementRepo>('lib/db/settlement.repo.ts'),
     load<Migrate>('lib/db/migrate.ts'),
     load<Model>('lib/model.ts'),
     load<Options>('lib/options.ts'),
     load<Event>('lib/runtime/event.ts'),
-    load<Outcomes>('lib/runtime/outcomes.ts')
+    load<Settling>('lib/runtime/settling.ts')
   ])
   return {
     source: RUNNING_COMPILED ? 'compiled with tsc' : 'typescript via tsx',
     plugin: index.default,
     readBelowHorizon: changeLog.readBelowHorizon,
     ensureCheckpoint: checkpoint.ensureCheckpoint,
-    commitBatch: delivery.commitBatch,
+    commitSettlement: settlement.commitSettlement,
     migrateToLatest: migrate.migrateToLatest,
     DEFAULT_RETRY_CONFIG: model.DEFAULT_RETRY_CONFIG,
     resolveOptions: options.resolveOptions,
     toEvent: event.toEvent,
     toEnvelope: event.toEnvelope,
-    toProgress: outcomes.toProgress
+    settle: settling.settle
   }
 }

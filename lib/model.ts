@@ -44,20 +44,8 @@ export interface ObserverEvent {
   change_log_id: string | null
 }
 
-/** The JSON body a webhook receives by default: the event plus the observer it was matched by. */
-export interface EventEnvelope {
-  event_id: string
-  event_type: ModificationType
-  entity_type: string
-  entity_id: string
-  tenant_id: string | null
-  user_id: string | null
-  timestamp: string
-  data: JsonObject | null
-  before: JsonObject | null
-  changes: Changes | null
-  observer: { id: string, name: string }
-}
+/** The JSON body a webhook receives by default: the event without its internal ids, plus the observer it was matched by. */
+export type EventEnvelope = Omit<ObserverEvent, 'trace_id' | 'change_log_id'> & { observer: { id: string, name: string } }
 
 export type BackoffStrategy = 'exponential' | 'linear' | 'fixed'
 
@@ -108,3 +96,72 @@ export const DEFAULT_TIMEOUT_MS = 30000
 
 /** Statuses written to tb_observer_log. */
 export type AttemptStatus = 'success' | 'failed' | 'timeout' | 'skipped' | 'cancelled' | 'dead_lettered'
+
+// ---- what settled attempts owe the database (built by lib/runtime/settling.ts, written by lib/db/settlement.repo.ts) ----
+
+/**
+ * One attempt's row of tb_observer_log: times are epoch milliseconds and `completed_at` is
+ * `started_ms + duration_ms`. Optional members left out are written as null.
+ */
+export interface AttemptLog {
+  observer_id: string
+  event_id: string
+  change_log_id: string | null
+  entity_type: string
+  entity_id: string
+  event_type: string
+  action_index: number
+  action_type: string
+  status: AttemptStatus
+  attempt_number: number
+  max_attempts: number
+  started_ms: number
+  duration_ms: number
+  next_retry_ms?: number
+  error_code?: string | null
+  error_message?: string | null
+  response_status_code?: number | null
+  response_payload?: string | null
+  trace_id?: string | null
+}
+
+/** A failed attempt to run again at `due_at`. */
+export interface RetryToSchedule {
+  observer_id: string
+  event_id: string
+  change_log_id: string | null
+  action_index: number
+  event: ObserverEvent
+  /** the attempt that will run */
+  attempt_number: number
+  first_failed_at: Date
+  due_at: Date
+  last_error: string | null
+}
+
+/** An action given up on: one row per action, never per whole event. */
+export interface DeadLetterToWrite {
+  observer_id: string
+  observer_name: string
+  event_id: string
+  change_log_id: string | null
+  entity_type: string
+  entity_id: string
+  event_type: string
+  tenant_id: string | null
+  action_index: number
+  action_type: string
+  event: ObserverEvent
+  error_code: string | null
+  error_message: string | null
+  attempts: number
+  first_failed_at: Date
+  last_failed_at: Date
+}
+
+/** Everything a set of finished attempts owes the database, written in one transaction. */
+export interface Settlement {
+  logs: AttemptLog[]
+  retries: RetryToSchedule[]
+  deadLetters: DeadLetterToWrite[]
+}

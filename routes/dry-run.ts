@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
 import type { FastifyInstance } from 'fastify'
-import type { ActionServices } from '../lib/actions/types.js'
 import { findChangeLogRow } from '../lib/db/changelog-browse.repo.js'
 import { findVisibleObserver } from '../lib/db/observers.repo.js'
 import type { TenantScope } from '../lib/db/tenant-scope.js'
@@ -84,15 +83,6 @@ async function resolve (app: FastifyInstance, body: DryRunBody, scope: TenantSco
 }
 
 export const dryRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const options = app.observers.options
-  const services: ActionServices = {
-    allowPrivate: options.network.allowPrivate,
-    smtp: options.smtp as Record<string, unknown> | undefined,
-    env: process.env,
-    db: app.observers.db,
-    log: app.log
-  }
-
   app.post('/test', {
     schema: {
       operationId: 'dryRunObserver',
@@ -111,8 +101,7 @@ export const dryRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
         observer: { id: observer.id, name: observer.name },
         actionIndex: index,
         idempotencyKey: idempotencyKey(event.event_id, observer.id, index),
-        timeoutMs: typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms,
-        services
+        timeoutMs: typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
       }
       try {
         return { index, type: action.type, request: await app.observers.actions.render(envelope, action, ctx) }

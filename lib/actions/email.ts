@@ -1,6 +1,6 @@
 // `email`: a plain-text message over the operator's SMTP server (`options.smtp`), through one pooled
 // nodemailer transport opened on first use, so observers that never mail open no connection.
-// nodemailer itself is loaded then too: it adds about 14 MB to a process that never mails.
+// nodemailer itself is loaded then too, so a process that never mails does not carry it.
 import type { createTransport } from 'nodemailer'
 import { Type } from 'typebox'
 import type { Static } from 'typebox'

@@ -1,6 +1,6 @@
 // The one HTTP client of the webhook and Slack actions: a keep-alive undici Agent whose sockets only
-// ever connect to addresses the SSRF guard checked. undici's dispatcher API is used rather than
-// global fetch: on the reference machine it sustains ~34 000 POSTs/s against ~5 000.
+// ever connect to addresses the SSRF guard checked. undici's dispatcher API rather than global
+// fetch, for throughput (bench/README.md).
 import { Agent, type Dispatcher } from 'undici'
 import type { Cancellation } from './cancellation.js'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -8,7 +8,7 @@ import type { ActionOutcome } from './types.js'
 import { checkHostLiteral, createGuardedLookup } from '../net/address-guard.js'
 import type { Resolver } from '../net/address-guard.js'
 import { STORED_RESULT_BYTES } from './common.js'
-import { parseRetryAfter } from '../runtime/retry-policy.js'
+import { parseRetryAfter } from './retry-after.js'
 
 // Past this, draining costs more than a new connection: the socket is destroyed instead.
 const DRAIN_LIMIT = 1024 * 1024

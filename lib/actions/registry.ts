@@ -17,6 +17,8 @@ import { createCustomAction } from './custom.js'
 export const BUILT_IN_ACTION_TYPES = ['webhook', 'slack', 'email', 'database', 'log'] as const
 
 export interface ActionRegistry {
+  /** The services every action of this registry runs with. */
+  readonly services: ActionServices
   /** The definition of a built-in or custom action type, or undefined. */
   get: (type: string) => ActionDefinition<any> | undefined
   /** Every known type, built-ins first. */
@@ -26,12 +28,15 @@ export interface ActionRegistry {
    * field, e.g. `actions/0/url: must be a URL`.
    */
   validate: (action: unknown, index: number) => string | null
-  /** Runs one attempt; never throws. A config that fails its schema is a permanent CONFIG failure. */
+  /**
+   * Runs one attempt; never throws nor rejects. A config that fails save-time validation (edited in
+   * the table directly, or a custom action removed since) is a permanent CONFIG failure.
+   */
   run: (event: EventEnvelope, action: ActionConfig, ctx: ActionContext) => Promise<ActionOutcome>
   /** The action as the API may show it, secrets replaced by REDACTED. */
   redact: (action: ActionConfig) => ActionConfig
   /** Dry run: the request the action would make, secrets redacted; sends nothing. */
-  render: (event: EventEnvelope, action: ActionConfig, ctx: Omit<ActionContext, 'signal' | 'attempt'>) => Promise<RenderedRequest>
+  render: (event: EventEnvelope, action: ActionConfig, ctx: Omit<ActionContext, 'signal' | 'attempt' | 'services'>) => Promise<RenderedRequest>
   /** Closes the shared HTTP agent and the SMTP pool. */
   close: () => Promise<void>
 }
@@ -69,8 +74,8 @@ export function createActionRegistry (
   const validators = new Map<string, Validator>()
   for (const [type, definition] of definitions) validators.set(type, Compile(definition.schema))
 
-  // The runtime validates before every attempt; an observer's action objects are loaded once and
-  // never mutated, so the verdict is kept per object (a reload brings new objects).
+  // run() validates before every attempt; an observer's action objects are loaded once and never
+  // mutated, so the verdict is kept per object (a reload brings new objects).
   const verdicts = new WeakMap<object, string | null>()
 
   // null, or a problem relative to the action: `/field: message` or `: message`.
@@ -85,13 +90,18 @@ export function createActionRegistry (
     return FIELD_PROBLEM.test(problem) ? `/${problem}` : `: ${problem}`
   }
 
-  function validate (action: unknown, index: number): string | null {
-    if (!isObject(action)) return `actions/${index}: must be an object`
+  function verdictOf (action: Record<string, unknown>): string | null {
     let problem = verdicts.get(action)
     if (problem === undefined) {
       problem = problemOf(action)
       verdicts.set(action, problem)
     }
+    return problem
+  }
+
+  function validate (action: unknown, index: number): string | null {
+    if (!isObject(action)) return `actions/${index}: must be an object`
+    const problem = verdictOf(action)
     return problem === null ? null : `actions/${index}${problem}`
   }
 
@@ -101,30 +111,31 @@ export function createActionRegistry (
     return definition
   }
 
-  async function run (event: EventEnvelope, action: ActionConfig, ctx: ActionContext): Promise<ActionOutcome> {
-    const type = action.type
-    const definition = definitions.get(type)
-    if (definition === undefined) return { ok: false, kind: 'permanent', code: 'CONFIG', message: `unknown action type '${type}'` }
-    const validator = validators.get(type) as Validator
-    // Saved configs were validated, but a config edited in the table directly must not run half-checked.
-    if (!validator.Check(action)) {
-      return { ok: false, kind: 'permanent', code: 'CONFIG', message: `invalid ${type} config: ${firstSchemaError(validator.Errors(action)).replace(/^\//, '')}` }
-    }
+  const permanent = (message: string): Promise<ActionOutcome> => Promise.resolve({ ok: false, kind: 'permanent', code: 'CONFIG', message })
+  // Built-ins classify their own failures; reaching here is a bug, and retrying is the safe side.
+  const internal = (err: unknown): ActionOutcome => ({ ok: false, kind: 'transient', code: 'INTERNAL', message: (err as Error)?.message ?? String(err) })
+
+  // not async: this runs once per delivery, and each async layer is a promise more
+  function run (event: EventEnvelope, action: ActionConfig, ctx: ActionContext): Promise<ActionOutcome> {
+    const definition = definitions.get(action.type)
+    if (definition === undefined) return permanent(`unknown action type '${action.type}'`)
+    const problem = verdictOf(action)
+    if (problem !== null) return permanent(`invalid ${action.type} config: ${problem.replace(/^\/|^: /, '')}`)
     try {
-      return await definition.run(event, action, ctx)
+      return definition.run(event, action, ctx).catch(internal)
     } catch (err) {
-      // Built-ins classify their own failures; reaching here is a bug, and retrying is the safe side.
-      return { ok: false, kind: 'transient', code: 'INTERNAL', message: (err as Error)?.message ?? String(err) }
+      return Promise.resolve(internal(err))
     }
   }
 
   return {
+    services,
     get: (type) => definitions.get(type),
     types: () => [...definitions.keys()],
     validate,
     run,
     redact: (action) => definitionOf(action).redact(action),
-    render: async (event, action, ctx) => await definitionOf(action).render(event, action, ctx),
+    render: async (event, action, ctx) => await definitionOf(action).render(event, action, { ...ctx, services }),
     async close () {
       // An injected client belongs to whoever made it.
       const ownHttp = options.http === undefined ? [http.close()] : []

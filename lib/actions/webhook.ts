@@ -150,7 +150,7 @@ export function createWebhookAction (http: HttpClient): ActionDefinition<Webhook
       } catch (err) {
         return Promise.resolve(err).then(configFailure)
       }
-      // not async: one promise less per delivery
+      // not async: each async layer is a promise more per delivery
       return http.send(request.url as string, {
         method: request.method,
         headers: request.headers,

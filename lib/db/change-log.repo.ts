@@ -31,7 +31,7 @@ const belowHorizon = statement((schema) => `
 // Used after the read above found nothing: asking for the horizon alone in a second statement
 // raced with commits (the horizon could pass a row the first statement had not seen, and the
 // reader, taking it for a horizon the row was below, slept instead of reading it). Not the fast
-// path itself: PostgreSQL keeps planning this one afresh for each read (~0.25 ms more).
+// path itself: PostgreSQL keeps planning this one afresh for each read.
 const belowHorizonOrHorizon = statement((schema) => `
   select ${columns(schema)},
          h.xmin::text as xmin

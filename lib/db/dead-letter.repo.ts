@@ -1,5 +1,6 @@
 // tb_observer_dead_letter: one row per failed action (never per whole event).
 import { sql, type Kysely, type Selectable } from 'kysely'
+import type { DeadLetterToWrite } from '../model.js'
 import type { Database, DeadLetterTable } from './types.js'
 
 export type DeadLetterRow = Selectable<DeadLetterTable>
@@ -12,23 +13,8 @@ export interface DeadLetterFilter {
   tenant_id?: string | null
 }
 
-export interface DeadLetterItem {
-  id: string
-  observer_id: string
-  observer_name: string
-  event_id: string
-  change_log_id: string | null
-  entity_type: string
-  entity_id: string
-  event_type: string
-  action_index: number
-  action_type: string
-  error_code: string | null
-  error_message: string | null
-  attempts: number
-  first_failed_at: Date
-  last_failed_at: Date
-}
+/** A dead letter as the admin API lists it (without its event and tenant). */
+export type DeadLetterItem = Omit<DeadLetterToWrite, 'event' | 'tenant_id'> & { id: string }
 
 export function toDeadLetterItem (row: DeadLetterRow): DeadLetterItem {
   return {
@@ -116,19 +102,5 @@ export async function claimDeadLetters (db: Kysely<Database>, filter: DeadLetter
       return q.orderBy('pk_observer_dead_letter').limit(limit).forUpdate().skipLocked()
     })
     .returningAll()
-    .execute()
-}
-
-/** A retried item failed again: one more attempt, claim released. */
-export async function failedAgain (db: Kysely<Database>, id: string, errorCode: string, errorMessage: string): Promise<void> {
-  await db.updateTable('tb_observer_dead_letter')
-    .set({
-      attempts: sql`attempts + 1`,
-      error_code: errorCode,
-      error_message: errorMessage,
-      last_failed_at: sql`now()`,
-      retry_claimed_until: null
-    })
-    .where('id', '=', id)
     .execute()
 }

@@ -38,12 +38,13 @@ export async function loadActiveObservers (db: Kysely<Database>): Promise<Observ
   return rows.map(toObserver)
 }
 
-/** One live observer by id, enabled or not (retries of dead letters use the current definition). */
-export async function findLiveObserver (db: Kysely<Database>, id: string): Promise<Observer | undefined> {
-  const row = await db.selectFrom('tb_observer').selectAll()
-    .where('id', '=', id).where('deleted_at', 'is', null)
-    .executeTakeFirst()
-  return row === undefined ? undefined : toObserver(row)
+/** Live observers by id, enabled or not (stored deliveries run again with the current definition). */
+export async function findLiveObservers (db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, Observer>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('tb_observer').selectAll()
+    .where('id', 'in', ids).where('deleted_at', 'is', null)
+    .execute()
+  return new Map(rows.map((row) => [row.id, toObserver(row)]))
 }
 
 // ---- the admin API's reads and writes ----

@@ -1,11 +1,11 @@
 // Hot-path statements kept as SQL text, written once per schema and run with new values each time:
-// building and compiling them with Kysely's query builder cost about 1 ms per batch (some 5 % of
-// the runtime's CPU in the backlog benchmark). Everything else uses the query builder.
+// building and compiling them with Kysely's query builder on every batch was a measurable part of
+// the runtime's CPU (bench/README.md). Everything else uses the query builder.
 //
 // When the plugin's database has a pg.Pool behind it (every connection option but `db`), a
 // statement run outside a transaction is a named prepared statement: PostgreSQL parses and plans
-// it once per connection instead of on every batch (~0.3 ms each). Inside a transaction, or with
-// a caller's Kysely, it goes through Kysely unnamed.
+// it once per connection instead of on every batch. Inside a transaction, or with a caller's
+// Kysely, it goes through Kysely unnamed.
 import { hash } from 'node:crypto'
 import { CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import type pg from 'pg'

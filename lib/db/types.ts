@@ -1,6 +1,6 @@
 // The typed shape of every table of the plugin, for Kysely.
 import type { ColumnType, Generated } from 'kysely'
-import type { ActionConfig, JsonObject, RetryConfig } from '../model.js'
+import type { ActionConfig, DeadLetterToWrite, JsonObject, RetryConfig } from '../model.js'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 type Json<T> = ColumnType<T, string | T, string | T>
@@ -101,23 +101,11 @@ export interface RetryTable {
   last_error: string | null
 }
 
-export interface DeadLetterTable {
+export interface DeadLetterTable extends Omit<DeadLetterToWrite, 'change_log_id' | 'event' | 'first_failed_at' | 'last_failed_at'> {
   pk_observer_dead_letter: ColumnType<string, never, never>
   id: Generated<string>
-  observer_id: string
-  observer_name: string
-  event_id: string
   change_log_id: BigId | null
-  entity_type: string
-  entity_id: string
-  event_type: string
-  tenant_id: string | null
-  action_index: number
-  action_type: string
   event: Json<JsonObject>
-  error_code: string | null
-  error_message: string | null
-  attempts: number
   first_failed_at: Timestamp
   last_failed_at: Timestamp
   retry_claimed_until: Timestamp | null

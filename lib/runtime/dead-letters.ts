@@ -1,55 +1,22 @@
 // Operators' retries of dead letters: one attempt now, with the observer's current definition.
-import { writeProgress } from '../db/delivery.repo.js'
-import { claimDeadLetters, failedAgain, getDeadLetter, type DeadLetterFilter, type DeadLetterRow } from '../db/dead-letter.repo.js'
-import { findLiveObserver } from '../db/observers.repo.js'
+import { claimDeadLetters, getDeadLetter, type DeadLetterFilter, type DeadLetterRow } from '../db/dead-letter.repo.js'
 import { ConflictError, NotFoundError } from '../errors.js'
-import type { ObserverEvent } from '../model.js'
-import { runDeliveries, type RuntimeContext } from './context.js'
-import { resolveRetryConfig } from './retry-policy.js'
-import { toProgress } from './outcomes.js'
-import { claimMs } from './retry-worker.js'
+import type { RuntimeContext } from './context.js'
+import { claimMs, redeliver } from './redelivery.js'
 
 export type DeadLetterRetryResult = { id: string, status: 'delivered' } | { id: string, status: 'failed', error_message: string }
 
 async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[]): Promise<DeadLetterRetryResult[]> {
-  const out: DeadLetterRetryResult[] = []
-  const runnable = []
-  for (const item of items) {
-    const observer = await findLiveObserver(ctx.db, item.observer_id)
-    const action = observer?.actions[item.action_index]
-    if (observer === undefined || action === undefined) {
-      const message = 'the observer or its action no longer exists'
-      await failedAgain(ctx.db, item.id, 'OBSERVER_GONE', message)
-      out.push({ id: item.id, status: 'failed', error_message: message })
-      continue
-    }
-    runnable.push({
-      item,
-      delivery: {
-        event: item.event as unknown as ObserverEvent,
-        observer,
-        // one attempt now: a failure goes back to the dead letters, not to the retry schedule
-        retry: { ...resolveRetryConfig(observer.retry_config), max_attempts: item.attempts + 1 },
-        actionIndex: item.action_index,
-        action,
-        attempt: item.attempts + 1,
-        firstFailedAt: new Date(item.first_failed_at)
-      }
-    })
-  }
-  const results = await runDeliveries(ctx, runnable.map((r) => r.delivery))
-  for (let i = 0; i < results.length; i++) {
-    const { item } = runnable[i]
-    const { outcome } = results[i]
-    const progress = toProgress([results[i]])
-    await ctx.db.transaction().execute(async (trx) => {
-      await writeProgress(trx, ctx.schema, { logs: progress.logs, retries: [], deadLetters: [] })
-      if (outcome.ok) await trx.deleteFrom('tb_observer_dead_letter').where('id', '=', item.id).execute()
-      else await failedAgain(trx, item.id, outcome.code, outcome.message)
-    })
-    out.push(outcome.ok ? { id: item.id, status: 'delivered' } : { id: item.id, status: 'failed', error_message: outcome.message })
-  }
-  return out
+  const results = await redeliver(ctx, items.map((item) => ({
+    origin: 'dead_letter',
+    claim: item.id,
+    observer_id: item.observer_id,
+    action_index: item.action_index,
+    event: item.event,
+    attempt: item.attempts + 1,
+    first_failed_at: new Date(item.first_failed_at)
+  })))
+  return results.map((r) => r.delivered ? { id: r.claim, status: 'delivered' } : { id: r.claim, status: 'failed', error_message: r.error_message })
 }
 
 export async function retryDeadLetter (ctx: RuntimeContext, id: string, filter: DeadLetterFilter = {}): Promise<DeadLetterRetryResult> {

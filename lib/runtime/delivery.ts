@@ -2,6 +2,9 @@
 import { hash } from 'node:crypto'
 import type { ActionConfig, Observer, ObserverEvent, RetryConfig } from '../model.js'
 
+/** Where a delivery comes from: the change log (the read path) or a stored delivery run again. */
+export type DeliveryOrigin = 'change_log' | 'retry' | 'dead_letter'
+
 export interface Delivery {
   event: ObserverEvent
   observer: Observer
@@ -12,6 +15,7 @@ export interface Delivery {
   attempt: number
   /** when the first attempt failed (for retries and dead letters) */
   firstFailedAt?: Date
+  origin: DeliveryOrigin
 }
 
 /**
@@ -19,16 +23,5 @@ export interface Delivery {
  * so receivers can deduplicate. Sent as `webhook-id` and `Idempotency-Key`.
  */
 export function idempotencyKey (eventId: string, observerId: string, actionIndex: number): string {
-  // one-shot hash(): no Hash object per delivery
   return 'msg_' + hash('sha256', `${eventId}:${observerId}:${actionIndex}`, 'base64url').slice(0, 32)
-}
-
-/** Every delivery a matched event owes, observers in priority order, actions in their order. */
-export function deliveriesFor (event: ObserverEvent, matched: ReadonlyArray<{ observer: Observer, retry: RetryConfig }>, out: Delivery[]): void {
-  for (const { observer, retry } of matched) {
-    const actions = observer.actions
-    for (let i = 0; i < actions.length; i++) {
-      out.push({ event, observer, retry, actionIndex: i, action: actions[i], attempt: 1 })
-    }
-  }
 }

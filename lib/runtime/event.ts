@@ -1,5 +1,7 @@
 // Change-log row → ObserverEvent → envelope (SPEC section 8 "Event envelope"). Runs once per row
 // on the hot path: no JSON round trips, one pass over the keys of each image.
+import { Type } from 'typebox'
+import { Compile } from 'typebox/compile'
 import { deepEqual } from '../condition/values.js'
 import {
   MODIFICATION_TYPES,
@@ -96,5 +98,47 @@ export function toEnvelope (event: ObserverEvent, observer: { id: string, name: 
     before: event.before,
     changes: event.changes,
     observer: { id: observer.id, name: observer.name }
+  }
+}
+
+const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]))
+const Image = Type.Record(Type.String(), Type.Unknown())
+
+/** An event as stored with a retry or a dead letter (the JSON of an ObserverEvent). */
+const StoredEventSchema = Type.Object({
+  event_id: Type.String({ format: 'uuid' }),
+  event_type: Type.Union(MODIFICATION_TYPES.map((type) => Type.Literal(type))),
+  entity_type: Type.String(),
+  entity_id: Type.String(),
+  tenant_id: Nullable(Type.String()),
+  user_id: Nullable(Type.String()),
+  timestamp: Type.String(),
+  data: Nullable(Image),
+  before: Nullable(Image),
+  changes: Nullable(Type.Record(Type.String(), Type.Object({ old: Type.Unknown(), new: Type.Unknown() }))),
+  trace_id: Nullable(Type.String()),
+  change_log_id: Nullable(Type.String({ pattern: '^[0-9]+$' }))
+})
+const storedEvent = Compile(StoredEventSchema)
+
+/** A stored event checked against its schema (never cast): the event, or what is wrong with it. */
+export function parseStoredEvent (value: unknown): ObserverEvent | { problem: string } {
+  if (!storedEvent.Check(value)) {
+    const first = storedEvent.Errors(value)[0]
+    return { problem: `stored event ${first?.instancePath === '' || first === undefined ? '' : `${first.instancePath.slice(1)} `}${first?.message ?? 'is not valid'}` }
+  }
+  return {
+    event_id: value.event_id,
+    event_type: value.event_type,
+    entity_type: value.entity_type,
+    entity_id: value.entity_id,
+    tenant_id: value.tenant_id ?? null,
+    user_id: value.user_id ?? null,
+    timestamp: value.timestamp,
+    data: value.data ?? null,
+    before: value.before ?? null,
+    changes: value.changes ?? null,
+    trace_id: value.trace_id ?? null,
+    change_log_id: value.change_log_id ?? null
   }
 }

@@ -1,5 +1,11 @@
 // The health report of SPEC section 8, shared by app.observers.health() and the health route.
 import { Type, type Static } from 'typebox'
+import { readLag, transactionHolding } from '../db/change-log.repo.js'
+import { getCheckpoint } from '../db/checkpoint.repo.js'
+import { countDeadLetters } from '../db/dead-letter.repo.js'
+import { countRetries } from '../db/retry.repo.js'
+import type { RuntimeContext } from './context.js'
+import type { ChangeLogReader, HorizonState } from './reading.js'
 
 export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('degraded')]),
@@ -26,3 +32,52 @@ export const HealthSchema = Type.Object({
 }, { title: 'RuntimeHealth' })
 
 export type Health = Static<typeof HealthSchema>
+
+export interface HealthView {
+  running: boolean
+  /** this instance holds the lease: its reader's position and horizon are current */
+  reader: ChangeLogReader | undefined
+}
+
+/** The health report; its database figures also refresh the metrics' gauges. */
+export async function readHealth (ctx: RuntimeContext, view: HealthView): Promise<Health> {
+  const { db, options, metrics, stats } = ctx
+  const { running, reader } = view
+  const checkpoint = reader !== undefined ? { position: reader.position } : await getCheckpoint(db, options.runtime.listenerId)
+  const lag = checkpoint === undefined ? { events: 0, seconds: 0 } : await readLag(db, checkpoint.position)
+  const retries = await countRetries(db)
+  const deadLetters = await countDeadLetters(db)
+  const held = reader !== undefined ? await horizonHolder(ctx, reader.horizon) : null
+  metrics.lagEvents.set(lag.events)
+  metrics.lagSeconds.set(lag.seconds)
+  metrics.retriesPending.set(retries.pending)
+  metrics.deadLetters.set(deadLetters)
+  const recentError = Date.now() - stats.lastErrorAt < 30_000
+  return {
+    status: !running ? 'stopped' : recentError || held !== null ? 'degraded' : 'running',
+    running,
+    listener_id: options.runtime.listenerId,
+    reading: reader !== undefined,
+    observer_count: ctx.observers.matcher.size,
+    checkpoint: checkpoint === undefined || checkpoint.position.id === '0' ? null : checkpoint.position.id,
+    events_processed: stats.eventsProcessed,
+    errors: stats.errors,
+    lag_events: lag.events,
+    lag_seconds: Math.round(lag.seconds * 1000) / 1000,
+    retries_pending: retries.pending,
+    dead_letters: deadLetters,
+    horizon_held: held,
+    last_error: stats.lastError
+  }
+}
+
+/** The open transaction that holds the commit-order horizon back, once it has for `horizonStallMs`. */
+async function horizonHolder (ctx: RuntimeContext, horizon: HorizonState | null, now = Date.now()): Promise<Health['horizon_held']> {
+  if (horizon === null || !horizon.blocking || now - horizon.since < ctx.options.runtime.horizonStallMs) return null
+  const holder = await transactionHolding(ctx.db, horizon.xmin)
+  return {
+    since: new Date(horizon.since).toISOString(),
+    pid: holder?.pid ?? null,
+    transaction_started_at: holder?.xact_start === null || holder?.xact_start === undefined ? null : new Date(holder.xact_start).toISOString()
+  }
+}

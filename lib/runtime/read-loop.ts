@@ -1,236 +1,167 @@
-// The one path of an event: change log -> match -> actions -> attempt log, retries, dead letters
-// and checkpoint, committed together per batch.
-//
-// Batches overlap: while one batch's deliveries run, the next is read and started, up to
-// `channelCapacity` deliveries in flight. Commits stay strictly in read order (batches delivered
-// while a commit is in flight are committed together next), each conditional on the checkpoint
-// the previous one wrote, so a failed commit fails every later one and the reader goes back to
-// the stored checkpoint: at-least-once, never a skipped row.
-import { commitBatch, type BatchProgress } from '../db/delivery.repo.js'
-import { recordCheckpointError } from '../db/checkpoint.repo.js'
-import type { ObserverEvent } from '../model.js'
-import { recordError, runDeliveries, warnDeadLetters, type RuntimeContext } from './context.js'
-import { deliveriesFor, type Delivery } from './delivery.js'
-import { toEvent } from './event.js'
-import { toProgress } from './outcomes.js'
-import { ChangeLogReader, type Batch } from './reader.js'
+// The read loop of one listener: it holds the listener's lease, is woken by NOTIFY, and moves
+// every batch through the stages: read (reading.ts) -> plan (planning.ts) -> execute, settle and
+// commit in order (pipeline.ts). Only this loop moves the reader's position.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { checkpointChannel } from '../db/checkpoint.repo.js'
+import type { Connection } from '../db/connection.js'
+import { openKyselySession, openPoolSession, type Session } from '../db/session.js'
+import { recordError, type RuntimeContext } from './context.js'
+import { BatchPipeline, recordLoopError } from './pipeline.js'
+import { planBatch } from './planning.js'
+import { ChangeLogReader } from './reading.js'
+import { Waker } from './waker.js'
 
-/** Matches a batch's events, bounded by `room` deliveries (the batch is cut short to fit, keeping at least one event). */
-export function planBatch (ctx: RuntimeContext, batch: Batch, room: number): { batch: Batch, deliveries: Delivery[] } {
-  const deliveries: Delivery[] = []
-  const rows = batch.rows
-  for (let i = 0; i < rows.length; i++) {
-    let event: ObserverEvent
-    try {
-      event = toEvent(rows[i])
-    } catch (err) {
-      // refused, logged, counted; the reader moves on (there is nothing an observer could do with it)
-      recordError(ctx, err, { change_log_id: String(rows[i].pk_entity_change_log), modification_type: rows[i].modification_type }, 'change-log row refused')
-      continue
-    }
-    const before = deliveries.length
-    deliveriesFor(event, ctx.matcher.match(event), deliveries)
-    if (deliveries.length > room && i > 0) {
-      deliveries.length = before
-      return { batch: ChangeLogReader.truncate(batch, i), deliveries }
-    }
-  }
-  return { batch, deliveries }
+/** How often an instance without the lease tries to take it (a dead holder is replaced within this). */
+const LEASE_RETRY_MS = 1000
+
+/** connecting: no session yet (or it was lost); standby: another instance holds the lease. */
+export type ReadLoopState = 'connecting' | 'standby' | 'reading'
+
+export interface ReadLoopHooks {
+  /** an observer changed on some instance (NOTIFY) */
+  onObserversChanged: () => void
+  /** a committed batch scheduled retries */
+  onRetriesScheduled: () => void
 }
 
-interface Pending {
-  batch: Batch
-  /** when its deliveries started (for the batch duration metric) */
-  started: number
-  /** what its attempts owe the database; set once every delivery of the batch has finished */
-  progress?: BatchProgress
-  /** set instead of `progress` when working it out threw */
-  failure?: Error
-  /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
-  done: Promise<boolean>
-  settle: (committed: boolean | Error) => void
-}
+export class ReadLoop {
+  state: ReadLoopState = 'connecting'
+  readonly reader: ChangeLogReader
+  readonly pipeline: BatchPipeline
+  private session: Session | undefined
+  private readonly waker = new Waker()
+  /** an operator moved this listener's checkpoint: go back to it before the next batch */
+  private checkpointMoved = false
 
-export class ReadPipeline {
-  private readonly pending: Pending[] = []
-  /** batches delivered or delivering and not committed yet, in read order */
-  private readonly uncommitted: Pending[] = []
-  private committing = false
-  /** a commit failed or was refused: every later batch is discarded until the pipeline is settled */
-  private broken = false
-  private deliveriesInFlight = 0
-  private rowsInFlight = 0
-  private failed = false
-
-  constructor (
-    private readonly ctx: RuntimeContext,
-    private readonly reader: ChangeLogReader,
-    /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
-    private readonly onRetriesScheduled: () => void = () => {}
-  ) {}
-
-  get rows (): number { return this.rowsInFlight }
-  get batches (): number { return this.pending.length }
-
-  /**
-   * Room for more deliveries (`channelCapacity` bounds them), and no more batches read ahead than
-   * the actions can use: enough to keep `concurrency` slots busy while a batch is read and the
-   * previous one commits. Reading further ahead only made events wait longer in memory: with the
-   * defaults, 10 batches instead of 3 held every event ~125 ms instead of ~45 ms, long enough to
-   * reach V8's old generation, and the backlog's peak RSS was ~240 MB instead of ~175 MB for the
-   * same rate (bench/README.md).
-   */
-  hasRoom (): boolean {
-    const { channelCapacity, batchSize, concurrency } = this.ctx.options.runtime
-    const batches = Math.min(Math.ceil(channelCapacity / batchSize) + 1, Math.ceil(concurrency / batchSize) + 2)
-    return this.deliveriesInFlight < channelCapacity && this.pending.length < Math.max(2, batches)
+  constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, private readonly hooks: ReadLoopHooks) {
+    const rt = ctx.options.runtime
+    this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
+    this.pipeline = new BatchPipeline(ctx, hooks.onRetriesScheduled)
   }
 
-  /**
-   * Rows read above the horizon are only known to the ledger once committed, so a batch of them
-   * is never overlapped with another read; nor is anything read after a failure until all settled.
-   */
-  mustSettle (): boolean {
-    return this.failed || this.pending.some((p) => p.batch.ahead.length > 0)
-  }
+  wake (): void { this.waker.wake() }
 
-  /** Starts delivering a batch; it commits after every batch read before it. */
-  submit (read: Batch): void {
-    const { channelCapacity } = this.ctx.options.runtime
-    const { batch, deliveries } = planBatch(this.ctx, read, channelCapacity - this.deliveriesInFlight)
-    this.reader.advance(batch)
-    this.deliveriesInFlight += deliveries.length
-    this.rowsInFlight += batch.rows.length
-    let settle: Pending['settle'] = () => {}
-    const done = new Promise<boolean>((resolve, reject) => {
-      settle = (committed) => {
-        this.rowsInFlight -= batch.rows.length
-        if (committed instanceof Error) reject(committed)
-        else resolve(committed)
+  /** Reads until `signal` aborts, then lets what is in flight finish (or be interrupted) and commit. */
+  async run (signal: AbortSignal): Promise<void> {
+    const { ctx, reader, pipeline } = this
+    let failures = 0
+    while (!signal.aborted) {
+      try {
+        this.session ??= await this.openSession(signal)
+        if (this.state !== 'reading' && !await this.takeLease(this.session)) {
+          await this.waker.sleep(LEASE_RETRY_MS, signal)
+          continue
+        }
+        await this.step(signal)
+        failures = 0
+      } catch (err) {
+        failures++
+        await recordLoopError(ctx, err)
+        await pipeline.settleAll()
+        // when this fails too, the next round tries again (and logs what it meets)
+        await reader.restart().catch((cause) => ctx.log.debug({ err: cause, listener_id: ctx.options.runtime.listenerId }, 'going back to the checkpoint failed'))
+        await sleep(Math.min(100 * 2 ** failures, 5000), undefined, { signal, ref: false }).catch(() => {})
       }
-    })
-    // the read loop looks at it when it gets there; until then a failure must not count as unhandled
-    done.catch(() => {})
-    const entry: Pending = { batch, started: performance.now(), done, settle }
-    this.pending.push(entry)
-    this.uncommitted.push(entry)
-    runDeliveries(this.ctx, deliveries).then((results) => {
-      entry.progress = toProgress(results)
-    }).catch((err: Error) => {
-      // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
-      entry.failure = err
-    }).finally(() => {
-      this.deliveriesInFlight -= deliveries.length
-      this.commitReady()
-    })
+    }
+    await pipeline.settleAll()
   }
 
-  /**
-   * Group commit: every delivered batch at the head of the queue goes into one transaction (one
-   * checkpoint move, one log insert). While a commit is in flight the next batches finish and
-   * queue up, so the slower the commits, the more each one carries.
-   */
-  private commitReady (): void {
-    if (this.committing) return
-    const group: Pending[] = []
-    for (let head = this.uncommitted[0]; head !== undefined; head = this.uncommitted[0]) {
-      if (head.failure !== undefined && group.length === 0) {
-        this.uncommitted.shift()
-        head.settle(this.broken ? false : head.failure)
-        this.broken = true
-        continue
-      }
-      if (head.progress === undefined || head.failure !== undefined) break
-      group.push(this.uncommitted.shift() as Pending)
+  /** Releases the lease and closes the session (after run() returned). */
+  async close (): Promise<void> {
+    const { session } = this
+    if (session === undefined) return
+    const { schema, options } = this.ctx
+    // closing the connection releases the lock anyway
+    if (this.state === 'reading') {
+      await session.unlock(schema, options.runtime.listenerId).catch((err) => this.ctx.log.debug({ err }, 'unlocking the lease failed'))
     }
-    if (group.length === 0) return
-    if (this.broken) {
-      for (const entry of group) entry.settle(false)
-      return
-    }
-    this.committing = true
-    this.commit(group).then((committed) => {
-      if (!committed) this.broken = true
-      for (const entry of group) entry.settle(committed)
-    }, (err: Error) => {
-      this.broken = true
-      // the first batch reports the error; the others are discarded with it
-      group[0].settle(err)
-      for (const entry of group.slice(1)) entry.settle(false)
-    }).finally(() => {
-      this.committing = false
-      this.commitReady()
-    })
+    await session.close()
+    this.session = undefined
+    this.state = 'connecting'
   }
 
-  private async commit (group: Pending[]): Promise<boolean> {
+  private async takeLease (session: Session): Promise<boolean> {
     const { ctx } = this
-    const first = group[0].batch
-    const last = group[group.length - 1].batch
-    const progress = group.length === 1 ? group[0].progress as BatchProgress : merge(group)
-    const committed = await commitBatch(ctx.db, ctx.schema, {
-      ...progress,
-      listenerId: ctx.options.runtime.listenerId,
-      from: first.from,
-      to: last.to,
-      processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
-      ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
-      clearAhead: group.some((p) => p.batch.clearAhead)
-    })
-    if (!committed) {
-      ctx.log.warn({ listener_id: ctx.options.runtime.listenerId, from: first.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
+    const listenerId = ctx.options.runtime.listenerId
+    await this.pipeline.settleAll() // batches read under a lost lease: their commits are refused
+    if (!await session.tryLock(ctx.schema, listenerId)) {
+      this.state = 'standby'
       return false
     }
-    const now = performance.now()
-    for (const { batch, started } of group) {
-      ctx.stats.eventsProcessed += batch.rows.length
-      ctx.metrics.eventsRead.inc(batch.rows.length)
-      ctx.metrics.batchDuration.observe((now - started) / 1000)
-    }
-    if (progress.retries.length > 0) this.onRetriesScheduled()
-    warnDeadLetters(ctx, progress.deadLetters)
+    this.state = 'reading'
+    ctx.log.info({ listener_id: listenerId }, 'lease taken: reading the change log')
+    await this.reader.restart()
     return true
   }
 
-  /** Waits for the oldest batch; on a failure, waits for all and returns the reader to the stored checkpoint. */
-  async settleOldest (): Promise<void> {
-    const oldest = this.pending[0]
-    if (oldest === undefined) return
-    let ok = false
-    try {
-      ok = await oldest.done
-    } catch (err) {
-      await recordLoopError(this.ctx, err)
-    } finally {
-      this.pending.shift()
+  /** One round: a batch read and handed to the pipeline, or a wait for room, for rows or for a wake-up. */
+  private async step (signal: AbortSignal): Promise<void> {
+    const { ctx, reader, pipeline } = this
+    const rt = ctx.options.runtime
+    await ctx.observers.refresh()
+    if (this.checkpointMoved) {
+      this.checkpointMoved = false
+      await pipeline.settleAll()
+      await reader.restart()
     }
-    if (!ok) {
-      this.failed = true
-      await this.settleAll()
-      this.failed = false
-      await this.reader.load()
+    if (pipeline.mustSettle() || !pipeline.hasRoom()) {
+      await this.settleOldest()
+      return
     }
+    const batch = await reader.next()
+    ctx.metrics.reads.inc({ result: batch !== null ? 'rows' : reader.heldBack ? 'held' : 'empty' })
+    if (batch === null) {
+      if (pipeline.batches > 0) await this.settleOldest()
+      else await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)
+      return
+    }
+    // an observer changed before these rows committed and its NOTIFY has not been handled yet (or
+    // cannot be: a caller's Kysely gives no connection to LISTEN on)
+    if (rt.autoReload) await ctx.observers.refresh(batch.observersVersion)
+    const plan = planBatch(batch.rows, ctx.observers.matcher, pipeline.room)
+    for (const { row, error } of plan.refused) {
+      recordError(ctx, error, { change_log_id: row.pk_entity_change_log, modification_type: row.modification_type }, 'change-log row refused')
+    }
+    pipeline.submit(reader.take(batch, plan.kept), plan)
+    // it took everything there was: wait for a NOTIFY (one that came meanwhile ends the wait at
+    // once) or the poll interval rather than read again to find nothing; the batch commits meanwhile
+    if (batch.full !== true && plan.kept === batch.rows.length) await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)
   }
 
-  async settleAll (): Promise<void> {
-    while (this.pending.length > 0) {
-      const next = this.pending.shift() as Pending
-      await next.done.catch(async (err) => { await recordLoopError(this.ctx, err) })
-    }
-    // nothing in flight: the next batch commits on its own merit (after reader.load())
-    this.broken = false
+  private async settleOldest (): Promise<void> {
+    if (!await this.pipeline.settleOldest()) await this.reader.restart()
   }
-}
 
-function merge (group: Pending[]): BatchProgress {
-  const all = group.map((p) => p.progress as BatchProgress)
-  return { logs: all.flatMap((p) => p.logs), retries: all.flatMap((p) => p.retries), deadLetters: all.flatMap((p) => p.deadLetters) }
-}
-
-export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
-  const listenerId = ctx.options.runtime.listenerId
-  recordError(ctx, err, { listener_id: listenerId }, 'reading the change log failed; retrying')
-  // the database is often what failed: recording the error there may fail too
-  await recordCheckpointError(ctx.db, listenerId, err instanceof Error ? err.message : String(err))
-    .catch((cause) => ctx.log.debug({ err: cause, listener_id: listenerId }, 'could not record the error on the checkpoint'))
+  private async openSession (signal: AbortSignal): Promise<Session> {
+    const { ctx, connection } = this
+    const { options, schema } = ctx
+    const rt = options.runtime
+    const session = connection.pool !== undefined
+      ? await openPoolSession(connection.pool)
+      : await openKyselySession(options.connection.kind === 'db' ? options.connection.db : connection.db)
+    session.onLost((err) => {
+      if (signal.aborted) return
+      ctx.log.warn({ err, listener_id: rt.listenerId }, 'lease connection lost; reconnecting')
+      this.state = 'connecting'
+      this.session = undefined
+      this.waker.wake()
+    })
+    const changes = `${schema}_changes`
+    const observers = `${schema}_observers`
+    const checkpoints = checkpointChannel(schema)
+    await session.listen([changes, observers, checkpoints], (channel, payload) => {
+      if (channel === observers) {
+        if (rt.autoReload) this.hooks.onObserversChanged()
+      } else if (channel === checkpoints) {
+        if (payload === rt.listenerId) {
+          this.checkpointMoved = true
+          this.waker.wake()
+        }
+      } else {
+        this.reader.committed(payload)
+        this.waker.wake()
+      }
+    })
+    return session
+  }
 }

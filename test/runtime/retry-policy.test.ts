@@ -1,8 +1,9 @@
 import t from 'tap'
 import { Compile } from 'typebox/compile'
 import { DEFAULT_RETRY_CONFIG, type RetryConfig } from '../../lib/model.js'
+import { parseRetryAfter } from '../../lib/actions/retry-after.js'
 import {
-  MAX_RETRY_DELAY_MS, RetryConfigSchema, checkRetryConfig, nextRetryDelay, parseRetryAfter, resolveRetryConfig
+  MAX_RETRY_DELAY_MS, RetryConfigSchema, checkRetryConfig, nextRetryDelay, resolveRetryConfig
 } from '../../lib/runtime/retry-policy.js'
 
 const config = (over: Partial<RetryConfig> = {}): RetryConfig =>

@@ -1,10 +1,12 @@
-// commitBatch: all of a batch or nothing, and nothing at all once the checkpoint moved under it,
-// on both of its paths (logs only in one statement; retries and dead letters in a transaction).
+// commitSettlement with a checkpoint move: all of a batch or nothing, and nothing at all once the
+// checkpoint moved under it, on both of its paths (logs only in one statement; retries and dead
+// letters in a transaction).
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { build } from '../helper.js'
 import { countRows } from '../helpers/rows.js'
-import { commitBatch, type AttemptLog, type BatchCommit } from '../../lib/db/delivery.repo.js'
+import { commitSettlement, type CheckpointMove } from '../../lib/db/settlement.repo.js'
+import type { AttemptLog, ObserverEvent, Settlement } from '../../lib/model.js'
 import { getCheckpoint } from '../../lib/db/checkpoint.repo.js'
 
 function log (status: AttemptLog['status'] = 'success'): AttemptLog {
@@ -25,8 +27,15 @@ function log (status: AttemptLog['status'] = 'success'): AttemptLog {
   }
 }
 
-function batch (from: { txid: string, id: string }, to: { txid: string, id: string }, extra: Partial<BatchCommit> = {}): BatchCommit {
-  return { logs: [log(), log()], retries: [], deadLetters: [], listenerId: 'default', from, to, processed: 2, ahead: [], clearAhead: false, ...extra }
+type Batch = Settlement & { checkpoint: CheckpointMove }
+
+function batch (from: { txid: string, id: string }, to: { txid: string, id: string }, extra: Partial<Settlement> & { processed?: number } = {}): Batch {
+  const { processed = 2, ...settlement } = extra
+  return { logs: [log(), log()], retries: [], deadLetters: [], ...settlement, checkpoint: { listenerId: 'default', from, to, processed, ahead: [], clearAhead: false } }
+}
+
+async function commitBatch (db: Parameters<typeof commitSettlement>[0], schema: string, { checkpoint, ...settlement }: Batch): Promise<boolean> {
+  return await commitSettlement(db, schema, settlement, { checkpoint })
 }
 
 t.test('logs only: written with the checkpoint move, or not at all when it moved', async (t) => {
@@ -49,11 +58,11 @@ t.test('with a retry to schedule: the same, in a transaction', async (t) => {
   const db = app.observers.db
   await pool.query(`insert into "${schema}".observer_checkpoints (listener_id) values ('default')`)
   const failed = log('failed')
-  const retry = { observer_id: failed.observer_id, event_id: failed.event_id, change_log_id: '1', action_index: 0, event: {}, attempt_number: 2, first_failed_at: new Date(), due_at: new Date(), last_error: 'HTTP_500' }
+  const retry = { observer_id: failed.observer_id, event_id: failed.event_id, change_log_id: '1', action_index: 0, event: {} as ObserverEvent, attempt_number: 2, first_failed_at: new Date(), due_at: new Date(), last_error: 'HTTP_500' }
   const stale = batch({ txid: '9', id: '9' }, { txid: '10', id: '10' }, { logs: [failed], retries: [retry], processed: 1 })
   t.equal(await commitBatch(db, schema, stale), false)
   t.equal(await countRows(pool, schema, 'tb_observer_log') + await countRows(pool, schema, 'tb_observer_retry'), 0, 'nothing written')
-  t.equal(await commitBatch(db, schema, { ...stale, from: { txid: '0', id: '0' } }), true)
+  t.equal(await commitBatch(db, schema, { ...stale, checkpoint: { ...stale.checkpoint, from: { txid: '0', id: '0' } } }), true)
   t.equal(await countRows(pool, schema, 'tb_observer_log'), 1)
   t.equal(await countRows(pool, schema, 'tb_observer_retry'), 1)
 })

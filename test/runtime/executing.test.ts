@@ -1,21 +1,22 @@
-// The executor's deadlines and cancellation, with actions that answer, never answer, or ignore
-// their cancellation. No database: a registry of hand-made action definitions.
+// The executing stage's deadlines and cancellation, with actions that answer, never answer, or
+// ignore their cancellation. No database: a registry whose run() is hand-made.
 import t from 'tap'
 import type { ActionRegistry } from '../../lib/actions/registry.js'
-import type { ActionContext, ActionDefinition, ActionOutcome } from '../../lib/actions/types.js'
+import type { ActionContext, ActionOutcome } from '../../lib/actions/types.js'
 import { Cancellation } from '../../lib/actions/cancellation.js'
 import { DEFAULT_RETRY_CONFIG, type Observer, type ObserverEvent } from '../../lib/model.js'
-import { Limiter } from '../../lib/runtime/concurrency.js'
 import type { Delivery } from '../../lib/runtime/delivery.js'
-import { InFlightAttempts, runAttempt } from '../../lib/runtime/executor.js'
+import { Executor } from '../../lib/runtime/executing.js'
+import { Limiter } from '../../lib/runtime/limiter.js'
 import { testServices } from '../helpers/action-context.js'
 
 type Run = (ctx: ActionContext) => Promise<ActionOutcome>
 
 function registryOf (run: Run): ActionRegistry {
-  const definition = { type: 'probe', run: async (_event: unknown, _config: unknown, ctx: ActionContext) => await run(ctx) } as unknown as ActionDefinition
-  return { get: () => definition, validate: () => null } as unknown as ActionRegistry
+  return { services: testServices(), run: async (_event: unknown, _config: unknown, ctx: ActionContext) => await run(ctx) } as unknown as ActionRegistry
 }
+
+const executorOf = (run: Run): Executor => new Executor(registryOf(run), 32)
 
 const event: ObserverEvent = {
   event_id: '7d4c6f3e-7d6a-4a39-9a43-0f9b1c3f2a10',
@@ -34,7 +35,7 @@ const event: ObserverEvent = {
 
 function delivery (timeoutMs: number, actionIndex = 0): Delivery {
   const observer = { id: '2f1e0c4b-5a7d-4e8f-9b1a-3c2d4e5f6a7b', name: 'probe', timeout_ms: timeoutMs } as unknown as Observer
-  return { event, observer, retry: DEFAULT_RETRY_CONFIG, actionIndex, action: { type: 'probe' }, attempt: 1 }
+  return { event, observer, retry: DEFAULT_RETRY_CONFIG, actionIndex, action: { type: 'probe' }, attempt: 1, origin: 'change_log' }
 }
 
 const never = async (): Promise<ActionOutcome> => await new Promise<ActionOutcome>(() => {})
@@ -42,60 +43,58 @@ const ok: ActionOutcome = { ok: true, statusCode: 200 }
 
 t.test('an action that ignores its cancellation still ends at its timeout, and its signal aborts', async (t) => {
   let seen: ActionContext | undefined
-  const registry = registryOf(async (ctx) => { seen = ctx; return await never() })
-  const { outcome } = await runAttempt(delivery(40), registry, testServices(), new InFlightAttempts())
+  const { outcome } = await executorOf(async (ctx) => { seen = ctx; return await never() }).run(delivery(40))
   t.same(outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'no answer within 40 ms', timedOut: true })
   t.equal(seen?.signal.aborted, true, 'the signal read afterwards is aborted')
   t.equal((seen?.signal.reason as Error).name, 'TimeoutError')
 })
 
 t.test('each attempt ends at its own deadline, whatever the order they started in', async (t) => {
-  const inFlight = new InFlightAttempts()
-  const registry = registryOf(never)
+  const executor = executorOf(never)
   const ended: number[] = []
-  const slow = runAttempt(delivery(120), registry, testServices(), inFlight).then((r) => { ended.push(120); return r })
-  const fast = runAttempt(delivery(30), registry, testServices(), inFlight).then((r) => { ended.push(30); return r })
+  const slow = executor.run(delivery(120)).then((r) => { ended.push(120); return r })
+  const fast = executor.run(delivery(30)).then((r) => { ended.push(30); return r })
   const results = await Promise.all([slow, fast])
   t.same(ended, [30, 120], 'the shorter timeout ended first')
   t.same(results.map((r) => r.outcome.ok === false && r.outcome.code), ['TIMEOUT', 'TIMEOUT'])
 })
 
 t.test('an attempt that answered is never cancelled by its deadline', async (t) => {
-  const inFlight = new InFlightAttempts()
   const contexts: ActionContext[] = []
-  const first = await runAttempt(delivery(30), registryOf(async (ctx) => { contexts.push(ctx); return ok }), testServices(), inFlight)
+  let answer: Run = async (ctx) => { contexts.push(ctx); return ok }
+  const executor = executorOf(async (ctx) => await answer(ctx))
+  const first = await executor.run(delivery(30))
   t.same(first.outcome, ok)
   // a later attempt with the same timeout: once it timed out, the first one's deadline has passed too
-  const second = await runAttempt(delivery(30), registryOf(never), testServices(), inFlight)
+  answer = never
+  const second = await executor.run(delivery(30))
   t.match(second.outcome, { code: 'TIMEOUT' })
   t.equal(contexts[0].cancellation?.cancelled, false)
 })
 
 t.test('interruptAll ends every attempt in flight as CANCELLED and refuses new ones', async (t) => {
-  const inFlight = new InFlightAttempts()
   const cancelled: Array<Error | undefined> = []
   let started = 0
-  const registry = registryOf(async (ctx) => {
+  const executor = executorOf(async (ctx) => {
     started++
     ctx.cancellation?.listen((reason) => cancelled.push(reason))
     return await never()
   })
-  const running = [runAttempt(delivery(60_000), registry, testServices(), inFlight), runAttempt(delivery(30_000, 1), registry, testServices(), inFlight)]
+  const running = [executor.run(delivery(60_000)), executor.run(delivery(30_000, 1))]
   await t.resolveMatch(new Promise((resolve) => setImmediate(() => resolve(started))), 2)
-  inFlight.interruptAll(new Error('shutdown'))
+  executor.interruptAll(new Error('shutdown'))
   const results = await Promise.all(running)
   t.same(results.map((r) => r.outcome.ok === false && r.outcome.code), ['CANCELLED', 'CANCELLED'])
   t.same(cancelled.map((e) => e?.message), ['shutdown', 'shutdown'], 'each action was told')
-  t.match((await runAttempt(delivery(1000), registry, testServices(), inFlight)).outcome, { code: 'CANCELLED' })
+  t.match((await executor.run(delivery(1000))).outcome, { code: 'CANCELLED' })
   t.equal(started, 2, 'no new attempt ran after the interruption')
 })
 
 t.test('an action that throws is a transient EXCEPTION', async (t) => {
-  const boom = registryOf(async () => { throw new Error('boom') })
-  t.match((await runAttempt(delivery(1000), boom, testServices(), new InFlightAttempts())).outcome,
+  t.match((await executorOf(async () => { throw new Error('boom') }).run(delivery(1000))).outcome,
     { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'boom' })
-  const broken = { get: () => { throw new Error('registry broke') }, validate: () => null } as unknown as ActionRegistry
-  t.match((await runAttempt(delivery(1000), broken, testServices(), new InFlightAttempts())).outcome,
+  const broken = { services: testServices(), run: () => { throw new Error('registry broke') } } as unknown as ActionRegistry
+  t.match((await new Executor(broken, 1).run(delivery(1000))).outcome,
     { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'registry broke' }, 'even a synchronous throw before the action ends as an outcome')
 })
 

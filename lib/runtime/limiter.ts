@@ -1,5 +1,5 @@
-// At most `limit` tasks at once across every caller (the read pipeline, retries, dead-letter
-// retries share one), started in the order they were submitted.
+// At most `limit` tasks at once across every caller (the read path, retries, dead-letter retries
+// share one), started in the order they were submitted.
 export class Limiter {
   private active = 0
   private readonly waiting: Array<() => Promise<unknown>> = []

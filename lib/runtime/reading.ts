@@ -1,4 +1,5 @@
-// Commit-order-safe reading of the change log, without stalls.
+// Reading: commit-order-safe reading of the change log, without stalls. The reader's position
+// changes here only: restart() (back to the stored checkpoint) and take() (a batch is on its way).
 //
 // Fast path: rows are read in (txid, id) order, only from transactions below the snapshot horizon
 // (pg_snapshot_xmin). Every transaction below it has ended, so no row can ever appear behind the
@@ -61,8 +62,8 @@ const HELD_FIRST_PAUSE_MS = 2
 const HELD_MAX_PAUSE_MS = 500
 
 export class ChangeLogReader {
-  /** where the next read starts: the checkpoint plus the batches read and not yet committed */
-  position: Position = { txid: '0', id: '0' }
+  /** where the next read starts: the checkpoint plus the batches taken and not yet committed */
+  private at: Position = { txid: '0', id: '0' }
   horizon: HorizonState | null = null
   /** the furthest row in the ahead-ledger; undefined when it is empty (the fast path then skips the ledger) */
   private aheadUntil: Position | undefined
@@ -80,16 +81,18 @@ export class ChangeLogReader {
     private readonly now: () => number = Date.now
   ) {}
 
-  /** Loads the checkpoint (created at the start of the log when new) and the ledger state. */
-  async load (): Promise<void> {
+  get position (): Position { return this.at }
+
+  /** Back to the stored checkpoint (created at the start of the log when new) and ledger state. */
+  async restart (): Promise<void> {
     const checkpoint = await ensureCheckpoint(this.db, this.listenerId)
-    this.position = checkpoint.position
+    this.at = checkpoint.position
     this.aheadUntil = await lastAheadPosition(this.db, this.listenerId)
   }
 
-  /** The next batch to deliver, or null when there is nothing to read now. */
+  /** The next batch to deliver, or null when there is nothing to read now; take() it to move on. */
   async next (limit = this.batchSize): Promise<Batch | null> {
-    const from = this.position
+    const from = this.at
     const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
@@ -153,23 +156,25 @@ export class ChangeLogReader {
   }
 
   /**
-   * The batch is on its way: the next read starts after it. (Its commit happens later; if a commit
-   * fails the caller discards what followed and calls load() to return to the stored checkpoint.)
+   * The first `keep` rows of `batch` are on their way (all of it by default): the next read starts
+   * after them. Their commit happens later; if a commit fails, the caller discards what followed
+   * and calls restart().
    */
-  advance (batch: Batch): void {
-    this.position = batch.to
-    const last = batch.ahead[batch.ahead.length - 1]
+  take (batch: Batch, keep = batch.rows.length): Batch {
+    const taken = keep >= batch.rows.length ? batch : truncate(batch, keep)
+    this.at = taken.to
+    const last = taken.ahead[taken.ahead.length - 1]
     if (last !== undefined && (this.aheadUntil === undefined || after(last, this.aheadUntil))) this.aheadUntil = last
     // once the checkpoint passes the furthest ledger row, the ledger is empty (trimmed in the batch)
-    if (this.aheadUntil !== undefined && !after(this.aheadUntil, batch.to)) this.aheadUntil = undefined
+    if (this.aheadUntil !== undefined && !after(this.aheadUntil, taken.to)) this.aheadUntil = undefined
+    return taken
   }
+}
 
-  /** Keeps `rows` that fit (back-pressure): the batch then ends at the last row kept. */
-  static truncate (batch: Batch, keep: number): Batch {
-    if (keep >= batch.rows.length) return batch
-    const rows = batch.rows.slice(0, keep)
-    if (batch.ahead.length > 0) return { ...batch, rows, ahead: batch.ahead.slice(0, keep) }
-    const last = rows[rows.length - 1]
-    return { ...batch, rows, to: { txid: last.txid, id: String(last.pk_entity_change_log) } }
-  }
+/** The first `keep` rows: the batch then ends at the last row kept. */
+function truncate (batch: Batch, keep: number): Batch {
+  const rows = batch.rows.slice(0, keep)
+  if (batch.ahead.length > 0) return { ...batch, rows, ahead: batch.ahead.slice(0, keep) }
+  const last = rows[rows.length - 1]
+  return { ...batch, rows, to: { txid: last.txid, id: String(last.pk_entity_change_log) } }
 }

@@ -1,15 +1,24 @@
-// What each attempt owes the database: its log row, and a retry or a dead letter when it failed.
-// Pure: the caller writes the result in the batch's transaction.
-import type { AttemptLog, BatchProgress } from '../db/delivery.repo.js'
-import type { JsonObject } from '../model.js'
-import type { AttemptResult } from './executor.js'
+// Settling: what each finished attempt owes the database — its log row, and a retry or a dead
+// letter when it failed. Pure: the caller commits the Settlement (lib/db/settlement.repo.ts).
+import type { ActionOutcome } from '../actions/types.js'
+import type { AttemptLog, Settlement } from '../model.js'
+import type { Delivery } from './delivery.js'
 import { nextRetryDelay } from './retry-policy.js'
+
+/** How one attempt of one delivery ended. */
+export interface AttemptResult {
+  delivery: Delivery
+  outcome: ActionOutcome
+  startedAt: Date
+  durationMs: number
+}
 
 const MAX_TEXT = 4096
 const clip = (text: string | undefined): string | null => text === undefined ? null : text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text
 
-export function toProgress (results: readonly AttemptResult[], now = new Date(), random = Math.random): BatchProgress {
-  const progress: BatchProgress = { logs: [], retries: [], deadLetters: [] }
+export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [] })
+
+export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
   for (const { delivery, outcome, startedAt, durationMs } of results) {
     const { event, observer, actionIndex, action, attempt, retry } = delivery
     const startedMs = startedAt.getTime()
@@ -31,7 +40,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       response_status_code: outcome.statusCode,
       trace_id: event.trace_id ?? undefined
     }
-    progress.logs.push(log)
+    into.logs.push(log)
     if (outcome.ok) continue
     // a failed attempt keeps (the start of) what the endpoint answered
     log.response_payload = clip(outcome.response)
@@ -40,25 +49,26 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
     let retryAt: Date | null = null
     if (outcome.code === 'CANCELLED') {
-      // shutdown interrupted it: run the same attempt again as soon as someone can
       log.status = 'cancelled'
+      // interrupted by a shutdown: the same attempt runs again as soon as someone can; a dead
+      // letter being retried simply stays where it was
+      if (delivery.origin === 'dead_letter') continue
       retryAt = now
     } else {
       log.status = outcome.timedOut === true ? 'timeout' : 'failed'
       const delay = outcome.kind === 'transient' ? nextRetryDelay(retry, attempt, { retryAfterMs: outcome.retryAfterMs, random }) : null
-      // counted from the attempt's logged end (completed_at), so next_retry_at - completed_at is
-      // the delay the policy chose: the end is start + rounded duration, which can be up to a
-      // millisecond past the clock read when the batch settled
+      // counted from the attempt's logged end (start + rounded duration, which can be a
+      // millisecond past `now`), so next_retry_at - completed_at is the delay the policy chose
       if (delay !== null) retryAt = new Date(Math.max(now.getTime(), startedMs + durationMs) + delay)
     }
     if (retryAt !== null) {
       log.next_retry_ms = retryAt.getTime()
-      progress.retries.push({
+      into.retries.push({
         observer_id: observer.id,
         event_id: event.event_id,
         change_log_id: event.change_log_id,
         action_index: actionIndex,
-        event: event as unknown as JsonObject,
+        event,
         attempt_number: log.status === 'cancelled' ? attempt : attempt + 1,
         first_failed_at: firstFailedAt,
         due_at: retryAt,
@@ -66,7 +76,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       })
       continue
     }
-    progress.deadLetters.push({
+    into.deadLetters.push({
       observer_id: observer.id,
       observer_name: observer.name,
       event_id: event.event_id,
@@ -77,7 +87,7 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       tenant_id: event.tenant_id,
       action_index: actionIndex,
       action_type: action.type,
-      event: event as unknown as JsonObject,
+      event,
       error_code: outcome.code,
       error_message: clip(outcome.message),
       attempts: attempt,
@@ -85,5 +95,5 @@ export function toProgress (results: readonly AttemptResult[], now = new Date(),
       last_failed_at: new Date(startedMs + durationMs)
     })
   }
-  return progress
+  return into
 }

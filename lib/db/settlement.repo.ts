@@ -1,0 +1,146 @@
+// Committing: what finished attempts owe the database (a Settlement: attempt log rows, retries,
+// dead letters), written in one transaction together with the checkpoint move of the batch they
+// came from, or with the release of the claims of the stored deliveries they re-ran. The main
+// path and every re-delivery commit through commitSettlement.
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Settlement } from '../model.js'
+import type { Position } from './change-log.repo.js'
+import { advanceCheckpoint, advanceSql, advanceValues } from './checkpoint.repo.js'
+import { qualified, statement } from './statements.js'
+import type { Database } from './types.js'
+
+const LOG_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, entity_type text, entity_id text,
+  event_type text, action_index int, action_type text, status text, attempt_number int, max_attempts int,
+  next_retry_ms float8, started_ms float8, duration_ms int, error_code text, error_message text,
+  response_status_code int, response_payload text, trace_id text`
+const LOG_NAMES = `observer_id, event_id, change_log_id, entity_type, entity_id, event_type, action_index,
+  action_type, status, attempt_number, max_attempts, next_retry_at, started_at, completed_at, duration_ms, error_code,
+  error_message, response_status_code, response_payload, trace_id`
+const LOG_VALUES = `observer_id, event_id, change_log_id, entity_type, entity_id, event_type, action_index,
+  action_type, status, attempt_number, max_attempts, to_timestamp(next_retry_ms / 1000), to_timestamp(started_ms / 1000),
+  to_timestamp((started_ms + duration_ms) / 1000), duration_ms, error_code, error_message, response_status_code,
+  response_payload, trace_id`
+
+// All attempt rows in one statement with one parameter, a JSON array (`json`, not `jsonb`: it is
+// read once); keys left out of a row read as null.
+const insertLogs = statement((schema) => `insert into ${qualified(schema, 'tb_observer_log')} (${LOG_NAMES})
+  select ${LOG_VALUES} from json_to_recordset($1::json) as x(${LOG_COLUMNS})`)
+
+// The common batch, every attempt a success: the checkpoint move and the log rows in one
+// statement, atomic on its own; the rows are written only when the checkpoint moved.
+const moveAndLog = statement((schema) => `
+  with moved as (${advanceSql(schema)} returning 1),
+  logged as (
+    insert into ${qualified(schema, 'tb_observer_log')} (${LOG_NAMES})
+    select ${LOG_VALUES} from json_to_recordset($7::json) as x(${LOG_COLUMNS})
+     where exists (select 1 from moved))
+  select count(*)::int as moved from moved`)
+
+/** The checkpoint move of the batch a settlement came from. */
+export interface CheckpointMove {
+  listenerId: string
+  from: Position
+  /** new checkpoint (fast path), or `from` again when the batch was read beyond a stuck horizon */
+  to: Position
+  processed: number
+  /** rows read beyond the horizon: remembered so the fast path skips them later */
+  ahead: Array<{ id: string, txid: string }>
+  /** the ledger may hold rows the new checkpoint has passed: delete them */
+  clearAhead: boolean
+}
+
+/** The claimed stored deliveries a settlement re-ran: their claims end in its transaction. */
+export interface ClaimsToRelease {
+  /** tb_observer_retry rows run (a failure is scheduled again by the settlement) */
+  retries: string[]
+  /**
+   * dead letters retried: removed when delivered, else kept with their claim ended (a `failure`
+   * that the settlement does not record counts as one more attempt)
+   */
+  deadLetters: Array<{ id: string, delivered: boolean, failure?: { code: string, message: string } }>
+}
+
+export interface Commit {
+  checkpoint?: CheckpointMove
+  release?: ClaimsToRelease
+}
+
+/**
+ * Writes a settlement atomically. With a checkpoint move, returns false and writes nothing when
+ * the checkpoint moved under it (the lease was lost, or an operator replayed): the caller
+ * discards the batch and reads again.
+ */
+export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, commit: Commit = {}): Promise<boolean> {
+  const { checkpoint, release } = commit
+  if (checkpoint !== undefined && release === undefined && settlement.retries.length === 0 && settlement.deadLetters.length === 0 &&
+    checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
+    const values = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed)
+    const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs)])
+    return rows[0].moved === 1
+  }
+  return await db.transaction().execute(async (trx) => {
+    if (checkpoint !== undefined && !await moveCheckpoint(trx, schema, checkpoint)) return false
+    // claimed retries go first: one that failed again is scheduled anew below, under the same key
+    if (release !== undefined && release.retries.length > 0) {
+      await trx.deleteFrom('tb_observer_retry').where('pk_observer_retry', 'in', release.retries).execute()
+    }
+    await writeSettlement(trx, schema, settlement)
+    if (release !== undefined) await releaseDeadLetters(trx, release.deadLetters)
+    return true
+  })
+}
+
+async function moveCheckpoint (trx: Transaction<Database>, schema: string, move: CheckpointMove): Promise<boolean> {
+  if (!await advanceCheckpoint(trx, schema, move.listenerId, move.from, move.to, move.processed)) return false
+  if (move.ahead.length > 0) {
+    await trx.insertInto('tb_change_log_ahead')
+      .values(move.ahead.map((a) => ({ listener_id: move.listenerId, change_log_id: a.id, txid: sql`${a.txid}::xid8` as unknown as string })))
+      .onConflict((oc) => oc.doNothing())
+      .execute()
+  }
+  if (move.clearAhead) {
+    // ledger entries the checkpoint has now passed are no longer needed
+    await trx.deleteFrom('tb_change_log_ahead')
+      .where('listener_id', '=', move.listenerId)
+      .where(sql`(txid, change_log_id)`, '<=', sql`(${move.to.txid}::xid8, ${move.to.id}::bigint)`)
+      .execute()
+  }
+  return true
+}
+
+async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters }: Settlement): Promise<void> {
+  if (logs.length > 0) await insertLogs(trx, schema, [JSON.stringify(logs)])
+  if (retries.length > 0) {
+    await trx.insertInto('tb_observer_retry')
+      .values(retries.map((r) => ({ ...r, event: JSON.stringify(r.event) })))
+      // a replay after a crash may schedule the same action again: the first schedule stands
+      .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doNothing())
+      .execute()
+  }
+  if (deadLetters.length > 0) {
+    await trx.insertInto('tb_observer_dead_letter')
+      .values(deadLetters.map((d) => ({ ...d, event: JSON.stringify(d.event) })))
+      .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doUpdateSet((eb) => ({
+        error_code: eb.ref('excluded.error_code'),
+        error_message: eb.ref('excluded.error_message'),
+        attempts: eb.ref('excluded.attempts'),
+        last_failed_at: eb.ref('excluded.last_failed_at'),
+        retry_claimed_until: null
+      })))
+      .execute()
+  }
+}
+
+async function releaseDeadLetters (trx: Transaction<Database>, items: ClaimsToRelease['deadLetters']): Promise<void> {
+  const delivered = items.filter((i) => i.delivered).map((i) => i.id)
+  const kept = items.filter((i) => !i.delivered && i.failure === undefined).map((i) => i.id)
+  if (delivered.length > 0) await trx.deleteFrom('tb_observer_dead_letter').where('id', 'in', delivered).execute()
+  if (kept.length > 0) await trx.updateTable('tb_observer_dead_letter').set({ retry_claimed_until: null }).where('id', 'in', kept).execute()
+  for (const { id, failure } of items) {
+    if (failure === undefined) continue
+    await trx.updateTable('tb_observer_dead_letter')
+      .set({ attempts: sql`attempts + 1`, error_code: failure.code, error_message: failure.message, last_failed_at: sql`now()`, retry_claimed_until: null })
+      .where('id', '=', id)
+      .execute()
+  }
+}

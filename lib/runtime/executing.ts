@@ -1,0 +1,126 @@
+// Executing: runs deliveries, at most `concurrency` at once, each bounded by its deadline and
+// interrupted by a shutdown, through the registry's run (the one way to run any action). Never
+// throws: every attempt ends in an outcome.
+import type { FastifyBaseLogger } from 'fastify'
+import type { ActionRegistry } from '../actions/registry.js'
+import type { ActionContext, ActionOutcome, ActionServices } from '../actions/types.js'
+import { Cancellation } from '../actions/cancellation.js'
+import { CANCELLED, InFlightAttempts } from './deadlines.js'
+import { idempotencyKey, type Delivery } from './delivery.js'
+import { toEnvelope } from './event.js'
+import { Limiter } from './limiter.js'
+import type { Metrics } from './metrics.js'
+import type { AttemptResult } from './settling.js'
+
+/** What an action sees of its attempt; the AbortSignal is only made if the action reads it. */
+class AttemptContext implements ActionContext {
+  constructor (
+    readonly observer: { id: string, name: string },
+    readonly actionIndex: number,
+    readonly attempt: number,
+    readonly idempotencyKey: string,
+    readonly timeoutMs: number,
+    readonly services: ActionServices,
+    readonly cancellation: Cancellation
+  ) {}
+
+  get signal (): AbortSignal { return this.cancellation.signal }
+}
+
+const exception = (err: unknown): ActionOutcome =>
+  ({ ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
+
+export class Executor {
+  /** the attempts in flight; interrupted at the drain deadline of a shutdown */
+  readonly inFlight = new InFlightAttempts()
+  private readonly limiter: Limiter
+
+  constructor (
+    private readonly registry: ActionRegistry,
+    concurrency: number,
+    private readonly metrics?: Metrics,
+    private readonly log?: FastifyBaseLogger
+  ) {
+    this.limiter = new Limiter(concurrency)
+  }
+
+  /** Runs the deliveries within the concurrency bound; resolves once every one has an outcome. */
+  runAll (deliveries: readonly Delivery[]): Promise<AttemptResult[]> {
+    const results = new Array<AttemptResult>(deliveries.length)
+    if (deliveries.length === 0) return Promise.resolve(results)
+    return new Promise<AttemptResult[]>((resolve) => {
+      let left = deliveries.length
+      for (let i = 0; i < deliveries.length; i++) {
+        this.limiter.submit(() => this.run(deliveries[i]).then((result) => {
+          results[i] = result
+          if (--left === 0) {
+            this.count(results)
+            resolve(results)
+          }
+        }))
+      }
+    })
+  }
+
+  /** One attempt of one delivery, now (outside the concurrency bound). */
+  run (delivery: Delivery): Promise<AttemptResult> {
+    const startedAt = new Date()
+    const start = performance.now()
+    let outcome: Promise<ActionOutcome>
+    try {
+      outcome = this.attempt(delivery)
+    } catch (err) {
+      // not even a synchronous throw escapes: a batch waits for every one of its attempts
+      outcome = Promise.resolve(exception(err))
+    }
+    return outcome.then((outcome) => ({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }))
+  }
+
+  private attempt (delivery: Delivery): Promise<ActionOutcome> {
+    const { inFlight } = this
+    if (inFlight.interrupted) return Promise.resolve(CANCELLED)
+    const { action, observer, actionIndex } = delivery
+    const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
+    const cancellation = new Cancellation()
+    const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
+      idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation)
+    return new Promise<ActionOutcome>((resolve) => {
+      const running = inFlight.start(timeoutMs, cancellation, resolve)
+      const failed = (err: unknown): void => { running.end(inFlight.interrupted ? CANCELLED : exception(err)) }
+      try {
+        this.registry.run(toEnvelope(delivery.event, observer), action, ctx).then(
+          (outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) },
+          failed
+        )
+      } catch (err) {
+        failed(err)
+      }
+    })
+  }
+
+  /** One counter update per (type, outcome) of a batch, and a debug line per failed attempt. */
+  private count (results: readonly AttemptResult[]): void {
+    const { metrics, log } = this
+    if (metrics === undefined) return
+    const counts = new Map<string, { action_type: string, outcome: string, n: number }>()
+    for (const { delivery, outcome, durationMs } of results) {
+      const type = delivery.action.type
+      const kind = outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind
+      const key = `${type}\n${kind}`
+      const count = counts.get(key)
+      if (count === undefined) counts.set(key, { action_type: type, outcome: kind, n: 1 })
+      else count.n++
+      metrics.actionDuration.observe({ action_type: type }, durationMs / 1000)
+      // every attempt is in tb_observer_log; a failing endpoint would flood the host's log at
+      // info level, so the line is debug (dead letters are warned once committed)
+      if (!outcome.ok && outcome.code !== 'CANCELLED') {
+        log?.debug({ observer_id: delivery.observer.id, event_id: delivery.event.event_id, action_index: delivery.actionIndex, attempt: delivery.attempt, code: outcome.code, status_code: outcome.statusCode }, `action failed: ${outcome.message}`)
+      }
+    }
+    for (const { action_type: actionType, outcome, n } of counts.values()) metrics.actions.inc({ action_type: actionType, outcome }, n)
+  }
+
+  interruptAll (reason: Error): void { this.inFlight.interruptAll(reason) }
+
+  reset (): void { this.inFlight.reset() }
+}

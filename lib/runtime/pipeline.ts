@@ -1,0 +1,195 @@
+// The batches between reading and committing. Each batch taken by the read loop is executed at
+// once (while the next ones are read), settled when its last attempt ends, and committed strictly
+// in read order: batches that finish while a commit is in flight are committed together next
+// (group commit). Each commit is conditional on the checkpoint the previous one wrote, so a failed
+// commit fails every later one, and the read loop goes back to the stored checkpoint:
+// at-least-once, never a skipped row.
+import { commitSettlement, type CheckpointMove } from '../db/settlement.repo.js'
+import { recordCheckpointError } from '../db/checkpoint.repo.js'
+import type { Settlement } from '../model.js'
+import { recordError, warnDeadLetters, type RuntimeContext } from './context.js'
+import type { Plan } from './planning.js'
+import type { Batch } from './reading.js'
+import { settle } from './settling.js'
+
+interface InFlightBatch {
+  batch: Batch
+  /** when its deliveries started (for the batch duration metric) */
+  started: number
+  /** what its attempts owe the database; set once every delivery of the batch has finished */
+  settlement?: Settlement
+  /** set instead of `settlement` when working it out threw */
+  failure?: Error
+  /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
+  done: Promise<boolean>
+  end: (committed: boolean | Error) => void
+}
+
+export class BatchPipeline {
+  /** taken and not yet settled by the read loop, in read order */
+  private readonly pending: InFlightBatch[] = []
+  /** executed or executing and not committed yet, in read order */
+  private readonly uncommitted: InFlightBatch[] = []
+  private committing = false
+  /** a commit failed or was refused: every later batch is discarded until the pipeline is settled */
+  private broken = false
+  private deliveriesInFlight = 0
+  private rowsInFlight = 0
+
+  constructor (
+    private readonly ctx: RuntimeContext,
+    /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
+    private readonly onRetriesScheduled: () => void = () => {}
+  ) {}
+
+  get rows (): number { return this.rowsInFlight }
+  get batches (): number { return this.pending.length }
+  /** deliveries the next batch may plan (`channelCapacity` bounds those in flight) */
+  get room (): number { return this.ctx.options.runtime.channelCapacity - this.deliveriesInFlight }
+
+  /**
+   * Room for more deliveries, and no more batches read ahead than the actions can use: enough to
+   * keep `concurrency` slots busy while a batch is read and the previous one commits. Reading
+   * further ahead only keeps events longer in memory (bench/README.md).
+   */
+  hasRoom (): boolean {
+    const { channelCapacity, batchSize, concurrency } = this.ctx.options.runtime
+    const batches = Math.min(Math.ceil(channelCapacity / batchSize) + 1, Math.ceil(concurrency / batchSize) + 2)
+    return this.room > 0 && this.pending.length < Math.max(2, batches)
+  }
+
+  /** Rows read above the horizon are known to the ledger only once committed: never overlap a read with them. */
+  mustSettle (): boolean {
+    return this.pending.some((p) => p.batch.ahead.length > 0)
+  }
+
+  /** Starts executing a planned batch; it commits after every batch taken before it. */
+  submit (batch: Batch, plan: Plan): void {
+    const { deliveries } = plan
+    this.deliveriesInFlight += deliveries.length
+    this.rowsInFlight += batch.rows.length
+    let end: InFlightBatch['end'] = () => {}
+    const done = new Promise<boolean>((resolve, reject) => {
+      end = (committed) => {
+        this.rowsInFlight -= batch.rows.length
+        if (committed instanceof Error) reject(committed)
+        else resolve(committed)
+      }
+    })
+    // the read loop looks at it when it gets there; until then a failure must not count as unhandled
+    done.catch(() => {})
+    const entry: InFlightBatch = { batch, started: performance.now(), done, end }
+    this.pending.push(entry)
+    this.uncommitted.push(entry)
+    this.ctx.executor.runAll(deliveries).then((results) => {
+      entry.settlement = settle(results)
+    }).catch((err: Error) => {
+      // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
+      entry.failure = err
+    }).finally(() => {
+      this.deliveriesInFlight -= deliveries.length
+      this.commitReady()
+    })
+  }
+
+  /** Group commit: every settled batch at the head of the queue goes into one transaction. */
+  private commitReady (): void {
+    if (this.committing) return
+    const group: InFlightBatch[] = []
+    for (let head = this.uncommitted[0]; head !== undefined; head = this.uncommitted[0]) {
+      if (head.failure !== undefined && group.length === 0) {
+        this.uncommitted.shift()
+        head.end(this.broken ? false : head.failure)
+        this.broken = true
+        continue
+      }
+      if (head.settlement === undefined || head.failure !== undefined) break
+      group.push(this.uncommitted.shift() as InFlightBatch)
+    }
+    if (group.length === 0) return
+    if (this.broken) {
+      for (const entry of group) entry.end(false)
+      return
+    }
+    this.committing = true
+    this.commit(group).then((committed) => {
+      if (!committed) this.broken = true
+      for (const entry of group) entry.end(committed)
+    }, (err: Error) => {
+      this.broken = true
+      // the first batch reports the error; the others are discarded with it
+      group[0].end(err)
+      for (const entry of group.slice(1)) entry.end(false)
+    }).finally(() => {
+      this.committing = false
+      this.commitReady()
+    })
+  }
+
+  private async commit (group: InFlightBatch[]): Promise<boolean> {
+    const { ctx } = this
+    const listenerId = ctx.options.runtime.listenerId
+    const first = group[0].batch
+    const settlement = group.length === 1 ? group[0].settlement as Settlement : merge(group)
+    const checkpoint: CheckpointMove = {
+      listenerId,
+      from: first.from,
+      to: group[group.length - 1].batch.to,
+      processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
+      ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
+      clearAhead: group.some((p) => p.batch.clearAhead)
+    }
+    if (!await commitSettlement(ctx.db, ctx.schema, settlement, { checkpoint })) {
+      ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
+      return false
+    }
+    const now = performance.now()
+    for (const { batch, started } of group) {
+      ctx.stats.eventsProcessed += batch.rows.length
+      ctx.metrics.eventsRead.inc(batch.rows.length)
+      ctx.metrics.batchDuration.observe((now - started) / 1000)
+    }
+    if (settlement.retries.length > 0) this.onRetriesScheduled()
+    warnDeadLetters(ctx, settlement.deadLetters)
+    return true
+  }
+
+  /**
+   * Waits for the oldest batch. False when it was not committed: everything in flight is then
+   * settled too, and the caller must restart the reader at the stored checkpoint.
+   */
+  async settleOldest (): Promise<boolean> {
+    const oldest = this.pending.shift()
+    if (oldest === undefined) return true
+    let ok = false
+    try {
+      ok = await oldest.done
+    } catch (err) {
+      await recordLoopError(this.ctx, err)
+    }
+    if (!ok) await this.settleAll()
+    return ok
+  }
+
+  /** Waits for every batch in flight; afterwards the next batch commits on its own merit. */
+  async settleAll (): Promise<void> {
+    while (this.pending.length > 0) {
+      const next = this.pending.shift() as InFlightBatch
+      await next.done.catch(async (err) => { await recordLoopError(this.ctx, err) })
+    }
+    this.broken = false
+  }
+}
+
+function merge (group: InFlightBatch[]): Settlement {
+  const all = group.map((p) => p.settlement as Settlement)
+  return { logs: all.flatMap((p) => p.logs), retries: all.flatMap((p) => p.retries), deadLetters: all.flatMap((p) => p.deadLetters) }
+}
+
+export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
+  const listenerId = ctx.options.runtime.listenerId
+  recordError(ctx, err, { listener_id: listenerId }, 'reading the change log failed; retrying')
+  // the database is often what failed: recording the error there may fail too
+  await recordCheckpointError(ctx.db, listenerId, err instanceof Error ? err.message : String(err))
+    .catch((cause) => ctx.log.debug({ err: cause, listener_id: listenerId }, 'could not record the error on the checkpoint'))
+}
