@@ -72,9 +72,9 @@ t.test('validate gives the same answer every time it is asked', async t => {
 t.test('run delivers through the built-in action', async t => {
   const target = await startHttpTarget(t)
   const actions = registry(t)
-  const outcome = await actions.run(event, { type: 'webhook', url: target.origin }, testContext(testServices()))
+  const outcome = await actions.run(event, { type: 'webhook', url: target.url }, testContext(testServices()))
   t.same(outcome, { ok: true, statusCode: 200, response: 'ok' })
-  t.equal(target.requests.length, 1)
+  t.equal(target.received.length, 1)
 })
 
 t.test('run refuses an unknown type or a config that fails its schema', async t => {

@@ -20,27 +20,27 @@ t.test('posts the rendered message and channel', async t => {
   const target = await startHttpTarget(t)
   const outcome = await slack(t).run(event, {
     type: 'slack',
-    webhook_url: `${target.origin}/services/T0/B0/secret`,
+    webhook_url: `${target.url}/services/T0/B0/secret`,
     channel: '#orders',
     message_template: 'Order {{ entity_id }} is now *{{ changes.status.new }}*'
   }, testContext(testServices()))
   t.same(outcome, { ok: true, statusCode: 200, response: 'ok' })
-  t.equal(target.requests[0].url, '/services/T0/B0/secret')
-  t.equal(target.requests[0].headers['content-type'], 'application/json')
-  t.same(JSON.parse(target.requests[0].body), { text: 'Order 42 is now *shipped*', channel: '#orders' })
+  t.equal(target.received[0].url, '/services/T0/B0/secret')
+  t.equal(target.received[0].headers['content-type'], 'application/json')
+  t.same(JSON.parse(target.received[0].body), { text: 'Order 42 is now *shipped*', channel: '#orders' })
 })
 
 t.test('the default message names the event, the entity and the observer', async t => {
   const target = await startHttpTarget(t)
-  const services = testServices({ env: { SLACK_URL: `${target.origin}/hook` } })
+  const services = testServices({ env: { SLACK_URL: `${target.url}/hook` } })
   await slack(t).run(event, { type: 'slack', webhook_url_env: 'SLACK_URL' }, testContext(services))
-  t.same(JSON.parse(target.requests[0].body), { text: 'UPDATE on order 42 (observer ship-notify)' })
+  t.same(JSON.parse(target.received[0].body), { text: 'UPDATE on order 42 (observer ship-notify)' })
 })
 
 t.test('Slack refusing the message is a permanent failure; a missing variable is CONFIG', async t => {
   const target = await startHttpTarget(t, (_req, res) => { res.writeHead(404).end('no_service') })
   const action = slack(t)
-  t.match(await action.run(event, { type: 'slack', webhook_url: target.origin }, testContext(testServices())),
+  t.match(await action.run(event, { type: 'slack', webhook_url: target.url }, testContext(testServices())),
     { ok: false, kind: 'permanent', code: 'HTTP_404', response: 'no_service' })
   t.same(await action.run(event, { type: 'slack', webhook_url_env: 'SLACK_URL' }, testContext(testServices())),
     { ok: false, kind: 'permanent', code: 'CONFIG', message: 'environment variable SLACK_URL (webhook_url_env) is not set' })
@@ -73,7 +73,7 @@ t.test('check refuses private URLs and bad templates', async t => {
 
 t.test('without allowPrivate a loopback Slack URL is never contacted', async t => {
   const target = await startHttpTarget(t)
-  const outcome = await slack(t, false).run(event, { type: 'slack', webhook_url: target.origin }, testContext(testServices({ allowPrivate: false })))
+  const outcome = await slack(t, false).run(event, { type: 'slack', webhook_url: target.url }, testContext(testServices({ allowPrivate: false })))
   t.match(outcome, { ok: false, kind: 'permanent', code: 'SSRF_BLOCKED' })
   t.equal(target.connections(), 0)
 })

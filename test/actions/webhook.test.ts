@@ -29,9 +29,9 @@ t.test('posts the event envelope with the idempotency key', async t => {
   const target = await startHttpTarget(t)
   const services = testServices()
   const ctx = testContext(services)
-  const outcome = await webhook(t).run(event, { type: 'webhook', url: `${target.origin}/in` }, ctx)
+  const outcome = await webhook(t).run(event, { type: 'webhook', url: `${target.url}/in` }, ctx)
   t.same(outcome, { ok: true, statusCode: 200, response: 'ok' })
-  const [request] = target.requests
+  const [request] = target.received
   t.equal(request.method, 'POST')
   t.same(JSON.parse(request.body), event)
   t.equal(request.headers['content-type'], 'application/json')
@@ -42,11 +42,11 @@ t.test('posts the event envelope with the idempotency key', async t => {
 
 t.test('method and configured headers are sent', async t => {
   const target = await startHttpTarget(t)
-  const config: WebhookConfig = { type: 'webhook', url: target.origin, method: 'PUT', headers: { Authorization: 'Bearer abc', 'X-Source': 'observers' } }
+  const config: WebhookConfig = { type: 'webhook', url: target.url, method: 'PUT', headers: { Authorization: 'Bearer abc', 'X-Source': 'observers' } }
   await webhook(t).run(event, config, testContext(testServices()))
-  t.equal(target.requests[0].method, 'PUT')
-  t.equal(target.requests[0].headers.authorization, 'Bearer abc')
-  t.equal(target.requests[0].headers['x-source'], 'observers')
+  t.equal(target.received[0].method, 'PUT')
+  t.equal(target.received[0].headers.authorization, 'Bearer abc')
+  t.equal(target.received[0].headers['x-source'], 'observers')
 })
 
 t.test('Standard Webhooks signature verifies with whsec_ and plain secrets', async t => {
@@ -56,8 +56,8 @@ t.test('Standard Webhooks signature verifies with whsec_ and plain secrets', asy
   for (const secret of [whsec, 'plain text secret']) {
     const ctx = testContext(testServices())
     const before = Math.floor(Date.now() / 1000)
-    await action.run(event, { type: 'webhook', url: target.origin, signing_secret: secret }, ctx)
-    const request = target.requests.at(-1)!
+    await action.run(event, { type: 'webhook', url: target.url, signing_secret: secret }, ctx)
+    const request = target.received.at(-1)!
     const timestamp = request.headers['webhook-timestamp'] as string
     t.ok(Number(timestamp) >= before && Number(timestamp) <= Math.floor(Date.now() / 1000), 'unix seconds, now')
     t.equal(request.headers['webhook-signature'], expectedSignature(secret, ctx.idempotencyKey, timestamp, request.body), secret.slice(0, 6))
@@ -66,11 +66,11 @@ t.test('Standard Webhooks signature verifies with whsec_ and plain secrets', asy
 
 t.test('url, headers and signing secret can come from the environment', async t => {
   const target = await startHttpTarget(t)
-  const services = testServices({ env: { HOOK_URL: `${target.origin}/from-env`, HOOK_TOKEN: 'tok-123', HOOK_SECRET: 'env secret' } })
+  const services = testServices({ env: { HOOK_URL: `${target.url}/from-env`, HOOK_TOKEN: 'tok-123', HOOK_SECRET: 'env secret' } })
   const ctx = testContext(services)
   const config: WebhookConfig = { type: 'webhook', url_env: 'HOOK_URL', headers_env: { 'X-Token': 'HOOK_TOKEN' }, signing_secret_env: 'HOOK_SECRET' }
   t.match(await webhook(t).run(event, config, ctx), { ok: true })
-  const [request] = target.requests
+  const [request] = target.received
   t.equal(request.url, '/from-env')
   t.equal(request.headers['x-token'], 'tok-123')
   t.equal(request.headers['webhook-signature'],
@@ -80,25 +80,25 @@ t.test('url, headers and signing secret can come from the environment', async t 
 t.test('a missing environment variable is a permanent CONFIG failure naming it', async t => {
   const target = await startHttpTarget(t)
   const action = webhook(t)
-  const ctx = testContext(testServices({ env: { HOOK_URL: target.origin } }))
+  const ctx = testContext(testServices({ env: { HOOK_URL: target.url } }))
   t.same(await action.run(event, { type: 'webhook', url_env: 'MISSING_URL' }, ctx),
     { ok: false, kind: 'permanent', code: 'CONFIG', message: 'environment variable MISSING_URL (url_env) is not set' })
   t.same(await action.run(event, { type: 'webhook', url_env: 'HOOK_URL', headers_env: { 'X-Key': 'API_KEY' } }, ctx),
     { ok: false, kind: 'permanent', code: 'CONFIG', message: 'environment variable API_KEY (headers_env/X-Key) is not set' })
-  t.same(await action.run(event, { type: 'webhook', url: target.origin, signing_secret_env: 'NO_SECRET' }, ctx),
+  t.same(await action.run(event, { type: 'webhook', url: target.url, signing_secret_env: 'NO_SECRET' }, ctx),
     { ok: false, kind: 'permanent', code: 'CONFIG', message: 'environment variable NO_SECRET (signing_secret_env) is not set' })
   const badUrl = testContext(testServices({ env: { HOOK_URL: 'ftp://files.example.com/' } }))
   t.same(await action.run(event, { type: 'webhook', url_env: 'HOOK_URL' }, badUrl),
     { ok: false, kind: 'permanent', code: 'CONFIG', message: 'url from HOOK_URL: must use http or https, not ftp' })
-  t.equal(target.requests.length, 0, 'nothing was sent')
+  t.equal(target.received.length, 0, 'nothing was sent')
 })
 
 t.test('body_template renders JSON and event data cannot inject keys', async t => {
   const target = await startHttpTarget(t)
   const attack = sampleEnvelope({ data: { name: 'x", "admin": true, "y": "', total: 12 } })
-  const config: WebhookConfig = { type: 'webhook', url: target.origin, body_template: '{"text": "Order for {{ data.name }}", "total": {{ data.total }}, "id": "{{ entity_id }}"}' }
+  const config: WebhookConfig = { type: 'webhook', url: target.url, body_template: '{"text": "Order for {{ data.name }}", "total": {{ data.total }}, "id": "{{ entity_id }}"}' }
   await webhook(t).run(attack, config, testContext(testServices()))
-  const body = JSON.parse(target.requests[0].body)
+  const body = JSON.parse(target.received[0].body)
   t.same(Object.keys(body), ['text', 'total', 'id'])
   t.same(body, { text: 'Order for x", "admin": true, "y": "', total: 12, id: '42' })
 })
@@ -107,13 +107,13 @@ t.test('failures are classified like any HTTP answer', async t => {
   const target = await startHttpTarget(t, (req, res) => { res.writeHead(req.url === '/gone' ? 410 : 502).end() })
   const action = webhook(t)
   const ctx = testContext(testServices())
-  t.match(await action.run(event, { type: 'webhook', url: `${target.origin}/gone` }, ctx), { ok: false, kind: 'permanent', code: 'HTTP_410' })
-  t.match(await action.run(event, { type: 'webhook', url: `${target.origin}/x` }, ctx), { ok: false, kind: 'transient', code: 'HTTP_502' })
+  t.match(await action.run(event, { type: 'webhook', url: `${target.url}/gone` }, ctx), { ok: false, kind: 'permanent', code: 'HTTP_410' })
+  t.match(await action.run(event, { type: 'webhook', url: `${target.url}/x` }, ctx), { ok: false, kind: 'transient', code: 'HTTP_502' })
 })
 
 t.test('timeout_ms of the action bounds the attempt', async t => {
   const target = await startHttpTarget(t, () => { /* never answers */ })
-  const outcome = await webhook(t).run(event, { type: 'webhook', url: target.origin, timeout_ms: 100 }, testContext(testServices(), { timeoutMs: 30_000 }))
+  const outcome = await webhook(t).run(event, { type: 'webhook', url: target.url, timeout_ms: 100 }, testContext(testServices(), { timeoutMs: 30_000 }))
   t.same(outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'request timed out after 100 ms', timedOut: true })
 })
 
@@ -121,7 +121,7 @@ t.test('without allowPrivate, private targets are refused and never contacted', 
   const target = await startHttpTarget(t)
   const action = webhook(t, { allowPrivate: false, resolve: async () => [{ address: '10.0.0.5', family: 4 }] })
   const ctx = testContext(testServices({ allowPrivate: false }))
-  t.match(await action.run(event, { type: 'webhook', url: target.origin }, ctx),
+  t.match(await action.run(event, { type: 'webhook', url: target.url }, ctx),
     { ok: false, kind: 'permanent', code: 'SSRF_BLOCKED', message: 'refused: address 127.0.0.1 is loopback (127.0.0.0/8)' })
   t.match(await action.run(event, { type: 'webhook', url: 'https://internal.example.test/hook' }, ctx),
     { ok: false, kind: 'permanent', code: 'SSRF_BLOCKED', message: 'refused: internal.example.test resolves to 10.0.0.5, which is private (10.0.0.0/8)' })
@@ -130,7 +130,7 @@ t.test('without allowPrivate, private targets are refused and never contacted', 
 
 t.test('render shows the request without sending it, secrets redacted', async t => {
   const target = await startHttpTarget(t)
-  const services = testServices({ env: { HOOK_URL: `${target.origin}/x`, HOOK_TOKEN: 'tok-123' } })
+  const services = testServices({ env: { HOOK_URL: `${target.url}/x`, HOOK_TOKEN: 'tok-123' } })
   const ctx = testContext(services)
   const config: WebhookConfig = {
     type: 'webhook',
@@ -143,7 +143,7 @@ t.test('render shows the request without sending it, secrets redacted', async t 
   const rendered = await webhook(t).render(event, config, ctx)
   t.same(rendered, {
     method: 'POST',
-    url: `${target.origin}/x`,
+    url: `${target.url}/x`,
     headers: {
       'content-type': 'application/json',
       authorization: REDACTED,
@@ -158,7 +158,7 @@ t.test('render shows the request without sending it, secrets redacted', async t 
   const unset = await webhook(t).render(event, { type: 'webhook', url_env: 'NOT_SET' }, testContext(testServices()))
   t.equal(unset.url, null, 'an unset URL variable renders as null')
   t.same(unset.body, event, 'default body is the envelope')
-  t.equal(target.requests.length, 0)
+  t.equal(target.received.length, 0)
 })
 
 t.test('redact hides header values and the signing secret, not env variable names', async t => {

@@ -3,6 +3,9 @@ import Fastify from 'fastify'
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
 import type { EventEnvelope } from '../../lib/model.js'
 import type { ActionContext, ActionServices } from '../../lib/actions/types.js'
+import { guardAgainstLeaks } from './leak-guard.js'
+
+guardAgainstLeaks()
 
 export function sampleEnvelope (overrides: Partial<EventEnvelope> = {}): EventEnvelope {
   return {

@@ -7,6 +7,9 @@ import { join } from 'node:path'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { startEmbeddedPostgres } from '../../lib/embedded-postgres.js'
+import { guardAgainstLeaks } from './leak-guard.js'
+
+guardAgainstLeaks()
 
 let url: Promise<string> | undefined
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
 import { insertChanges } from '../helpers/rows.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { INJECTIONS, call, createObserver } from '../helpers/routes.js'
 
 t.test('the change log pages by change-log id, optionally by object type', async (t) => {
@@ -30,7 +30,7 @@ t.test('the change log pages by change-log id, optionally by object type', async
 })
 
 t.test('checkpoints: read, 404 unknown; PUT replays the rows after a change-log id', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   await createObserver(app, { entity_type: 'orders', actions: [{ type: 'webhook', url: sink.url }] })
   const ids = await insertChanges(pool, schema, 3, 'orders')

@@ -2,14 +2,14 @@ import t, { type Test } from 'tap'
 import type pg from 'pg'
 import type { FastifyRequest } from 'fastify'
 import { build, eventually } from '../helper.js'
-import { startSink, type Sink } from '../helpers/sink.js'
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js'
 import { INJECTIONS, call, createObserver } from '../helpers/routes.js'
 
 const MISSING = '00000000-0000-4000-8000-000000000000'
 
 /** A sink that refuses (400: permanent, dead-lettered at once) until `healthy` is set. */
-async function failingSink (t: Test): Promise<Sink & { healthy: boolean }> {
-  const sink = Object.assign(await startSink(t), { healthy: false })
+async function failingSink (t: Test): Promise<HttpTarget & { healthy: boolean }> {
+  const sink = Object.assign(await startHttpTarget(t), { healthy: false })
   sink.respond = (_req, res) => { res.writeHead(sink.healthy ? 200 : 400).end() }
   return sink
 }

@@ -14,7 +14,7 @@ t.test('the dry run renders a signed webhook, secrets redacted, and sends nothin
     event_type: 'UPDATE',
     condition_expression: "field_changed_to('status', 'paid') && total > 100",
     actions: [
-      { type: 'webhook', url: `${target.origin}/hook`, headers: { 'x-api-key': 'k-123' }, signing_secret: 'whsec_c2VjcmV0LXNpZ25pbmcta2V5' },
+      { type: 'webhook', url: `${target.url}/hook`, headers: { 'x-api-key': 'k-123' }, signing_secret: 'whsec_c2VjcmV0LXNpZ25pbmcta2V5' },
       { type: 'log', message_template: 'order {{ entity_id }} is {{ data.status }}' }
     ]
   })
@@ -23,7 +23,7 @@ t.test('the dry run renders a signed webhook, secrets redacted, and sends nothin
   const result = res.json()
   t.match(result, { matches: true, reason: null, condition: true })
   const [hook, log] = result.actions
-  t.match(hook, { index: 0, type: 'webhook', request: { method: 'POST', url: `${target.origin}/hook` } })
+  t.match(hook, { index: 0, type: 'webhook', request: { method: 'POST', url: `${target.url}/hook` } })
   t.match(hook.request.headers, {
     'content-type': 'application/json',
     'x-api-key': '[redacted]',
@@ -44,7 +44,7 @@ t.test('the dry run renders a signed webhook, secrets redacted, and sends nothin
   t.equal(log.index, 1)
   t.match(JSON.stringify(log.request), /order 42 is paid/)
   t.notMatch(res.body, /k-123|c2VjcmV0/, 'no secret anywhere')
-  t.equal(target.requests.length, 0, 'the target received no request')
+  t.equal(target.received.length, 0, 'the target received no request')
   t.equal(target.connections(), 0, 'not even a connection')
   t.equal((await call(app, 'GET', '')).json().total_count, 0, 'an unsaved observer stays unsaved')
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type pg from 'pg'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { INJECTIONS, call, createObserver } from '../helpers/routes.js'
 
 const MISSING = '00000000-0000-4000-8000-000000000000'
@@ -19,7 +19,7 @@ async function insertLogs (pool: pg.Pool, schema: string, rows: LogRow[]): Promi
 }
 
 t.test('logs of real deliveries: newest first, filtered by every field', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   sink.respond = (req, res) => { res.writeHead(req.json?.data?.ok === true ? 200 : 400).end() }
   const { app, pool, schema } = await build(t)
   const o = await createObserver(app, { entity_type: 'orders', actions: [{ type: 'webhook', url: sink.url }] })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
 import { insertChanges } from '../helpers/rows.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { INJECTIONS, call, createObserver, observerBody } from '../helpers/routes.js'
 
 const MISSING = '00000000-0000-4000-8000-000000000000'
@@ -180,7 +180,7 @@ t.test('PATCH changes only what it names; null clears nullable fields', async (t
 })
 
 t.test('a GET-then-PATCH round trip keeps the stored secrets (deliveries still carry them)', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   const o = await createObserver(app, {
     entity_type: 'orders',
@@ -226,7 +226,7 @@ t.test('DELETE soft-deletes (204, then 404); the name is free again', async (t) 
 })
 
 t.test('changes take effect for the next event: create, disable, enable, delete', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   const o = await createObserver(app, { entity_type: 'orders', actions: [{ type: 'webhook', url: `${sink.url}/a` }] })
   await insertChanges(pool, schema, 1, 'orders')

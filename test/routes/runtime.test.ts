@@ -1,11 +1,11 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
 import { insertChanges } from '../helpers/rows.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { call, createObserver } from '../helpers/routes.js'
 
 t.test('delivery health: retries scheduled, dead letters, age of the oldest pending delivery', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   sink.respond = (req, res) => { res.writeHead(req.url === '/busy' ? 503 : 400).end() }
   const { app, pool, schema } = await build(t)
   const empty = await call(app, 'GET', '/delivery/health')

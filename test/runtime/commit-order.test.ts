@@ -1,14 +1,14 @@
 import t, { type Test } from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink, type Sink } from '../helpers/sink.js'
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js'
 import { insertChanges, insertObserver } from '../helpers/rows.js'
 import { counterValue } from '../helpers/metrics.js'
 
-const deliveredIds = (sink: Sink): string[] => sink.received.map((r) => r.json.entity_id)
-const count = (sink: Sink, id: string): number => deliveredIds(sink).filter((x) => x === id).length
+const deliveredIds = (sink: HttpTarget): string[] => sink.received.map((r) => r.json.entity_id)
+const count = (sink: HttpTarget, id: string): number => deliveredIds(sink).filter((x) => x === id).length
 
 t.test('out-of-order commits: both delivered once, the later one without waiting for the open one; rollbacks never', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t, { runtime: { horizonStallMs: 300 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
@@ -58,7 +58,7 @@ t.test('out-of-order commits: both delivered once, the later one without waiting
 // the test ends it or tears down. The poll interval is a minute: only the reader's own return can
 // deliver a held-back row in time.
 async function withOpenTransaction (t: Test, horizonStallMs: number) {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000, horizonStallMs } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
@@ -90,7 +90,7 @@ t.test('the stall path starts on time when the poll interval is longer than hori
 })
 
 t.test('many concurrent writers committing in random order: every row exactly once', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t, { runtime: { horizonStallMs: 200 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()

@@ -1,12 +1,12 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 import { getDatabaseUrl } from '../helpers/pg.js'
 import { kill9, startRuntimeProcess } from '../helpers/processes.js'
 
 t.test('SIGKILL in the middle of a 1000-event backlog loses nothing', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const url = await getDatabaseUrl()
   // migrate the schema and define the observer, without a runtime in this process
   const { pool, schema } = await build(t, { runtime: { start: false } })

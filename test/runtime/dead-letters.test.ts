@@ -1,10 +1,10 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('dead letters: list, get, retry one (once under concurrency), retry all with filters, delete', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   let healthy = false
   sink.respond = (_req, res) => { res.writeHead(healthy ? 200 : 400).end() }
   const { app, pool, schema } = await build(t)

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('a change reaches the webhook as the event envelope, and the attempt is logged', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t, { runtime: { start: false } })
   const observerId = await insertObserver(pool, schema, { name: 'orders', entity_type: 'order', event_type: 'INSERT', actions: [{ type: 'webhook', url: sink.url + '/hook' }] })
   await app.observers.start()
@@ -32,7 +32,7 @@ t.test('a change reaches the webhook as the event envelope, and the attempt is l
 })
 
 t.test('fail twice then succeed: one delivery, three log rows, same idempotency key', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   let calls = 0
   sink.respond = (_req, res) => { calls++; res.writeHead(calls <= 2 ? 503 : 200).end() }
   const { pool, schema } = await build(t)
@@ -73,9 +73,9 @@ t.test('fail twice then succeed: one delivery, three log rows, same idempotency 
 })
 
 t.test('always 500: exactly max_attempts calls and one dead letter; 400 is dead-lettered at once', async (t) => {
-  const failing = await startSink(t)
+  const failing = await startHttpTarget(t)
   failing.respond = (_req, res) => { res.writeHead(500).end('boom') }
-  const rejecting = await startSink(t)
+  const rejecting = await startHttpTarget(t)
   rejecting.respond = (_req, res) => { res.writeHead(400).end('bad') }
   const { app, pool, schema } = await build(t)
   const retry = { max_attempts: 4, backoff_strategy: 'exponential', initial_delay_ms: 10, max_delay_ms: 40, jitter: true }
@@ -97,7 +97,7 @@ t.test('always 500: exactly max_attempts calls and one dead letter; 400 is dead-
 })
 
 t.test('a slow endpoint beyond timeout_ms is a transient timeout', async (t) => {
-  const slow = await startSink(t)
+  const slow = await startHttpTarget(t)
   slow.respond = (_req, res) => { setTimeout(() => res.writeHead(200).end(), 1000).unref() }
   const { pool, schema } = await build(t)
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: slow.url, timeout_ms: 50 }], retry_config: { max_attempts: 2, backoff_strategy: 'fixed', initial_delay_ms: 10, max_delay_ms: 10 } })

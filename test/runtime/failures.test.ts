@@ -3,11 +3,11 @@ import Fastify from 'fastify'
 import observerPlugin from '../../index.js'
 import { getDatabaseUrl } from '../helpers/pg.js'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('a database failure while committing is logged and counted; reading resumes and nothing is lost', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
@@ -26,7 +26,7 @@ t.test('a database failure while committing is logged and counted; reading resum
 })
 
 t.test('a commit failing while later batches are still being read is handled; nothing is lost', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t, { runtime: { batchSize: 1, pollIntervalMs: 10 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
@@ -39,7 +39,7 @@ t.test('a commit failing while later batches are still being read is handled; no
 })
 
 t.test('a retry whose observer was disabled meanwhile is dropped and logged as cancelled', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   sink.respond = (_req, res) => { res.writeHead(503).end() }
   const { app, pool, schema } = await build(t)
   const id = await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], retry_config: { initial_delay_ms: 500, jitter: false } })
@@ -55,7 +55,7 @@ t.test('a retry whose observer was disabled meanwhile is dropped and logged as c
 })
 
 t.test('connections terminated by the server mid-backlog do not crash the host; delivery resumes', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { pool, schema } = await build(t, { runtime: { start: false } })
   const appName = `observers-kill-${schema}`
   const url = new URL(await getDatabaseUrl())
@@ -75,7 +75,7 @@ t.test('connections terminated by the server mid-backlog do not crash the host; 
 })
 
 t.test('a dead letter is warned once in the host log, with its ids; failed attempts only at debug', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   sink.respond = (_req, res) => { res.writeHead(500).end() }
   const { pool, schema } = await build(t, { runtime: { start: false } })
   const lines: Array<Record<string, unknown>> = []

@@ -1,11 +1,11 @@
 // Batches delivered while a commit is in flight are committed together, in read order.
 import t from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('batches that finish during a slow commit share the next transaction; nothing is lost or doubled', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t, { runtime: { batchSize: 10, concurrency: 32, pollIntervalMs: 10 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()

@@ -1,12 +1,12 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { insertChanges, insertObserver } from '../helpers/rows.js'
 import { getDatabaseUrl } from '../helpers/pg.js'
 import { kill9, startRuntimeProcess } from '../helpers/processes.js'
 
 t.test('two instances, one listener: 1000 events each delivered exactly once', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const a = await build(t)
   const b = await build(t, {}, { pool: a.pool, schema: a.schema })
   await insertObserver(a.pool, a.schema, { actions: [{ type: 'webhook', url: sink.url }] })
@@ -22,7 +22,7 @@ t.test('two instances, one listener: 1000 events each delivered exactly once', a
 })
 
 t.test('when the lease holder is killed, another instance takes over', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const url = await getDatabaseUrl()
   const { pool, schema } = await build(t, { runtime: { start: false } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
@@ -42,7 +42,7 @@ t.test('when the lease holder is killed, another instance takes over', async (t)
 })
 
 t.test('an observer created on instance A is used by instance B for the very next event', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const reader = await build(t)
   const api = await build(t, { runtime: { start: false } }, { pool: reader.pool, schema: reader.schema })
   await eventually(async () => (await reader.app.observers.health()).reading || undefined)
@@ -57,7 +57,7 @@ t.test('an observer created on instance A is used by instance B for the very nex
 })
 
 t.test('when the lease connection is killed, the runtime reconnects, takes the lease again and keeps delivering', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await eventually(async () => (await app.observers.health()).reading || undefined)

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('a runtime stopped and started again delivers only new events', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
@@ -22,7 +22,7 @@ t.test('a runtime stopped and started again delivers only new events', async (t)
 })
 
 t.test('close() during a burst waits for in-flight actions and leaves the checkpoint consistent', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const pending: Array<() => void> = []
   let answering = false
   sink.respond = (_req, res) => {
@@ -52,7 +52,7 @@ t.test('close() during a burst waits for in-flight actions and leaves the checkp
 })
 
 t.test('close() past shutdownTimeoutMs interrupts actions and reschedules them: nothing owed is lost', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   sink.respond = () => {} // never answers
   const { app, pool, schema } = await build(t, { runtime: { batchSize: 5, shutdownTimeoutMs: 100 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], timeout_ms: 60_000 })
@@ -67,7 +67,7 @@ t.test('close() past shutdownTimeoutMs interrupts actions and reschedules them: 
 })
 
 t.test('a scheduled retry survives a restart and runs on the next runtime', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   let calls = 0
   sink.respond = (_req, res) => { calls++; res.writeHead(calls === 1 ? 503 : 200).end() }
   const first = await build(t)
@@ -84,7 +84,7 @@ t.test('a scheduled retry survives a restart and runs on the next runtime', asyn
 })
 
 t.test('a row with an unknown modification type is refused with a logged error, and reading goes on', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { app, pool, schema } = await build(t)
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()

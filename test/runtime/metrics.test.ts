@@ -1,10 +1,10 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('Prometheus metrics count events and actions by outcome and expose lag, retries and dead letters', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   sink.respond = (req, res) => { res.writeHead(req.json.entity_id === '1' ? 404 : 200).end() }
   const { app, pool, schema } = await build(t)
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })

@@ -6,12 +6,12 @@ import t from 'tap'
 import pg from 'pg'
 import { build, eventually } from '../helper.js'
 import { getDatabaseUrl, uniqueSchema } from '../helpers/pg.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 import { counterValue } from '../helpers/metrics.js'
 
 t.test('one event at a time: no read again that finds nothing', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   // the poll interval far away: only NOTIFY wakes the reader
   const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
@@ -35,7 +35,7 @@ t.test('one event at a time: no read again that finds nothing', async (t) => {
 })
 
 t.test('the read and the commit are prepared statements, planned once per connection', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   // two connections: the lease's own, and one for everything else (so the check below sees it)
   const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 2 })
   const schema = uniqueSchema()

@@ -3,11 +3,11 @@
 import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { build, eventually } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 
 async function heldBack (t: Parameters<typeof build>[0], runtime: { batchSize: number, concurrency: number, channelCapacity: number }, expected: number): Promise<void> {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const held: ServerResponse[] = []
   sink.respond = (_req, res) => { held.push(res) }
   const { app, pool, schema } = await build(t, { runtime: { ...runtime, pollIntervalMs: 10 } })

@@ -3,11 +3,11 @@ import Fastify from 'fastify'
 import { Kysely, PostgresDialect } from 'kysely'
 import observerPlugin from '../../index.js'
 import { build } from '../helper.js'
-import { startSink } from '../helpers/sink.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('an event committed right after an observer is created is delivered to it, even without NOTIFY', async (t) => {
-  const sink = await startSink(t)
+  const sink = await startHttpTarget(t)
   const { pool, schema } = await build(t, { runtime: { start: false } })
   // a caller's Kysely: the plugin has no raw connection to LISTEN on, so no reload is notified,
   // and the periodic reload is a minute away; only the version read with each batch can help
