@@ -3,11 +3,15 @@
 //
 // Text PostgreSQL refuses is caught here, before any query: `text` refuses the NUL byte, `jsonb`
 // refuses it and a lone UTF-16 surrogate (JSON.stringify keeps `"\ud800"`; a `text` column would
-// silently store U+FFFD instead).
+// silently store U+FFFD instead). Nesting is capped too: the routes' own walks over actions
+// (redaction, templates) and PostgreSQL's JSON parser recurse, and give out at a few thousand levels.
+
+/** Deepest nesting a request part may have, counting from the part itself (`body` is level 0). */
+export const MAX_DEPTH = 100
 
 export interface Unstorable { path: string, message: string }
 
-interface Node { value: unknown, parent: Node | undefined, key: string }
+interface Node { value: unknown, parent: Node | undefined, key: string, depth: number }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
@@ -22,10 +26,12 @@ function textProblem (text: string): string | undefined {
 // JSON Pointer segments, as the schema validator writes them
 const segment = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1')
 
-function pathOf (node: Node): string {
+function pathOf (node: Node, limit = Infinity): string {
   const segments: string[] = []
   for (let n: Node | undefined = node; n?.parent !== undefined; n = n.parent) segments.push(segment(n.key))
-  return segments.reverse().map((s) => `/${s}`).join('')
+  segments.reverse()
+  const shown = segments.slice(0, limit).map((s) => `/${s}`).join('')
+  return segments.length > limit ? `${shown}/…` : shown
 }
 
 /**
@@ -33,14 +39,14 @@ function pathOf (node: Node): string {
  * object's node); stops at the first visit returning something and returns it.
  */
 function walk<T> (root: unknown, visit: (value: unknown, node: Node, key: boolean) => T | undefined): T | undefined {
-  const stack: Node[] = [{ value: root, parent: undefined, key: '' }]
+  const stack: Node[] = [{ value: root, parent: undefined, key: '', depth: 0 }]
   while (stack.length > 0) {
     const node = stack.pop() as Node
-    const { value } = node
+    const { value, depth } = node
     const found = visit(value, node, false)
     if (found !== undefined) return found
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], parent: node, key: String(i) })
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], parent: node, key: String(i), depth: depth + 1 })
     } else if (typeof value === 'object' && value !== null) {
       const keys = Object.keys(value)
       for (const key of keys) {
@@ -48,20 +54,23 @@ function walk<T> (root: unknown, visit: (value: unknown, node: Node, key: boolea
         if (found !== undefined) return found
       }
       for (let i = keys.length - 1; i >= 0; i--) {
-        stack.push({ value: (value as Record<string, unknown>)[keys[i]], parent: node, key: keys[i] })
+        stack.push({ value: (value as Record<string, unknown>)[keys[i]], parent: node, key: keys[i], depth: depth + 1 })
       }
     }
   }
   return undefined
 }
 
-/** The first string (or property name) PostgreSQL cannot store. */
+/** The first string (or property name) PostgreSQL cannot store, or nesting beyond MAX_DEPTH. */
 export function findUnstorable (root: unknown): Unstorable | undefined {
   return walk<Unstorable>(root, (value, node, key) => {
     if (typeof value === 'string') {
       const problem = textProblem(value)
       if (problem === undefined) return undefined
       return { path: pathOf(node), message: key ? `must not have a property name containing ${problem}` : `must not contain ${problem}` }
+    }
+    if (node.depth === MAX_DEPTH && typeof value === 'object' && value !== null) {
+      return { path: pathOf(node, 8), message: `must not be nested deeper than ${MAX_DEPTH} levels` }
     }
     return undefined
   })

@@ -95,3 +95,21 @@ t.test('text PostgreSQL can store is kept exactly, however unusual', async (t) =
   const listed = await call(app, 'GET', `?entity_type=${encodeURIComponent('注文')}`)
   t.same(listed.json().data.map((o: { id: string }) => o.id), [created.id])
 })
+
+t.test('nesting deeper than 100 levels is a 400 naming where it starts, not a 500', async (t) => {
+  const { app } = await build(t, { runtime: { start: false } })
+  const nested = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)
+  for (const depth of [200, 20_000]) {
+    const body = `{"name":"deep","actions":[{"type":"database","function_name":"f","params":${nested(depth)}}]}`
+    const res = await call(app, 'POST', '', body, { 'content-type': 'application/json' })
+    t.equal(res.statusCode, 400, `${depth} levels`)
+    t.same(res.json(), {
+      statusCode: 400,
+      code: 'OBS_ERR_VALIDATION',
+      error: 'Bad Request',
+      message: 'body/actions/0/params/a/a/a/a/a/… must not be nested deeper than 100 levels'
+    })
+  }
+  const fine = `{"name":"deep","actions":[{"type":"database","function_name":"f","params":${nested(90)}}]}`
+  t.equal((await call(app, 'POST', '', fine, { 'content-type': 'application/json' })).statusCode, 201, '90 levels are stored')
+})
