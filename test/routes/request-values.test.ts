@@ -113,3 +113,22 @@ t.test('nesting deeper than 100 levels is a 400 naming where it starts, not a 50
   const fine = `{"name":"deep","actions":[{"type":"database","function_name":"f","params":${nested(90)}}]}`
   t.equal((await call(app, 'POST', '', fine, { 'content-type': 'application/json' })).statusCode, 201, '90 levels are stored')
 })
+
+t.test('inputs PostgreSQL would refuse are refused by the schema with a 400 naming the field', async (t) => {
+  const { app } = await build(t, { runtime: { start: false } })
+  const cases: Array<[string, string]> = [
+    // a JavaScript Date cannot hold a leap second
+    ['/logs?since=2016-12-31T23:59:60Z', 'querystring/since must have seconds from 00 to 59 (leap seconds are not supported)'],
+    ['/logs?until=2016-12-31T23:59:60Z', 'querystring/until must have seconds from 00 to 59 (leap seconds are not supported)'],
+    ['/stats?since=2016-12-31T23:59:60Z', 'querystring/since must have seconds from 00 to 59 (leap seconds are not supported)'],
+    // its offset would not fit a bigint
+    ['?page=100000000000000000000', 'querystring/page must be <= 1000000']
+  ]
+  for (const [url, message] of cases) {
+    const res = await call(app, 'GET', url)
+    t.equal(res.statusCode, 400, url)
+    t.same(res.json(), { statusCode: 400, code: 'OBS_ERR_VALIDATION', error: 'Bad Request', message })
+  }
+  t.equal((await call(app, 'GET', '/logs?since=2016-12-31T23:59:59.999Z')).statusCode, 200)
+  t.equal((await call(app, 'GET', '?page=1000000')).statusCode, 200)
+})
