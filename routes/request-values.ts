@@ -75,3 +75,12 @@ export function findUnstorable (root: unknown): Unstorable | undefined {
     return undefined
   })
 }
+
+/** Every string and number of a request part, with its path (`/actions/0/url`), in document order. */
+export function valuesOf (root: unknown): Array<{ path: string, value: string | number }> {
+  const out: Array<{ path: string, value: string | number }> = []
+  walk(root, (value, node, key) => {
+    if (!key && (typeof value === 'string' || typeof value === 'number')) out.push({ path: pathOf(node), value })
+  })
+  return out
+}
