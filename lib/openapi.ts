@@ -11,7 +11,8 @@ export const swaggerOptions: SwaggerOptions = {
         '',
         '- Authentication: a bearer token (or the host\'s own check) on every route but `/observers/runtime/health`.',
         '- Errors: `{ statusCode, code, error, message }` with a stable `OBS_ERR_*` code; a message about a request part names the field ' +
-          '(`body/name must not have fewer than 1 characters`); unknown body fields are a 400; 5xx bodies never carry SQL.',
+          '(`body/name must not have fewer than 1 characters`); unknown body fields are a 400, and so is text PostgreSQL cannot store ' +
+          '(a NUL byte, a lone UTF-16 surrogate) anywhere in a request; 5xx bodies never carry SQL.',
         '- Pagination: observers by `page`/`page_size`; logs and dead letters by keyset, passing `next_cursor` back as `cursor` (opaque); ' +
           'the change log by change-log id (`after_cursor`). A limit above its maximum is a 400.',
         '- Secrets (header values, signing secrets, Slack URLs) are served as `[redacted]`; sending `[redacted]` back keeps the stored value.',

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import {
   BadRequestError, BodyTooLargeError, InternalError, InvalidJsonError, RouteNotFoundError, UnsupportedMediaTypeError
 } from '../lib/errors.js'
+import { clientFault } from './database-errors.js'
 
 // Fastify's own 4xx errors (body parsing, content type), renamed into the API's codes
 function translate (error: FastifyError, limit: number | undefined): FastifyError {
@@ -21,6 +22,13 @@ function translate (error: FastifyError, limit: number | undefined): FastifyErro
 }
 
 export async function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const fault = error.statusCode === undefined ? clientFault(error, request) : undefined
+  if (fault !== undefined) {
+    // a check the edge could make is missing: the log says which statement refused what
+    request.log.warn({ err: error }, 'the database refused a request value')
+    await reply.code(400).send(fault)
+    return
+  }
   const status = error.statusCode ?? 500
   if (status >= 500) {
     request.log.error({ err: error }, 'admin API request failed')

@@ -1,6 +1,7 @@
 // Shapes every admin route shares: the error body, ids, nullable fields, response status sets.
 import { Type, type TSchema } from 'typebox'
 import type { JsonObject } from '../../lib/model.js'
+import { explainPattern } from '../validation.js'
 
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),
@@ -41,7 +42,17 @@ export const Nullable = <T extends TSchema>(schema: T, description?: string) =>
 export const UuidSchema = Type.String({ format: 'uuid' })
 /** A timestamp as served: handlers return Dates, the serializer writes ISO 8601. */
 export const DateTimeSchema = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' })
-export const DateTimeInputSchema = Type.String({ format: 'date-time' })
+/**
+ * A time a client sends. RFC 3339 allows a leap second (`:60`), which a JavaScript Date cannot
+ * hold: refused here rather than reaching PostgreSQL as an invalid date.
+ */
+export function dateTimeInput (description?: string) {
+  return Type.String({
+    format: 'date-time',
+    pattern: explainPattern('^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-5]', 'must have seconds from 00 to 59 (leap seconds are not supported)'),
+    ...(description === undefined ? {} : { description })
+  })
+}
 
 export const IdParamsSchema = Type.Object({ id: UuidSchema }, { additionalProperties: false })
 

@@ -1,6 +1,6 @@
 // POST /test: a dry run of one observer against one event.
 import { Type } from 'typebox'
-import { ChangeLogIdSchema, DateTimeInputSchema, JsonObjectSchema, Nullable, UuidSchema } from './common.js'
+import { ChangeLogIdSchema, JsonObjectSchema, Nullable, UuidSchema, dateTimeInput } from './common.js'
 import { CreateObserverSchema, EventTypeSchema } from './observers.js'
 
 const Json = Nullable(JsonObjectSchema)
@@ -11,7 +11,7 @@ export const DryRunEventSchema = Type.Object({
   entity_id: Type.Optional(Type.String({ maxLength: 1000, default: '' })),
   tenant_id: Type.Optional(Nullable(Type.String())),
   user_id: Type.Optional(Nullable(Type.String())),
-  timestamp: Type.Optional(DateTimeInputSchema),
+  timestamp: Type.Optional(dateTimeInput()),
   data: Type.Optional(Json),
   before: Type.Optional(Json),
   changes: Type.Optional(Nullable(Type.Record(Type.String(), Type.Object({ old: Type.Unknown(), new: Type.Unknown() }))))

@@ -1,6 +1,6 @@
 // Execution log and per-observer statistics.
 import { Type } from 'typebox'
-import { CursorPaging, DateTimeSchema, Nullable, UuidSchema, cursorPage } from './common.js'
+import { CursorPaging, DateTimeSchema, Nullable, UuidSchema, cursorPage, dateTimeInput } from './common.js'
 
 const Text = Type.String({ minLength: 1, maxLength: 1000 })
 
@@ -10,8 +10,8 @@ const logFilters = {
   entity_type: Type.Optional(Text),
   entity_id: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'Needs entity_type (ids are unique within an entity type)' })),
   trace_id: Type.Optional(Text),
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'Attempts logged at or after this time' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'Attempts logged before this time' })),
+  since: Type.Optional(dateTimeInput('Attempts logged at or after this time')),
+  until: Type.Optional(dateTimeInput('Attempts logged before this time')),
   ...CursorPaging
 }
 
@@ -46,7 +46,7 @@ export const LogEntrySchema = Type.Object({
 export const LogPageSchema = cursorPage(LogEntrySchema, 'LogPage')
 
 export const StatsQuerySchema = Type.Object({
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'Count attempts logged (and dead letters last failed) at or after this time' }))
+  since: Type.Optional(dateTimeInput('Count attempts logged (and dead letters last failed) at or after this time'))
 }, { additionalProperties: false })
 
 export const ObserverStatsSchema = Type.Object({

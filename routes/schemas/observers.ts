@@ -88,7 +88,8 @@ export const ObserverSchema = Type.Object({
 }, { title: 'Observer' })
 
 export const ObserverListQuerySchema = Type.Object({
-  page: Type.Integer({ minimum: 1, default: 1 }),
+  // its offset must fit PostgreSQL's bigint; a million pages of 100 is far past any observer table
+  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   entity_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   event_type: Type.Optional(EventTypeSchema),
