@@ -1,7 +1,7 @@
 // Pieces every built-in action shares: `*_env` settings, config failures, bounded log text.
 import { Type } from 'typebox'
 import type { ActionOutcome } from './types.js'
-import { explainPattern } from './schema-errors.js'
+import { explainPattern } from '../schema-errors.js'
 
 /** Name of an environment variable (`url_env`, `signing_secret_env`...). */
 export const EnvNameSchema = Type.String({

@@ -5,7 +5,7 @@ import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { EventEnvelope } from '../model.js'
 import type { ActionContext, ActionDefinition, ActionOutcome, RenderedRequest } from './types.js'
-import { explainPattern } from './schema-errors.js'
+import { explainPattern } from '../schema-errors.js'
 import { TimeoutMsSchema, boundedText, deadlineFailure, withDeadline } from './common.js'
 
 /**

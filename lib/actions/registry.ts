@@ -11,7 +11,7 @@ import { createSlackAction } from './slack.js'
 import { createEmailAction } from './email.js'
 import { databaseAction } from './database.js'
 import { logAction } from './log.js'
-import { firstSchemaError } from './schema-errors.js'
+import { schemaProblem } from '../schema-errors.js'
 import { createCustomAction } from './custom.js'
 
 export const BUILT_IN_ACTION_TYPES = ['webhook', 'slack', 'email', 'database', 'log'] as const
@@ -84,7 +84,10 @@ export function createActionRegistry (
     const definition = definitions.get(action.type)
     if (definition === undefined) return `/type: unknown action type '${action.type}'`
     const validator = validators.get(action.type) as Validator
-    if (!validator.Check(action)) return firstSchemaError(validator.Errors(action))
+    if (!validator.Check(action)) {
+      const { path, message } = schemaProblem(validator.Errors(action))
+      return `${path}: ${message}`
+    }
     const problem = definition.check?.(action as ActionConfig, services) ?? null
     if (problem === null) return null
     return FIELD_PROBLEM.test(problem) ? `/${problem}` : `: ${problem}`

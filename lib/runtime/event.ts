@@ -3,6 +3,7 @@
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { deepEqual } from '../condition/values.js'
+import { dotted, schemaProblem } from '../schema-errors.js'
 import {
   MODIFICATION_TYPES,
   type ChangeLogRow, type Changes, type EventEnvelope, type JsonObject, type ModificationType, type ObserverEvent
@@ -124,8 +125,8 @@ const storedEvent = Compile(StoredEventSchema)
 /** A stored event checked against its schema (never cast): the event, or what is wrong with it. */
 export function parseStoredEvent (value: unknown): ObserverEvent | { problem: string } {
   if (!storedEvent.Check(value)) {
-    const first = storedEvent.Errors(value)[0]
-    return { problem: `stored event ${first?.instancePath === '' || first === undefined ? '' : `${first.instancePath.slice(1)} `}${first?.message ?? 'is not valid'}` }
+    const { path, message } = schemaProblem(storedEvent.Errors(value))
+    return { problem: `stored event${path === '' ? '' : ` ${dotted(path)}`} ${message}` }
   }
   return {
     event_id: value.event_id,

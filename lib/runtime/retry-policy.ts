@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { DEFAULT_RETRY_CONFIG, type RetryConfig } from '../model.js'
+import { dotted, schemaProblem } from '../schema-errors.js'
 
 /** The longest wait honoured, for the backoff ceiling and for a server's Retry-After alike. */
 export const MAX_RETRY_DELAY_MS = 3_600_000
@@ -44,17 +45,9 @@ export function resolveRetryConfig (partial: Partial<RetryConfig> | null | undef
  */
 export function checkRetryConfig (partial: unknown): string | null {
   if (partial === null || partial === undefined) return null
-  const first = Value.Errors(RetryConfigSchema, partial)[0]
-  if (first !== undefined) {
-    if (first.keyword === 'additionalProperties' || first.message === 'schema is false') {
-      const extra = first.instancePath !== '' ? first.instancePath.slice(1) : 'unknown'
-      return `retry_config.${extra} is not an allowed property`
-    }
-    if (first.instancePath === '/backoff_strategy') {
-      return `retry_config.backoff_strategy must be one of ${BACKOFF_STRATEGIES.join(', ')}`
-    }
-    const field = first.instancePath === '' ? '' : `.${first.instancePath.slice(1)}`
-    return `retry_config${field} ${first.message}`
+  if (!Value.Check(RetryConfigSchema, partial)) {
+    const { path, message } = schemaProblem(Value.Errors(RetryConfigSchema, partial))
+    return `retry_config${path === '' ? '' : `.${dotted(path)}`} ${message}`
   }
   const config = resolveRetryConfig(partial as RetryConfigInput)
   if (config.max_delay_ms < config.initial_delay_ms) {

@@ -1,7 +1,7 @@
 // Shapes every admin route shares: the error body, ids, nullable fields, response status sets.
 import { Type, type TSchema } from 'typebox'
 import type { JsonObject } from '../../lib/model.js'
-import { explainPattern } from '../validation.js'
+import { explainPattern } from '../../lib/schema-errors.js'
 
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),

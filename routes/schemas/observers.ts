@@ -2,7 +2,7 @@
 import { Type, type TSchema } from 'typebox'
 import type { RetryConfig } from '../../lib/model.js'
 import { RetryConfigSchema } from '../../lib/runtime/retry-policy.js'
-import { explainPattern } from '../validation.js'
+import { explainPattern } from '../../lib/schema-errors.js'
 import { DateTimeSchema, Nullable, UuidSchema } from './common.js'
 
 const EVENT_TYPES = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM']

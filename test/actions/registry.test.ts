@@ -37,7 +37,7 @@ t.test('validate names the action index and the field', async t => {
     [{ type: 'webhook', url: 'http://169.254.169.254/' }, 'actions/3/url: refused: address 169.254.169.254 is cloud metadata'],
     [{ type: 'webhook', url: 'http://localhost:8080/' }, "actions/3/url: refused: host 'localhost' is loopback (localhost)"],
     [{ type: 'webhook', url: 'https://x.example.com', method: 'DELETE' }, 'actions/3/method: must be one of POST, PUT, PATCH'],
-    [{ type: 'webhook', url: 'https://x.example.com', colour: 'red' }, 'actions/3/colour: is not a known field'],
+    [{ type: 'webhook', url: 'https://x.example.com', colour: 'red' }, 'actions/3/colour: is not an allowed property'],
     [{ type: 'webhook', url: 'https://x.example.com', headers: { 'X-A': 1 } }, 'actions/3/headers/X-A: must be string'],
     [{ type: 'webhook', url: 'https://x.example.com', timeout_ms: 0 }, 'actions/3/timeout_ms: must be >= 1'],
     [{ type: 'webhook', url_env: 'lower-case-not-allowed' }, 'actions/3/url_env: must be an environment variable name (letters, digits and _, not starting with a digit)'],
