@@ -139,19 +139,22 @@ export interface RetryToSchedule {
   last_error: string | null
 }
 
-/** An action given up on: one row per action, never per whole event. */
+/**
+ * An action given up on: one row per action, never per whole event, except for a change-log row
+ * that cannot be read as an event at all (no observer, no action; `event` is the row itself).
+ */
 export interface DeadLetterToWrite {
-  observer_id: string
-  observer_name: string
+  observer_id: string | null
+  observer_name: string | null
   event_id: string
   change_log_id: string | null
   entity_type: string
   entity_id: string
   event_type: string
   tenant_id: string | null
-  action_index: number
-  action_type: string
-  event: ObserverEvent
+  action_index: number | null
+  action_type: string | null
+  event: ObserverEvent | JsonObject
   error_code: string | null
   error_message: string | null
   attempts: number

@@ -73,12 +73,12 @@ export async function countDeadLetters (db: Kysely<Database>): Promise<number> {
 
 export async function deadLetterStats (db: Kysely<Database>, filter: DeadLetterFilter = {}): Promise<{
   total: number
-  by_action_type: Array<{ action_type: string, count: number }>
-  by_observer: Array<{ observer_id: string, observer_name: string, count: number }>
+  by_action_type: Array<{ action_type: string | null, count: number }>
+  by_observer: Array<{ observer_id: string | null, observer_name: string | null, count: number }>
 }> {
   const byType = await filtered(db, filter).select(['action_type', sql<string>`count(*)::text`.as('n')])
     .groupBy('action_type').orderBy('action_type').execute()
-  const byObserver = await filtered(db, filter).select(['observer_id', sql<string>`max(observer_name)`.as('observer_name'), sql<string>`count(*)::text`.as('n')])
+  const byObserver = await filtered(db, filter).select(['observer_id', sql<string | null>`max(observer_name)`.as('observer_name'), sql<string>`count(*)::text`.as('n')])
     .groupBy('observer_id').orderBy(sql`count(*)`, 'desc').execute()
   return {
     total: byType.reduce((sum, r) => sum + Number(r.n), 0),

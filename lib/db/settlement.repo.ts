@@ -2,7 +2,7 @@
 // dead letters), written in one transaction together with the checkpoint move of the batch they
 // came from, or with the release of the claims of the stored deliveries they re-ran. The main
 // path and every re-delivery commit through commitSettlement.
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql, type ExpressionBuilder, type Kysely, type OnConflictDatabase, type OnConflictTables, type Transaction } from 'kysely'
 import type { Settlement } from '../model.js'
 import type { Position } from './change-log.repo.js'
 import { advanceCheckpoint, advanceSql, advanceValues } from './checkpoint.repo.js'
@@ -117,19 +117,28 @@ async function writeSettlement (trx: Transaction<Database>, schema: string, { lo
       .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doNothing())
       .execute()
   }
-  if (deadLetters.length > 0) {
-    await trx.insertInto('tb_observer_dead_letter')
-      .values(deadLetters.map((d) => ({ ...d, event: JSON.stringify(d.event) })))
-      .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doUpdateSet((eb) => ({
-        error_code: eb.ref('excluded.error_code'),
-        error_message: eb.ref('excluded.error_message'),
-        attempts: eb.ref('excluded.attempts'),
-        last_failed_at: eb.ref('excluded.last_failed_at'),
-        retry_claimed_until: null
-      })))
+  const actions = deadLetters.filter((d) => d.observer_id !== null)
+  const changes = deadLetters.filter((d) => d.observer_id === null)
+  // the same action (or unreadable change) dead-lettered again, after a crash or a retry: one row, updated
+  if (actions.length > 0) {
+    await trx.insertInto('tb_observer_dead_letter').values(actions.map((d) => ({ ...d, event: JSON.stringify(d.event) })))
+      .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doUpdateSet(failedAgain))
+      .execute()
+  }
+  if (changes.length > 0) {
+    await trx.insertInto('tb_observer_dead_letter').values(changes.map((d) => ({ ...d, event: JSON.stringify(d.event) })))
+      .onConflict((oc) => oc.column('event_id').where('observer_id', 'is', null).doUpdateSet(failedAgain))
       .execute()
   }
 }
+
+const failedAgain = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'tb_observer_dead_letter'>, OnConflictTables<'tb_observer_dead_letter'>>) => ({
+  error_code: eb.ref('excluded.error_code'),
+  error_message: eb.ref('excluded.error_message'),
+  attempts: eb.ref('excluded.attempts'),
+  last_failed_at: eb.ref('excluded.last_failed_at'),
+  retry_claimed_until: null
+})
 
 async function releaseDeadLetters (trx: Transaction<Database>, items: ClaimsToRelease['deadLetters']): Promise<void> {
   const delivered = items.filter((i) => i.delivered).map((i) => i.id)

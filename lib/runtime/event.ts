@@ -9,18 +9,26 @@ import {
   type ChangeLogRow, type Changes, type EventEnvelope, type JsonObject, type ModificationType, type ObserverEvent
 } from '../model.js'
 
-/** A row whose modification_type is none of INSERT, UPDATE, DELETE, CUSTOM: log it and skip it. */
-export class UnknownModificationTypeError extends Error {
-  readonly modificationType: string
-  readonly changeLogId: string
-
-  constructor (modificationType: string, changeLogId: string) {
-    super(`unknown modification_type '${modificationType}' in change-log row ${changeLogId}`)
-    this.name = 'UnknownModificationTypeError'
-    this.modificationType = modificationType
-    this.changeLogId = changeLogId
+/** A change-log row that cannot be an event; it is dead-lettered as a whole with `code`. */
+export class UnreadableChangeError extends Error {
+  constructor (readonly code: string, message: string, readonly changeLogId: string) {
+    super(message)
+    this.name = 'UnreadableChangeError'
   }
 }
+
+/** A row whose modification_type is none of INSERT, UPDATE, DELETE, CUSTOM. */
+export class UnknownModificationTypeError extends UnreadableChangeError {
+  constructor (readonly modificationType: string, changeLogId: string) {
+    super('UNKNOWN_MODIFICATION_TYPE', `unknown modification_type '${modificationType}' in change-log row ${changeLogId}`, changeLogId)
+    this.name = 'UnknownModificationTypeError'
+  }
+}
+
+/** The largest entity_type + entity_id, in UTF-8 bytes, that the log's index can hold with room to spare. */
+export const MAX_ENTITY_KEY_BYTES = 2000
+/** A longer trace id is dropped rather than stop the event (a W3C trace id has 32 characters). */
+const MAX_TRACE_ID = 256
 
 function modificationType (row: ChangeLogRow): ModificationType {
   const type = String(row.modification_type).toUpperCase()
@@ -28,6 +36,26 @@ function modificationType (row: ChangeLogRow): ModificationType {
     throw new UnknownModificationTypeError(String(row.modification_type), row.pk_entity_change_log)
   }
   return type as ModificationType
+}
+
+/** An image is a JSON object or absent; jsonb also holds arrays and scalars, which no observer can read. */
+function image (row: ChangeLogRow, column: 'object_data' | 'object_data_before'): JsonObject | null {
+  const value: unknown = row[column]
+  if (value === null || value === undefined) return null
+  if (typeof value === 'object' && !Array.isArray(value)) return value as JsonObject
+  const kind = Array.isArray(value) ? 'an array' : `a ${typeof value}`
+  throw new UnreadableChangeError('INVALID_DATA', `${column} of change-log row ${row.pk_entity_change_log} is ${kind}, not a JSON object`, row.pk_entity_change_log)
+}
+
+function checkKey (row: ChangeLogRow): void {
+  const type = row.object_type
+  const id = row.object_id
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: the exact count is needed only for long keys
+  if ((type.length + id.length) * 3 <= MAX_ENTITY_KEY_BYTES) return
+  const bytes = Buffer.byteLength(type) + Buffer.byteLength(id)
+  if (bytes > MAX_ENTITY_KEY_BYTES) {
+    throw new UnreadableChangeError('ENTITY_KEY_TOO_LONG', `object_type and object_id of change-log row ${row.pk_entity_change_log} take ${bytes} bytes; at most ${MAX_ENTITY_KEY_BYTES} can be indexed`, row.pk_entity_change_log)
+  }
 }
 
 function read (image: JsonObject, key: string): unknown {
@@ -54,11 +82,12 @@ export function diffImages (before: JsonObject, after: JsonObject | null): Chang
   return changes
 }
 
-/** Throws UnknownModificationTypeError for a row of an unknown kind (the caller logs and skips it). */
+/** Throws UnreadableChangeError for a row that cannot be an event (the caller dead-letters it). */
 export function toEvent (row: ChangeLogRow): ObserverEvent {
   const type = modificationType(row)
-  let data = row.object_data
-  let before: JsonObject | null = row.object_data_before ?? null
+  let data = image(row, 'object_data')
+  let before = image(row, 'object_data_before')
+  checkKey(row)
   let changes: Changes | null = null
   if (type === 'INSERT') {
     before = null
@@ -80,7 +109,7 @@ export function toEvent (row: ChangeLogRow): ObserverEvent {
     data,
     before,
     changes,
-    trace_id: row.trace_id,
+    trace_id: row.trace_id !== null && row.trace_id.length > MAX_TRACE_ID ? null : row.trace_id,
     change_log_id: row.pk_entity_change_log
   }
 }

@@ -10,7 +10,7 @@ import type { Settlement } from '../model.js'
 import { recordError, warnDeadLetters, type RuntimeContext } from './context.js'
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
-import { settle } from './settling.js'
+import { settle, settleUnreadable } from './settling.js'
 
 interface InFlightBatch {
   batch: Batch
@@ -82,7 +82,7 @@ export class BatchPipeline {
     this.pending.push(entry)
     this.uncommitted.push(entry)
     this.ctx.executor.runAll(deliveries).then((results) => {
-      entry.settlement = settle(results)
+      entry.settlement = settleUnreadable(plan.refused, settle(results))
     }).catch((err: Error) => {
       // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
       entry.failure = err

@@ -2,13 +2,14 @@
 // in priority order and actions in their order. Pure: matching and the event conversion do no I/O.
 import type { ChangeLogRow, ObserverEvent } from '../model.js'
 import type { Delivery } from './delivery.js'
-import { toEvent } from './event.js'
+import { toEvent, UnreadableChangeError } from './event.js'
 import type { Matcher } from './matcher.js'
 
 /** A row that cannot be turned into an event, and why. */
 export interface RefusedRow {
   row: ChangeLogRow
-  error: Error
+  code: string
+  message: string
 }
 
 export interface Plan {
@@ -30,7 +31,7 @@ export function planBatch (rows: readonly ChangeLogRow[], matcher: Matcher, room
     try {
       event = toEvent(rows[i])
     } catch (err) {
-      refused.push({ row: rows[i], error: err as Error })
+      refused.push({ row: rows[i], code: err instanceof UnreadableChangeError ? err.code : 'INVALID_EVENT', message: (err as Error).message })
       continue
     }
     const before = deliveries.length

@@ -119,8 +119,8 @@ export class ReadLoop {
     // cannot be: a caller's Kysely gives no connection to LISTEN on)
     if (rt.autoReload) await ctx.observers.refresh(batch.observersVersion)
     const plan = planBatch(batch.rows, ctx.observers.matcher, pipeline.room)
-    for (const { row, error } of plan.refused) {
-      recordError(ctx, error, { change_log_id: row.pk_entity_change_log, modification_type: row.modification_type }, 'change-log row refused')
+    for (const { row, code, message } of plan.refused) {
+      recordError(ctx, new Error(message), { change_log_id: row.pk_entity_change_log, event_id: row.id, code }, 'change-log row is not an event; dead-lettered')
     }
     pipeline.submit(reader.take(batch, plan.kept), plan)
     // it took everything there was: wait for a NOTIFY (one that came meanwhile ends the wait at

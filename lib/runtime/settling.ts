@@ -3,6 +3,7 @@
 import type { ActionOutcome } from '../actions/types.js'
 import type { AttemptLog, Settlement } from '../model.js'
 import type { Delivery } from './delivery.js'
+import type { RefusedRow } from './planning.js'
 import { nextRetryDelay } from './retry-policy.js'
 
 /** How one attempt of one delivery ended. */
@@ -93,6 +94,31 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
       attempts: attempt,
       first_failed_at: firstFailedAt,
       last_failed_at: new Date(startedMs + durationMs)
+    })
+  }
+  return into
+}
+
+/** A change-log row that is not an event is dead-lettered as a whole: no observer, no action. */
+export function settleUnreadable (refused: readonly RefusedRow[], into: Settlement, now = new Date()): Settlement {
+  for (const { row, code, message } of refused) {
+    into.deadLetters.push({
+      observer_id: null,
+      observer_name: null,
+      event_id: row.id,
+      change_log_id: row.pk_entity_change_log,
+      entity_type: row.object_type,
+      entity_id: row.object_id,
+      event_type: String(row.modification_type),
+      tenant_id: row.tenant_id,
+      action_index: null,
+      action_type: null,
+      event: { ...row },
+      error_code: code,
+      error_message: clip(message),
+      attempts: 1,
+      first_failed_at: now,
+      last_failed_at: now
     })
   }
   return into

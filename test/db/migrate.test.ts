@@ -10,7 +10,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   const { pool, schema } = await testPool(t)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const first = await migrateToLatest(db, schema)
-  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success'], ['005-notify-txid', 'Success']])
+  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success'], ['005-notify-txid', 'Success'], ['006-unreadable-change-dead-letters', 'Success']])
   const { rows } = await pool.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = $1 and table_name not like 'kysely%' order by 1", [schema])
   t.same(rows.map((r) => r.table_name), TABLES)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { ChangeLogRow } from '../../lib/model.js'
-import { UnknownModificationTypeError, diffImages, toEnvelope, toEvent } from '../../lib/runtime/event.js'
+import { UnknownModificationTypeError, UnreadableChangeError, diffImages, parseStoredEvent, toEnvelope, toEvent } from '../../lib/runtime/event.js'
 
 function row (over: Partial<ChangeLogRow> = {}): ChangeLogRow {
   return {
@@ -133,6 +133,27 @@ t.test('an unknown modification_type throws UnknownModificationTypeError', async
       message: "unknown modification_type 'truncate' in change-log row 1001"
     })
   }
+})
+
+t.test('an image that is not a JSON object, or a key too long to index, is refused with its code', async t => {
+  for (const [column, value, kind] of [['object_data', 5, 'a number'], ['object_data', [1], 'an array'], ['object_data_before', 'x', 'a string'], ['object_data', true, 'a boolean']] as const) {
+    t.throws(() => toEvent(row({ [column]: value } as never)), { code: 'INVALID_DATA', message: `${column} of change-log row 1001 is ${kind}, not a JSON object` })
+  }
+  t.throws(() => toEvent(row({ object_id: 'é'.repeat(1000) })), { code: 'ENTITY_KEY_TOO_LONG', message: /take 2006 bytes; at most 2000/ })
+  t.equal(toEvent(row({ object_id: 'k'.repeat(1990) })).entity_id.length, 1990, 'a long key that fits is kept')
+  t.ok(new UnknownModificationTypeError('x', '1') instanceof UnreadableChangeError)
+  t.equal(toEvent(row({ trace_id: 't'.repeat(300) })).trace_id, null, 'a trace id no log index could hold is dropped, not the event')
+  t.equal(toEvent(row({ trace_id: 'abc' })).trace_id, 'abc')
+})
+
+t.test('a stored event is checked against its schema, never cast', async t => {
+  const stored = JSON.parse(JSON.stringify(toEvent(row())))
+  t.same(parseStoredEvent(stored), toEvent(row()))
+  t.same(parseStoredEvent({ ...stored, event_type: 'MERGE' }), { problem: 'stored event event_type must be one of INSERT, UPDATE, DELETE, CUSTOM' })
+  t.same(parseStoredEvent({ ...stored, event_id: 'nope' }), { problem: 'stored event event_id must be a UUID' })
+  t.same(parseStoredEvent({ ...stored, data: [1] }), { problem: 'stored event data must be object or null' })
+  t.match(parseStoredEvent({ event_id: stored.event_id, event_type: 'INSERT', entity_type: 'order', entity_id: '1', timestamp: stored.timestamp }),
+    { tenant_id: null, data: null, changes: null, change_log_id: null }, 'missing optional members read as null')
 })
 
 t.test('diffImages against a missing after image', async t => {

@@ -83,20 +83,6 @@ t.test('a scheduled retry survives a restart and runs on the next runtime', asyn
   t.equal(await countRows(second.pool, second.schema, 'tb_observer_log', "status = 'success' and attempt_number = 2"), 1)
 })
 
-t.test('a row with an unknown modification type is refused with a logged error, and reading goes on', async (t) => {
-  const sink = await startHttpTarget(t)
-  const { app, pool, schema } = await build(t)
-  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
-  await app.observers.reload()
-  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type) values ('order', 'x', 'TRUNCATE')`)
-  await insertChanges(pool, schema, 1, 'order', () => ({ n: 'good' }))
-  const [req] = await sink.waitFor(1)
-  t.equal(req.json.entity_id, 'good')
-  const health = await app.observers.health()
-  t.ok(health.errors >= 1, 'counted as an error')
-  t.match(health.last_error, /TRUNCATE/)
-})
-
 t.test('custom actions run with the event and their config; a throw is retried', async (t) => {
   const seen: unknown[] = []
   let calls = 0
