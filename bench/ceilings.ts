@@ -58,6 +58,8 @@ const observer: Observer = {
   priority: 100,
   retry_config: null,
   timeout_ms: 5000,
+  ordering: 'none',
+  on_dead_letter: 'skip',
   tenant_id: null,
   created_at: new Date(),
   updated_at: new Date(),

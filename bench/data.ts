@@ -26,12 +26,16 @@ export interface Position { txid: string, id: string }
 
 const q = (schema: string, table: string): string => `"${schema}".${table}`
 
-/** `count` INSERT rows of entity `order`, `chunk` per statement (each its own transaction). */
-export async function insertChangeLog (pool: pg.Pool, schema: string, count: number, chunk = 5000): Promise<void> {
+/**
+ * `count` rows of entity `order`, `chunk` per statement (each its own transaction): every row its
+ * own entity, or with `keys`, row g updates entity g % keys (so each entity gets count / keys events).
+ */
+export async function insertChangeLog (pool: pg.Pool, schema: string, count: number, { chunk = 5000, keys }: { chunk?: number, keys?: number } = {}): Promise<void> {
   for (let first = 1; first <= count; first += chunk) {
     const last = Math.min(count, first + chunk - 1)
     await pool.query(`insert into ${q(schema, 'tb_entity_change_log')} (object_type, object_id, modification_type, object_data)
-      select 'order', g::text, 'INSERT', ${ORDER_SQL} from generate_series($1::int, $2::int) g`, [first, last])
+      select 'order', (case when $3::int is null then g else g % $3::int end)::text, 'INSERT', ${ORDER_SQL}
+        from generate_series($1::int, $2::int) g`, [first, last, keys ?? null])
   }
 }
 
@@ -42,18 +46,20 @@ export interface ObserverRows {
   entityTypes: string[] | null
   retryConfig?: object
   timeoutMs?: number
+  /** 'entity': ordered delivery per entity */
+  ordering?: 'none' | 'entity'
 }
 
 /** `count` observers with one webhook action each, in one statement; returns their ids in creation order. */
 export async function insertObservers (pool: pg.Pool, schema: string, rows: ObserverRows): Promise<string[]> {
   const { rows: ids } = await pool.query<{ id: string }>(
-    `insert into ${q(schema, 'tb_observer')} (name, entity_type, actions, priority, retry_config, timeout_ms)
+    `insert into ${q(schema, 'tb_observer')} (name, entity_type, actions, priority, retry_config, timeout_ms, ordering)
      select 'bench-' || g, ($2::text[])[1 + g % greatest(coalesce(array_length($2::text[], 1), 1), 1)],
             jsonb_build_array(jsonb_build_object('type', 'webhook', 'url', $3::text)),
-            100 + g % 10, $4::jsonb, $5
+            100 + g % 10, $4::jsonb, $5, $6
        from generate_series(1, $1::int) g
      returning id`,
-    [rows.count, rows.entityTypes, rows.url, rows.retryConfig === undefined ? null : JSON.stringify(rows.retryConfig), rows.timeoutMs ?? 5000])
+    [rows.count, rows.entityTypes, rows.url, rows.retryConfig === undefined ? null : JSON.stringify(rows.retryConfig), rows.timeoutMs ?? 5000, rows.ordering ?? 'none'])
   return ids.map((r) => r.id)
 }
 
@@ -86,6 +92,13 @@ export interface DbOutcome {
   logs_other: number
   retries_pending: number
   dead_letters: number
+}
+
+/** Keys held by ordered observers and the events parked behind them. */
+export async function heldKeys (pool: pg.Pool, schema: string): Promise<{ keys: number, parked: number }> {
+  const { rows } = await pool.query<{ keys: number, parked: number }>(`select (select count(*) from ${q(schema, 'tb_observer_key')})::int as keys,
+    (select count(*) from ${q(schema, 'tb_observer_parked')})::int as parked`)
+  return rows[0]
 }
 
 export async function dbOutcome (pool: pg.Pool, schema: string): Promise<DbOutcome> {

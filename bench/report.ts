@@ -7,12 +7,15 @@ import type { HttpCeiling, PgCeiling } from './ceilings.js'
 import type { Machine } from './machine.js'
 import type { AdminResult } from './scenarios/admin.js'
 import type { DrainResult } from './scenarios/drain.js'
+import type { OrderedResult } from './scenarios/ordered.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
 
 export interface Results {
   backlog?: DrainResult
   fanout?: DrainResult
+  ordered?: OrderedResult
+  ordered_failing?: DrainResult
   steady?: SteadyResult
   admin?: AdminResult
   ceiling_http?: HttpCeiling
@@ -52,18 +55,22 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const fanout = r.fanout?.deliveries_per_s
   const http = r.ceiling_http?.requests_per_s
   const pgRows = r.ceiling_pg?.rows_per_s
-  const correct = [r.backlog, r.fanout, r.steady].every((s) => s === undefined || s.correctness.ok)
+  const ordered = r.ordered?.ordered.deliveries_per_s
+  const correct = [r.backlog, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing]
+    .every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, admin: r.admin },
+    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, admin: r.admin },
     ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
       backlog_to_pg_ceiling: ratio(backlog, pgRows),
       fanout_to_http_ceiling: ratio(fanout, http),
       fanout_to_pg_ceiling: ratio(fanout, pgRows),
-      fanout_to_backlog: ratio(fanout, backlog)
+      fanout_to_backlog: ratio(fanout, backlog),
+      ordered_to_unordered: r.ordered?.ordered_to_unordered ?? null,
+      ordered_failing_to_ordered: ratio(r.ordered_failing?.deliveries_per_s, ordered)
     },
     targets: {
       backlog_rate: target('>= 10000 deliveries/s', backlog, (v) => v >= 10_000),
@@ -71,6 +78,8 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       steady_p50: target('< 2 ms commit-to-delivery p50', r.steady?.latency_ms.p50, (v) => v < 2),
       steady_p99: target('< 10 ms commit-to-delivery p99', r.steady?.latency_ms.p99, (v) => v < 10),
       fanout_vs_backlog: target('>= 0.8 of the backlog rate', ratio(fanout, backlog) ?? undefined, (v) => v >= 0.8),
+      ordered_vs_unordered: target('>= 0.9 of the unordered rate, 10 000 entities', r.ordered?.ordered_to_unordered, (v) => v >= 0.9),
+      ordered_failing_vs_ordered: target('>= 0.9 of the ordered rate with one entity failing', ratio(r.ordered_failing?.deliveries_per_s, ordered) ?? undefined, (v) => v >= 0.9),
       admin_observers_p99: target('< 20 ms p99 GET /observers', endpointP99(r.admin, 'list_observers'), (v) => v < 20),
       admin_logs_p99: target('< 50 ms p99 GET /observers/logs', endpointP99(r.admin, 'list_logs'), (v) => v < 50),
       // the same targets for one request at a time (no queue behind a saturated server)
@@ -78,7 +87,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       admin_logs_p99_one_connection: target('< 50 ms p99 GET /observers/logs, one connection', endpointP99(r.admin, 'list_logs', true), (v) => v < 50)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, fanout: r.fanout?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,

@@ -18,6 +18,7 @@ import { buildReport, saveReport, type Results } from './report.js'
 import { admin } from './scenarios/admin.js'
 import { backlog } from './scenarios/backlog.js'
 import { fanout } from './scenarios/fanout.js'
+import { ordered, orderedFailing } from './scenarios/ordered.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -114,6 +115,8 @@ async function main (): Promise<number> {
     const steps: Record<string, Array<[string, () => Promise<void>]>> = {
       backlog: [['backlog', async () => { results.backlog = await backlog(ctx, s) }]],
       fanout: [['fanout', async () => { results.fanout = await fanout(ctx, s) }]],
+      ordered: [['ordered', async () => { results.ordered = await ordered(ctx, s) }]],
+      'ordered-failing': [['ordered_failing', async () => { results.ordered_failing = await orderedFailing(ctx, s) }]],
       steady: [['steady', async () => { results.steady = await steady(ctx, s) }]],
       admin: [['admin', async () => { results.admin = await admin(ctx, s) }]],
       ceilings: [

@@ -7,6 +7,8 @@ export interface SinkConfig {
   failUpTo: number
   /** keep each event's first 2xx time, for the latency report */
   keepTimes: boolean
+  /** every attempt for this entity id is answered 500 (an endpoint failing for one entity) */
+  failEntity?: string
 }
 
 export interface SinkStats {

@@ -49,10 +49,14 @@ function receive (at: number, body: string, res: ServerResponse): void {
   let eventId: string
   let key: string
   try {
-    const envelope = JSON.parse(body) as { event_id?: unknown, observer?: { id?: unknown } }
+    const envelope = JSON.parse(body) as { event_id?: unknown, entity_id?: unknown, observer?: { id?: unknown } }
     if (typeof envelope.event_id !== 'string') throw new Error('no event_id')
     eventId = envelope.event_id
     key = `${eventId} ${String(envelope.observer?.id ?? '')}`
+    if (config.failEntity !== undefined && envelope.entity_id === config.failEntity) {
+      stats.answered500++
+      return answer(res, 500)
+    }
   } catch {
     stats.unparsable++
     return answer(res, 400)

@@ -84,6 +84,10 @@ export interface Observer {
   priority: number
   retry_config: RetryConfig | null
   timeout_ms: number
+  /** 'entity': the events of one entity reach this observer one at a time, in commit order */
+  ordering: Ordering
+  /** ordered observers: whether a dead letter lets the entity's later events go ('skip') or holds them ('block') */
+  on_dead_letter: OnDeadLetter
   tenant_id: string | null
   created_at: Date
   updated_at: Date
@@ -93,6 +97,9 @@ export interface Observer {
 }
 
 export const DEFAULT_TIMEOUT_MS = 30000
+
+export type Ordering = 'none' | 'entity'
+export type OnDeadLetter = 'skip' | 'block'
 
 /** Statuses written to tb_observer_log. */
 export type AttemptStatus = 'success' | 'failed' | 'timeout' | 'skipped' | 'cancelled' | 'dead_lettered'
@@ -162,9 +169,31 @@ export interface DeadLetterToWrite {
   last_failed_at: Date
 }
 
+/** A key of an ordered observer that is held: by the event that blocks it, or (null) by events parked behind it. */
+export interface KeyHold {
+  observer_id: string
+  entity_type: string
+  entity_id: string
+  blocking_event_id: string | null
+  blocking_change_log_id: string | null
+}
+
+/** An event an ordered observer will get once its key is released. */
+export interface ParkedEvent {
+  observer_id: string
+  entity_type: string
+  entity_id: string
+  event_id: string
+  change_log_id: string | null
+  event: ObserverEvent
+}
+
 /** Everything a set of finished attempts owes the database, written in one transaction. */
 export interface Settlement {
   logs: AttemptLog[]
   retries: RetryToSchedule[]
   deadLetters: DeadLetterToWrite[]
+  /** ordered observers only: keys to hold, and events parked behind them */
+  holds: KeyHold[]
+  parked: ParkedEvent[]
 }

@@ -6,6 +6,7 @@ import { observerListOrder } from './003-observer-list-order.js'
 import { logStatusIndex } from './004-log-status-index.js'
 import { notifyTxid } from './005-notify-txid.js'
 import { unreadableChangeDeadLetters } from './006-unreadable-change-dead-letters.js'
+import { orderedDelivery } from './007-ordered-delivery.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -14,6 +15,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '003-observer-list-order': observerListOrder(schema),
     '004-log-status-index': logStatusIndex(schema),
     '005-notify-txid': notifyTxid(schema),
-    '006-unreadable-change-dead-letters': unreadableChangeDeadLetters(schema)
+    '006-unreadable-change-dead-letters': unreadableChangeDeadLetters(schema),
+    '007-ordered-delivery': orderedDelivery(schema)
   }
 }

@@ -32,6 +32,8 @@ function unsavedObserver (app: FastifyInstance, body: Static<typeof CreateObserv
     priority: input.priority ?? 100,
     retry_config: null,
     timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    ordering: input.ordering ?? 'none',
+    on_dead_letter: input.on_dead_letter ?? 'skip',
     tenant_id: scope === undefined ? input.tenant_id ?? null : scope.tenant,
     created_at: now,
     updated_at: now,

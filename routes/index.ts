@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ResolvedOptions } from '../lib/options.js'
 import { authHook } from './auth.js'
+import { blockedKeyRoutes } from './blocked-keys.js'
 import { captureRoutes } from './captures.js'
 import { changeLogRoutes } from './changelog.js'
 import { deadLetterRoutes } from './dead-letters.js'
@@ -40,6 +41,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     // in the order of the OpenAPI document; static paths (/stats) win over /:id whatever the order
     await secured.register(observerRoutes)
     await secured.register(statsRoutes)
+    await secured.register(blockedKeyRoutes)
     await secured.register(logRoutes)
     await secured.register(dryRunRoutes)
     await secured.register(runtimeRoutes)

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { REDACTED } from '../lib/actions/types.js'
 import { checkCondition } from '../lib/condition/index.js'
 import { InvalidActionError, InvalidConditionError, ValidationError } from '../lib/errors.js'
-import type { ActionConfig, Observer, RetryConfig } from '../lib/model.js'
+import type { ActionConfig, Observer, OnDeadLetter, Ordering, RetryConfig } from '../lib/model.js'
 import { checkRetryConfig } from '../lib/runtime/retry-policy.js'
 
 export interface ObserverInput {
@@ -19,11 +19,20 @@ export interface ObserverInput {
   priority?: number
   retry_config?: Partial<RetryConfig> | null
   timeout_ms?: number
+  ordering?: Ordering
+  on_dead_letter?: OnDeadLetter
   tenant_id?: string | null
 }
 
-/** Throws the 400 naming the first problem; returns the input with event_type upper-cased. */
-export function checkObserverInput<T extends ObserverInput> (app: FastifyInstance, input: T): T {
+/**
+ * Throws the 400 naming the first problem; returns the input with event_type upper-cased. A PATCH
+ * passes the stored observer, so rules across fields hold for the observer as it will be.
+ */
+export function checkObserverInput<T extends ObserverInput> (app: FastifyInstance, input: T, current?: Observer): T {
+  const ordering = input.ordering ?? current?.ordering ?? 'none'
+  if ((input.on_dead_letter ?? current?.on_dead_letter) === 'block' && ordering !== 'entity') {
+    throw new ValidationError('body/on_dead_letter must be skip unless ordering is entity (only an ordered observer holds an entity\'s later events)')
+  }
   if (input.condition_expression !== undefined && input.condition_expression !== null) {
     const check = checkCondition(input.condition_expression)
     if (!check.ok) throw new InvalidConditionError(check.message.includes('position') ? check.message : `${check.message} at position ${check.position}`)

@@ -79,6 +79,8 @@ export const observerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         priority: input.priority ?? 100,
         retry_config: input.retry_config ?? null,
         timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+        ordering: input.ordering ?? 'none',
+        on_dead_letter: input.on_dead_letter ?? 'skip',
         tenant_id: scope === undefined ? input.tenant_id ?? null : scope.tenant,
         created_by: actor,
         updated_by: actor
@@ -120,7 +122,7 @@ export const observerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const body = { ...request.body }
     if (scope !== undefined) delete body.tenant_id
     if (body.actions !== undefined) body.actions = restoreSecrets(body.actions as ActionConfig[], current.actions)
-    const changes = checkObserverInput(app, body) as ObserverChanges
+    const changes = checkObserverInput(app, body, current) as ObserverChanges
     const updated = await updateObserver(db, current.id, { ...changes, updated_by: actorOf(scope) }, scope)
     if (updated === NAME_TAKEN) throw new NameTakenError(body.name ?? current.name)
     if (updated === undefined) throw new NotFoundError('observer')

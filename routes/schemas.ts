@@ -2,6 +2,7 @@
 // (the validation, the serializer, the handler types and the OpenAPI document at once).
 export * from './schemas/common.js'
 export * from './schemas/observers.js'
+export * from './schemas/blocked-keys.js'
 export * from './schemas/logs.js'
 export * from './schemas/dry-run.js'
 export * from './schemas/runtime.js'

@@ -71,18 +71,20 @@ export async function startWindow (ctx: BenchContext, sink: Sink, name: string):
   }
 }
 
-export async function checkDeliveries (ctx: BenchContext, sink: Sink, schema: string, perEvent: number, expected: number): Promise<{ correctness: Correctness, sink: SinkStats }> {
+/** `retriesOwed`: retries that stay pending by design (a key held behind an endpoint that never recovers). */
+export async function checkDeliveries (ctx: BenchContext, sink: Sink, schema: string, perEvent: number, expected: number, retriesOwed = 0): Promise<{ correctness: Correctness, sink: SinkStats }> {
   const stats = await sink.stats()
   const db = await dbOutcome(ctx.pool, schema)
   const atHead = samePosition(await readCheckpoint(ctx.pool, schema), await changeLogHead(ctx.pool, schema))
-  const checksumOk = stats.checksum === perEvent * await changeLogChecksum(ctx.pool, schema)
+  // the checksum covers every event only when every delivery was made
+  const checksumOk = retriesOwed > 0 || stats.checksum === perEvent * await changeLogChecksum(ctx.pool, schema)
   const problems: string[] = []
   if (stats.delivered !== expected) problems.push(`sink got ${stats.delivered} of ${expected} deliveries`)
   if (!checksumOk) problems.push('the event ids delivered are not the change log\'s')
   if (stats.duplicates > 0) problems.push(`${stats.duplicates} deliveries arrived more than once (at-least-once allows it; counted)`)
   if (db.logs_success !== expected) problems.push(`${db.logs_success} success log rows for ${expected} deliveries`)
   if (db.dead_letters > 0) problems.push(`${db.dead_letters} dead letters`)
-  if (db.retries_pending > 0) problems.push(`${db.retries_pending} retries still pending`)
+  if (db.retries_pending !== retriesOwed) problems.push(`${db.retries_pending} retries pending (${retriesOwed} expected)`)
   if (!atHead) problems.push('checkpoint is not at the head of the change log')
   if (stats.unparsable > 0) problems.push(`${stats.unparsable} bodies were not event envelopes`)
   return {

@@ -3,7 +3,7 @@
 // head. The backlog and fan-out scenarios are two settings of this one measurement.
 import { withApp, type BenchApp, type BenchContext } from '../app.js'
 import { now } from '../clock.js'
-import { changeLogHead, flushDatabase, insertChangeLog, insertObservers, readCheckpoint, retriesPending, samePosition, waitUntil } from '../data.js'
+import { changeLogHead, flushDatabase, heldKeys, insertChangeLog, insertObservers, readCheckpoint, retriesPending, samePosition, waitUntil } from '../data.js'
 import type { Sink } from '../sink-client.js'
 import type { SinkConfig } from '../sink-protocol.js'
 import { round } from '../stats.js'
@@ -15,6 +15,11 @@ export interface DrainSettings {
   observers: number
   retryConfig?: object
   sink?: Partial<SinkConfig>
+  /** distinct entities (default: every row its own) */
+  keys?: number
+  ordering?: 'none' | 'entity'
+  /** deliveries that never succeed by design (the sink's failEntity): they stay held, one retry pending */
+  heldDeliveries?: number
 }
 
 export interface DrainResult extends WindowReport {
@@ -41,11 +46,12 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   await sink.reset(settings.sink)
   ctx.progress(`${settings.name}: writing ${settings.events} change-log rows`)
   const insertStart = now()
-  await insertChangeLog(ctx.pool, schema, settings.events)
+  await insertChangeLog(ctx.pool, schema, settings.events, { keys: settings.keys })
   const insertSeconds = (now() - insertStart) / 1000
-  await insertObservers(ctx.pool, schema, { count: settings.observers, url: sink.url, entityTypes: null, retryConfig: settings.retryConfig })
+  await insertObservers(ctx.pool, schema, { count: settings.observers, url: sink.url, entityTypes: null, retryConfig: settings.retryConfig, ordering: settings.ordering })
   const head = await changeLogHead(ctx.pool, schema)
-  const deliveries = settings.events * settings.observers
+  const held = settings.heldDeliveries ?? 0
+  const deliveries = settings.events * settings.observers - held
   await flushDatabase(ctx.pool)
 
   const window = await startWindow(ctx, sink, settings.name)
@@ -57,15 +63,16 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   }, 2000)
   let done: number
   try {
+    // with held deliveries, done is: everything else delivered, and the held ones parked behind their one retry
     done = await diagnosed(ctx, sink, bench.app, schema, async () => await waitUntil(async () => samePosition(await readCheckpoint(ctx.pool, schema), head) &&
-        (settings.retryConfig === undefined || await retriesPending(ctx.pool, schema) === 0),
+        (held === 0 ? settings.retryConfig === undefined || await retriesPending(ctx.pool, schema) === 0 : (await heldKeys(ctx.pool, schema)).parked === held - 1),
     'every delivery to be made and logged', ctx.quick ? 120_000 : 600_000, 10))
   } finally {
     clearInterval(report)
   }
   const measured = await window.stop(bench.app)
   const seconds = (done - started) / 1000
-  const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, settings.observers, deliveries)
+  const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, settings.observers, deliveries, held > 0 ? 1 : 0)
   const offset = (await sink.clockOffset()).offsetMs
   const sinkSpan = stats.lastOkAt !== null && stats.firstAt !== null ? (stats.lastOkAt - stats.firstAt) / 1000 : 0
   const result = {

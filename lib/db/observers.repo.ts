@@ -19,6 +19,8 @@ export function toObserver (row: ObserverRow): Observer {
     priority: row.priority,
     retry_config: row.retry_config as RetryConfig | null,
     timeout_ms: row.timeout_ms,
+    ordering: row.ordering,
+    on_dead_letter: row.on_dead_letter,
     tenant_id: row.tenant_id,
     created_at: row.created_at,
     updated_at: row.updated_at,

@@ -3,7 +3,7 @@
 // came from, or with the release of the claims of the stored deliveries they re-ran. The main
 // path and every re-delivery commit through commitSettlement.
 import { sql, type ExpressionBuilder, type Kysely, type OnConflictDatabase, type OnConflictTables, type Transaction } from 'kysely'
-import type { Settlement } from '../model.js'
+import type { KeyHold, Settlement } from '../model.js'
 import type { Position } from './change-log.repo.js'
 import { advanceCheckpoint, advanceSql, advanceValues } from './checkpoint.repo.js'
 import { qualified, statement } from './statements.js'
@@ -58,6 +58,8 @@ export interface ClaimsToRelease {
    * that the settlement does not record counts as one more attempt)
    */
   deadLetters: Array<{ id: string, delivered: boolean, failure?: { code: string, message: string } }>
+  /** parked events released (run or dropped) */
+  parked?: string[]
 }
 
 export interface Commit {
@@ -73,7 +75,7 @@ export interface Commit {
 export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, commit: Commit = {}): Promise<boolean> {
   const { checkpoint, release } = commit
   if (checkpoint !== undefined && release === undefined && settlement.retries.length === 0 && settlement.deadLetters.length === 0 &&
-    checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
+    settlement.holds.length === 0 && settlement.parked.length === 0 && checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
     const values = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed)
     const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs)])
     return rows[0].moved === 1
@@ -83,6 +85,9 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
     // claimed retries go first: one that failed again is scheduled anew below, under the same key
     if (release !== undefined && release.retries.length > 0) {
       await trx.deleteFrom('tb_observer_retry').where('pk_observer_retry', 'in', release.retries).execute()
+    }
+    if (release?.parked !== undefined && release.parked.length > 0) {
+      await trx.deleteFrom('tb_observer_parked').where('pk_observer_parked', 'in', release.parked).execute()
     }
     await writeSettlement(trx, schema, settlement)
     if (release !== undefined) await releaseDeadLetters(trx, release.deadLetters)
@@ -108,7 +113,7 @@ async function moveCheckpoint (trx: Transaction<Database>, schema: string, move:
   return true
 }
 
-async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters }: Settlement): Promise<void> {
+async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters, holds, parked }: Settlement): Promise<void> {
   if (logs.length > 0) await insertLogs(trx, schema, [JSON.stringify(logs)])
   if (retries.length > 0) {
     await trx.insertInto('tb_observer_retry')
@@ -130,6 +135,31 @@ async function writeSettlement (trx: Transaction<Database>, schema: string, { lo
       .onConflict((oc) => oc.column('event_id').where('observer_id', 'is', null).doUpdateSet(failedAgain))
       .execute()
   }
+  if (holds.length > 0) {
+    await trx.insertInto('tb_observer_key').values(oneHoldPerKey(holds))
+      // a new blocker replaces the one that resolved; a hold for parked events keeps the blocker
+      .onConflict((oc) => oc.columns(['observer_id', 'entity_type', 'entity_id']).doUpdateSet((eb) => ({
+        blocking_event_id: sql`coalesce(${eb.ref('excluded.blocking_event_id')}, ${eb.ref('tb_observer_key.blocking_event_id')})`,
+        blocking_change_log_id: sql`coalesce(${eb.ref('excluded.blocking_change_log_id')}, ${eb.ref('tb_observer_key.blocking_change_log_id')})`
+      })))
+      .execute()
+  }
+  if (parked.length > 0) {
+    // in commit order: the identity they get is the order they are released in; a replay parks once
+    await trx.insertInto('tb_observer_parked').values(parked.map((p) => ({ ...p, event: JSON.stringify(p.event) })))
+      .onConflict((oc) => oc.columns(['observer_id', 'event_id']).doNothing())
+      .execute()
+  }
+}
+
+/** One row per key (an upsert may not touch a row twice): the latest blocker of each key wins. */
+function oneHoldPerKey (holds: readonly KeyHold[]): KeyHold[] {
+  const byKey = new Map<string, KeyHold>()
+  for (const hold of holds) {
+    const key = `${hold.observer_id}\u0000${hold.entity_type}\u0000${hold.entity_id}`
+    if (!byKey.has(key) || hold.blocking_event_id !== null) byKey.set(key, hold)
+  }
+  return [...byKey.values()]
 }
 
 const failedAgain = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'tb_observer_dead_letter'>, OnConflictTables<'tb_observer_dead_letter'>>) => ({

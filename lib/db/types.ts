@@ -1,6 +1,6 @@
 // The typed shape of every table of the plugin, for Kysely.
 import type { ColumnType, Generated } from 'kysely'
-import type { ActionConfig, DeadLetterToWrite, JsonObject, RetryConfig } from '../model.js'
+import type { ActionConfig, DeadLetterToWrite, JsonObject, OnDeadLetter, Ordering, RetryConfig } from '../model.js'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 type Json<T> = ColumnType<T, string | T, string | T>
@@ -20,6 +20,8 @@ export interface ObserverTable {
   priority: Generated<number>
   retry_config: Json<Partial<RetryConfig> | null>
   timeout_ms: Generated<number>
+  ordering: ColumnType<Ordering, Ordering | undefined, Ordering>
+  on_dead_letter: ColumnType<OnDeadLetter, OnDeadLetter | undefined, OnDeadLetter>
   tenant_id: string | null
   created_at: Generated<Date>
   updated_at: Generated<Date>
@@ -111,6 +113,27 @@ export interface DeadLetterTable extends Omit<DeadLetterToWrite, 'change_log_id'
   retry_claimed_until: Timestamp | null
 }
 
+export interface KeyTable {
+  pk_observer_key: ColumnType<string, never, never>
+  observer_id: string
+  entity_type: string
+  entity_id: string
+  blocking_event_id: string | null
+  blocking_change_log_id: BigId | null
+  blocked_since: Generated<Date>
+}
+
+export interface ParkedTable {
+  pk_observer_parked: ColumnType<string, never, never>
+  observer_id: string
+  entity_type: string
+  entity_id: string
+  event_id: string
+  change_log_id: BigId | null
+  event: Json<JsonObject>
+  parked_at: Generated<Date>
+}
+
 export interface ObserverVersionTable {
   singleton: Generated<boolean>
   version: ColumnType<string, never, string>
@@ -125,4 +148,6 @@ export interface Database {
   tb_observer_retry: RetryTable
   tb_observer_dead_letter: DeadLetterTable
   tb_observer_version: ObserverVersionTable
+  tb_observer_key: KeyTable
+  tb_observer_parked: ParkedTable
 }

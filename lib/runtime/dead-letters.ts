@@ -34,7 +34,9 @@ async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[]): Promi
 async function retryUnreadable (ctx: RuntimeContext, item: DeadLetterRow): Promise<DeadLetterRetryResult> {
   const row = item.change_log_id === null ? undefined : await findChangeLogRow(ctx.db, String(item.change_log_id), undefined)
   await ctx.observers.refresh()
-  const { deliveries, refused } = planBatch(row === undefined ? [] : [row], ctx.observers.matcher, Number.POSITIVE_INFINITY)
+  const { deliveries, groups, refused } = planBatch(row === undefined ? [] : [row], ctx.observers.matcher, Number.POSITIVE_INFINITY)
+  // ordered observers too: the entity's later events went on while this one was unreadable
+  for (const group of groups) deliveries.push(...group.deliveries)
   const failure = row === undefined ? { code: 'CHANGE_GONE', message: 'the change-log row no longer exists' } : refused[0]
   if (failure !== undefined) {
     await commitSettlement(ctx.db, ctx.schema, emptySettlement(), { release: { retries: [], deadLetters: [{ id: item.id, delivered: false, failure }] } })

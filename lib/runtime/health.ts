@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox'
 import { readLag, transactionHolding } from '../db/change-log.repo.js'
 import { getCheckpoint } from '../db/checkpoint.repo.js'
 import { countDeadLetters } from '../db/dead-letter.repo.js'
+import { countHeld } from '../db/ordering.repo.js'
 import { countRetries } from '../db/retry.repo.js'
 import type { RuntimeContext } from './context.js'
 import type { ChangeLogReader, HorizonState } from './reading.js'
@@ -22,6 +23,9 @@ export const HealthSchema = Type.Object({
   lag_seconds: Type.Number(),
   retries_pending: Type.Integer(),
   dead_letters: Type.Integer(),
+  /** entities ordered observers hold (a delivery of theirs failed), and the events waiting behind them */
+  blocked_keys: Type.Integer(),
+  parked_events: Type.Integer(),
   /** set while an open transaction holds the commit-order horizon back */
   horizon_held: Type.Union([Type.Null(), Type.Object({
     since: Type.String({ format: 'date-time' }),
@@ -47,14 +51,17 @@ export async function readHealth (ctx: RuntimeContext, view: HealthView): Promis
   const lag = checkpoint === undefined ? { events: 0, seconds: 0 } : await readLag(db, checkpoint.position)
   const retries = await countRetries(db)
   const deadLetters = await countDeadLetters(db)
-  const held = reader !== undefined ? await horizonHolder(ctx, reader.horizon) : null
+  const held = await countHeld(db, ctx.schema)
+  const horizonHeld = reader !== undefined ? await horizonHolder(ctx, reader.horizon) : null
   metrics.lagEvents.set(lag.events)
   metrics.lagSeconds.set(lag.seconds)
   metrics.retriesPending.set(retries.pending)
   metrics.deadLetters.set(deadLetters)
+  metrics.blockedKeys.set(held.keys)
+  metrics.parkedEvents.set(held.parked)
   const recentError = Date.now() - stats.lastErrorAt < 30_000
   return {
-    status: !running ? 'stopped' : recentError || held !== null ? 'degraded' : 'running',
+    status: !running ? 'stopped' : recentError || horizonHeld !== null ? 'degraded' : 'running',
     running,
     listener_id: options.runtime.listenerId,
     reading: reader !== undefined,
@@ -66,7 +73,9 @@ export async function readHealth (ctx: RuntimeContext, view: HealthView): Promis
     lag_seconds: Math.round(lag.seconds * 1000) / 1000,
     retries_pending: retries.pending,
     dead_letters: deadLetters,
-    horizon_held: held,
+    blocked_keys: held.keys,
+    parked_events: held.parked,
+    horizon_held: horizonHeld,
     last_error: stats.lastError
   }
 }

@@ -12,6 +12,8 @@ export interface Metrics {
   lagSeconds: Gauge
   retriesPending: Gauge
   deadLetters: Gauge
+  blockedKeys: Gauge
+  parkedEvents: Gauge
 }
 
 /** `collect` refreshes the gauges that read the database (lag, retries, dead letters) at scrape time. */
@@ -44,6 +46,8 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
     lagEvents: new Gauge({ name: 'observers_lag_events', help: 'Change-log rows not yet read by this listener', registers, collect }),
     lagSeconds: new Gauge({ name: 'observers_lag_seconds', help: 'Age of the oldest change-log row not yet read', registers }),
     retriesPending: new Gauge({ name: 'observers_retries_pending', help: 'Retries scheduled and not yet run', registers }),
-    deadLetters: new Gauge({ name: 'observers_dead_letters', help: 'Dead letters waiting for an operator', registers })
+    deadLetters: new Gauge({ name: 'observers_dead_letters', help: 'Dead letters waiting for an operator', registers }),
+    blockedKeys: new Gauge({ name: 'observers_blocked_keys', help: 'Entities held by ordered observers until a failed delivery resolves', registers }),
+    parkedEvents: new Gauge({ name: 'observers_parked_events', help: 'Events of held entities waiting to be released in order', registers })
   }
 }

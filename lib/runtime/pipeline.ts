@@ -10,7 +10,10 @@ import type { Settlement } from '../model.js'
 import { recordError, warnDeadLetters, type RuntimeContext } from './context.js'
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
+import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
 import { settle, settleUnreadable } from './settling.js'
+
+const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 
 interface InFlightBatch {
   batch: Batch
@@ -38,6 +41,8 @@ export class BatchPipeline {
 
   constructor (
     private readonly ctx: RuntimeContext,
+    /** the order of ordered observers' deliveries per key, across batches */
+    private readonly order: KeyOrder,
     /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
     private readonly onRetriesScheduled: () => void = () => {}
   ) {}
@@ -65,8 +70,9 @@ export class BatchPipeline {
 
   /** Starts executing a planned batch; it commits after every batch taken before it. */
   submit (batch: Batch, plan: Plan): void {
-    const { deliveries } = plan
-    this.deliveriesInFlight += deliveries.length
+    const { deliveries, groups } = plan
+    const count = groups.reduce((n, g) => n + g.deliveries.length, deliveries.length)
+    this.deliveriesInFlight += count
     this.rowsInFlight += batch.rows.length
     let end: InFlightBatch['end'] = () => {}
     const done = new Promise<boolean>((resolve, reject) => {
@@ -81,13 +87,15 @@ export class BatchPipeline {
     const entry: InFlightBatch = { batch, started: performance.now(), done, end }
     this.pending.push(entry)
     this.uncommitted.push(entry)
-    this.ctx.executor.runAll(deliveries).then((results) => {
-      entry.settlement = settleUnreadable(plan.refused, settle(results))
+    const { executor } = this.ctx
+    const ordered = groups.length === 0 ? NO_GROUPS : Promise.all(groups.map((g) => this.order.run(g, (d) => executor.runAll(d))))
+    Promise.all([executor.runAll(deliveries), ordered]).then(([results, groupResults]) => {
+      entry.settlement = settleUnreadable(plan.refused, settleGroups(groupResults, settle(results)))
     }).catch((err: Error) => {
       // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
       entry.failure = err
     }).finally(() => {
-      this.deliveriesInFlight -= deliveries.length
+      this.deliveriesInFlight -= count
       this.commitReady()
     })
   }
@@ -183,7 +191,13 @@ export class BatchPipeline {
 
 function merge (group: InFlightBatch[]): Settlement {
   const all = group.map((p) => p.settlement as Settlement)
-  return { logs: all.flatMap((p) => p.logs), retries: all.flatMap((p) => p.retries), deadLetters: all.flatMap((p) => p.deadLetters) }
+  return {
+    logs: all.flatMap((p) => p.logs),
+    retries: all.flatMap((p) => p.retries),
+    deadLetters: all.flatMap((p) => p.deadLetters),
+    holds: all.flatMap((p) => p.holds),
+    parked: all.flatMap((p) => p.parked)
+  }
 }
 
 export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {

@@ -4,10 +4,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { checkpointChannel } from '../db/checkpoint.repo.js'
 import type { Connection } from '../db/connection.js'
+import { loadHeldKeys } from '../db/ordering.repo.js'
 import { openKyselySession, openPoolSession, type Session } from '../db/session.js'
 import { recordError, type RuntimeContext } from './context.js'
 import { BatchPipeline, recordLoopError } from './pipeline.js'
 import { planBatch } from './planning.js'
+import { KeyOrder } from './ordering.js'
 import { ChangeLogReader } from './reading.js'
 import { Waker } from './waker.js'
 
@@ -22,11 +24,15 @@ export interface ReadLoopHooks {
   onObserversChanged: () => void
   /** a committed batch scheduled retries */
   onRetriesScheduled: () => void
+  /** a retry or a dead letter was removed somewhere: a held key may be released (NOTIFY) */
+  onKeysMayResolve: () => void
 }
 
 export class ReadLoop {
   state: ReadLoopState = 'connecting'
   readonly reader: ChangeLogReader
+  /** ordered observers' keys: held ones, and the groups in flight per key */
+  readonly order = new KeyOrder()
   readonly pipeline: BatchPipeline
   private session: Session | undefined
   private readonly waker = new Waker()
@@ -36,14 +42,16 @@ export class ReadLoop {
   constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, private readonly hooks: ReadLoopHooks) {
     const rt = ctx.options.runtime
     this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
-    this.pipeline = new BatchPipeline(ctx, hooks.onRetriesScheduled)
+    this.pipeline = new BatchPipeline(ctx, this.order, hooks.onRetriesScheduled)
   }
+
+  get reading (): boolean { return this.state === 'reading' }
 
   wake (): void { this.waker.wake() }
 
   /** Reads until `signal` aborts, then lets what is in flight finish (or be interrupted) and commit. */
   async run (signal: AbortSignal): Promise<void> {
-    const { ctx, reader, pipeline } = this
+    const { ctx, pipeline } = this
     let failures = 0
     while (!signal.aborted) {
       try {
@@ -59,7 +67,7 @@ export class ReadLoop {
         await recordLoopError(ctx, err)
         await pipeline.settleAll()
         // when this fails too, the next round tries again (and logs what it meets)
-        await reader.restart().catch((cause) => ctx.log.debug({ err: cause, listener_id: ctx.options.runtime.listenerId }, 'going back to the checkpoint failed'))
+        await this.restart().catch((cause) => ctx.log.debug({ err: cause, listener_id: ctx.options.runtime.listenerId }, 'going back to the checkpoint failed'))
         await sleep(Math.min(100 * 2 ** failures, 5000), undefined, { signal, ref: false }).catch(() => {})
       }
     }
@@ -90,8 +98,14 @@ export class ReadLoop {
     }
     this.state = 'reading'
     ctx.log.info({ listener_id: listenerId }, 'lease taken: reading the change log')
-    await this.reader.restart()
+    await this.restart()
     return true
+  }
+
+  /** Back to what is committed: the stored checkpoint, and the keys held in the database. */
+  private async restart (): Promise<void> {
+    await this.reader.restart()
+    this.order.reset(await loadHeldKeys(this.ctx.db))
   }
 
   /** One round: a batch read and handed to the pipeline, or a wait for room, for rows or for a wake-up. */
@@ -102,7 +116,7 @@ export class ReadLoop {
     if (this.checkpointMoved) {
       this.checkpointMoved = false
       await pipeline.settleAll()
-      await reader.restart()
+      await this.restart()
     }
     if (pipeline.mustSettle() || !pipeline.hasRoom()) {
       await this.settleOldest()
@@ -118,7 +132,7 @@ export class ReadLoop {
     // an observer changed before these rows committed and its NOTIFY has not been handled yet (or
     // cannot be: a caller's Kysely gives no connection to LISTEN on)
     if (rt.autoReload) await ctx.observers.refresh(batch.observersVersion)
-    const plan = planBatch(batch.rows, ctx.observers.matcher, pipeline.room)
+    const plan = planBatch(batch.rows, ctx.observers.matcher, pipeline.room, this.order)
     for (const { row, code, message } of plan.refused) {
       recordError(ctx, new Error(message), { change_log_id: row.pk_entity_change_log, event_id: row.id, code }, 'change-log row is not an event; dead-lettered')
     }
@@ -129,7 +143,7 @@ export class ReadLoop {
   }
 
   private async settleOldest (): Promise<void> {
-    if (!await this.pipeline.settleOldest()) await this.reader.restart()
+    if (!await this.pipeline.settleOldest()) await this.restart()
   }
 
   private async openSession (signal: AbortSignal): Promise<Session> {
@@ -149,8 +163,11 @@ export class ReadLoop {
     const changes = `${schema}_changes`
     const observers = `${schema}_observers`
     const checkpoints = checkpointChannel(schema)
-    await session.listen([changes, observers, checkpoints], (channel, payload) => {
-      if (channel === observers) {
+    const keys = `${schema}_keys`
+    await session.listen([changes, observers, checkpoints, keys], (channel, payload) => {
+      if (channel === keys) {
+        this.hooks.onKeysMayResolve()
+      } else if (channel === observers) {
         if (rt.autoReload) this.hooks.onObserversChanged()
       } else if (channel === checkpoints) {
         if (payload === rt.listenerId) {

@@ -18,6 +18,7 @@ import { readHealth, type Health } from './health.js'
 import { createMetrics } from './metrics.js'
 import { LoadedObservers } from './observers.js'
 import { ReadLoop } from './read-loop.js'
+import { releaseLoop } from './release-worker.js'
 import { maintenanceLoop } from './retention.js'
 import { retryLoop } from './retry-worker.js'
 import { Waker } from './waker.js'
@@ -80,7 +81,12 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log)
   }
   const retryWaker = new Waker()
-  const readLoop = new ReadLoop(ctx, connection, { onObserversChanged: requestReload, onRetriesScheduled: () => retryWaker.wake() })
+  const releaseWaker = new Waker()
+  const readLoop = new ReadLoop(ctx, connection, {
+    onObserversChanged: requestReload,
+    onRetriesScheduled: () => retryWaker.wake(),
+    onKeysMayResolve: () => releaseWaker.wake()
+  })
   let lifecycle: Lifecycle = { state: 'stopped' }
 
   function requestReload (): void {
@@ -94,7 +100,12 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     if (lifecycle.state !== 'stopped') return
     const abort = new AbortController()
     ctx.executor.reset()
-    const loops = [readLoop.run(abort.signal), retryLoop(ctx, retryWaker, abort.signal), maintenanceLoop(ctx, requestReload, abort.signal)]
+    const loops = [
+      readLoop.run(abort.signal),
+      retryLoop(ctx, retryWaker, abort.signal),
+      releaseLoop(ctx, readLoop, releaseWaker, abort.signal),
+      maintenanceLoop(ctx, requestReload, abort.signal)
+    ]
     lifecycle = { state: 'running', abort, loops }
   }
 
@@ -115,6 +126,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     abort.abort()
     readLoop.wake()
     retryWaker.wake()
+    releaseWaker.wake()
     const drained = Promise.all(loops)
     const deadline = new AbortController()
     await Promise.race([drained, sleep(rt.shutdownTimeoutMs, undefined, { signal: deadline.signal }).catch(() => {})])

@@ -17,10 +17,21 @@ export interface AttemptResult {
 const MAX_TEXT = 4096
 const clip = (text: string | undefined): string | null => text === undefined ? null : text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text
 
-export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [] })
+/** What a finished attempt leaves owed: nothing more, a retry, or a dead letter. */
+export type Disposition = 'done' | 'retry' | 'dead_letter'
+
+export function disposition ({ delivery, outcome }: AttemptResult): Disposition {
+  if (outcome.ok) return 'done'
+  if (outcome.code === 'CANCELLED') return delivery.origin === 'dead_letter' ? 'done' : 'retry'
+  // nextRetryDelay is null exactly when the attempt was the last allowed
+  return outcome.kind === 'transient' && delivery.attempt < delivery.retry.max_attempts ? 'retry' : 'dead_letter'
+}
+
+export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [], holds: [], parked: [] })
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
-  for (const { delivery, outcome, startedAt, durationMs } of results) {
+  for (const result of results) {
+    const { delivery, outcome, startedAt, durationMs } = result
     const { event, observer, actionIndex, action, attempt, retry } = delivery
     const startedMs = startedAt.getTime()
     const log: AttemptLog = {
@@ -48,21 +59,18 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     log.error_code = outcome.code
     log.error_message = clip(outcome.message)
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
-    let retryAt: Date | null = null
-    if (outcome.code === 'CANCELLED') {
-      log.status = 'cancelled'
-      // interrupted by a shutdown: the same attempt runs again as soon as someone can; a dead
-      // letter being retried simply stays where it was
-      if (delivery.origin === 'dead_letter') continue
-      retryAt = now
-    } else {
-      log.status = outcome.timedOut === true ? 'timeout' : 'failed'
-      const delay = outcome.kind === 'transient' ? nextRetryDelay(retry, attempt, { retryAfterMs: outcome.retryAfterMs, random }) : null
+    const cancelled = outcome.code === 'CANCELLED'
+    log.status = cancelled ? 'cancelled' : outcome.timedOut === true ? 'timeout' : 'failed'
+    const owed = disposition(result)
+    // a dead letter whose retry a shutdown interrupted simply stays where it was
+    if (owed === 'done') continue
+    if (owed === 'retry') {
+      // interrupted by a shutdown: the same attempt runs again as soon as someone can. Otherwise
       // counted from the attempt's logged end (start + rounded duration, which can be a
       // millisecond past `now`), so next_retry_at - completed_at is the delay the policy chose
-      if (delay !== null) retryAt = new Date(Math.max(now.getTime(), startedMs + durationMs) + delay)
-    }
-    if (retryAt !== null) {
+      const retryAt = cancelled
+        ? now
+        : new Date(Math.max(now.getTime(), startedMs + durationMs) + (nextRetryDelay(retry, attempt, { retryAfterMs: outcome.retryAfterMs, random }) ?? 0))
       log.next_retry_ms = retryAt.getTime()
       into.retries.push({
         observer_id: observer.id,
@@ -70,7 +78,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
         change_log_id: event.change_log_id,
         action_index: actionIndex,
         event,
-        attempt_number: log.status === 'cancelled' ? attempt : attempt + 1,
+        attempt_number: cancelled ? attempt : attempt + 1,
         first_failed_at: firstFailedAt,
         due_at: retryAt,
         last_error: log.error_message

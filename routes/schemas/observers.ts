@@ -41,6 +41,16 @@ function fields (defaults: boolean) {
     priority: Type.Integer({ minimum: 0, maximum: 1000, description: 'Lower runs first', ...d(100) }),
     retry_config: RetryConfigInputSchema,
     timeout_ms: Type.Integer({ minimum: 1, maximum: 600_000, description: 'Per action attempt, in ms', ...d(30_000) }),
+    ordering: Type.Union([Type.Literal('none'), Type.Literal('entity')], {
+      description: 'entity: the events of one (entity_type, entity_id) reach this observer one at a time, in commit order; ' +
+        'a delivery that fails holds only its own entity, whose later events wait (parked) until it resolves',
+      ...d('none')
+    }),
+    on_dead_letter: Type.Union([Type.Literal('skip'), Type.Literal('block')], {
+      description: 'Ordered observers: when a delivery is dead-lettered, skip lets the entity\'s later events go on; ' +
+        'block holds them until that dead letter is retried successfully or discarded',
+      ...d('skip')
+    }),
     tenant_id: Nullable(Type.String({ minLength: 1, maxLength: 200 }), 'null = global. With a tenant resolver this is always the request\'s tenant')
   }
 }
@@ -56,6 +66,8 @@ export const CreateObserverSchema = Type.Object({
   priority: Type.Optional(createFields.priority),
   retry_config: Type.Optional(createFields.retry_config),
   timeout_ms: Type.Optional(createFields.timeout_ms),
+  ordering: Type.Optional(createFields.ordering),
+  on_dead_letter: Type.Optional(createFields.on_dead_letter),
   tenant_id: Type.Optional(createFields.tenant_id)
 }, { additionalProperties: false, title: 'CreateObserver' })
 
@@ -79,6 +91,8 @@ export const ObserverSchema = Type.Object({
   priority: Type.Integer(),
   retry_config: Nullable(RetryConfigHttpSchema),
   timeout_ms: Type.Integer(),
+  ordering: Type.Union([Type.Literal('none'), Type.Literal('entity')]),
+  on_dead_letter: Type.Union([Type.Literal('skip'), Type.Literal('block')]),
   tenant_id: Nullable(Type.String()),
   created_at: DateTimeSchema,
   updated_at: DateTimeSchema,

@@ -4,13 +4,13 @@ import { migrateToLatest } from '../../lib/db/migrate.js'
 import { migrations } from '../../migrations/index.js'
 import { testPool } from '../helpers/pg.js'
 
-const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_log', 'tb_observer_retry', 'tb_observer_version']
+const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_key', 'tb_observer_log', 'tb_observer_parked', 'tb_observer_retry', 'tb_observer_version']
 
 t.test('migrations create every table from empty and a re-run does nothing', async (t) => {
   const { pool, schema } = await testPool(t)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   const first = await migrateToLatest(db, schema)
-  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success'], ['005-notify-txid', 'Success'], ['006-unreadable-change-dead-letters', 'Success']])
+  t.same(first.results?.map((r) => [r.migrationName, r.status]), [['001-initial', 'Success'], ['002-observer-version', 'Success'], ['003-observer-list-order', 'Success'], ['004-log-status-index', 'Success'], ['005-notify-txid', 'Success'], ['006-unreadable-change-dead-letters', 'Success'], ['007-ordered-delivery', 'Success']])
   const { rows } = await pool.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = $1 and table_name not like 'kysely%' order by 1", [schema])
   t.same(rows.map((r) => r.table_name), TABLES)
@@ -18,7 +18,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   t.same(again.results, [], 'nothing left to run')
   const { rows: functions } = await pool.query<{ proname: string }>(
     'select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where nspname = $1 order by 1', [schema])
-  t.same(functions.map((f) => f.proname), ['bump_observer_version', 'capture_change', 'notify_change'])
+  t.same(functions.map((f) => f.proname), ['bump_observer_version', 'capture_change', 'notify_change', 'notify_resolved'])
 })
 
 t.test('two instances migrating the same schema at once both succeed, once', async (t) => {

@@ -31,7 +31,7 @@ type Batch = Settlement & { checkpoint: CheckpointMove }
 
 function batch (from: { txid: string, id: string }, to: { txid: string, id: string }, extra: Partial<Settlement> & { processed?: number } = {}): Batch {
   const { processed = 2, ...settlement } = extra
-  return { logs: [log(), log()], retries: [], deadLetters: [], ...settlement, checkpoint: { listenerId: 'default', from, to, processed, ahead: [], clearAhead: false } }
+  return { logs: [log(), log()], retries: [], deadLetters: [], holds: [], parked: [], ...settlement, checkpoint: { listenerId: 'default', from, to, processed, ahead: [], clearAhead: false } }
 }
 
 async function commitBatch (db: Parameters<typeof commitSettlement>[0], schema: string, { checkpoint, ...settlement }: Batch): Promise<boolean> {

@@ -12,17 +12,19 @@ export interface ObserverInput {
   timeout_ms?: number
   tenant_id?: string | null
   enabled?: boolean
+  ordering?: 'none' | 'entity'
+  on_dead_letter?: 'skip' | 'block'
 }
 
 let counter = 0
 
 export async function insertObserver (pool: pg.Pool | pg.PoolClient, schema: string, input: ObserverInput): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
-    `insert into "${schema}".tb_observer (name, entity_type, event_type, condition_expression, actions, priority, retry_config, timeout_ms, tenant_id, enabled)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id`,
+    `insert into "${schema}".tb_observer (name, entity_type, event_type, condition_expression, actions, priority, retry_config, timeout_ms, tenant_id, enabled, ordering, on_dead_letter)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id`,
     [input.name ?? `observer-${++counter}`, input.entity_type ?? null, input.event_type ?? null, input.condition_expression ?? null,
       JSON.stringify(input.actions), input.priority ?? 100, input.retry_config === undefined ? null : JSON.stringify(input.retry_config),
-      input.timeout_ms ?? 5000, input.tenant_id ?? null, input.enabled ?? true])
+      input.timeout_ms ?? 5000, input.tenant_id ?? null, input.enabled ?? true, input.ordering ?? 'none', input.on_dead_letter ?? 'skip'])
   return rows[0].id
 }
 

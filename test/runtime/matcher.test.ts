@@ -19,6 +19,8 @@ function observer (over: Partial<Observer> = {}): Observer {
     priority: 100,
     retry_config: null,
     timeout_ms: 30_000,
+    ordering: 'none',
+    on_dead_letter: 'skip',
     tenant_id: null,
     created_at: new Date(Date.UTC(2024, 0, 1) + seq * 1000),
     updated_at: new Date(Date.UTC(2024, 0, 1)),
