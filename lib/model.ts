@@ -99,6 +99,20 @@ export interface Observer {
 export const DEFAULT_TIMEOUT_MS = 30000
 
 export type Ordering = 'none' | 'entity'
+
+export type CircuitState = 'closed' | 'open' | 'half_open' | 'disabled'
+
+/** One endpoint's (an action's destination origin) shared state, as every instance sees it. */
+export interface EndpointState {
+  endpoint: string
+  state: CircuitState
+  opened_at: Date | null
+  /** when the next probe may go (open), or when the one in flight is given up on (half_open) */
+  next_probe_at: Date | null
+  cool_down_ms: number
+  /** a 429 with Retry-After paused the whole endpoint until then */
+  paused_until: Date | null
+}
 export type OnDeadLetter = 'skip' | 'block'
 
 /** Statuses written to tb_observer_log. */

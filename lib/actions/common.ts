@@ -9,6 +9,24 @@ export const EnvNameSchema = Type.String({
   maxLength: 256
 })
 
+/** Attempts per second to the action's endpoint, shared by every observer sending there (the strictest wins). */
+export const RateLimitSchema = Type.Object({
+  per_second: Type.Number({ exclusiveMinimum: 0, maximum: 100_000 }),
+  /** attempts that may go at once after a quiet spell (1) */
+  burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 }))
+}, { additionalProperties: false })
+
+/** The origin of an http(s) URL (`https://hooks.example.com`, a default port left out), or null when it is not one. */
+export function originOf (url: string | undefined | null): string | null {
+  if (url === undefined || url === null) return null
+  try {
+    const u = new URL(url)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : null
+  } catch {
+    return null
+  }
+}
+
 /** Per-attempt timeout of one action, overriding the observer's `timeout_ms`. */
 export const TimeoutMsSchema = Type.Integer({ minimum: 1, maximum: 600_000 })
 

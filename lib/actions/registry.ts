@@ -33,6 +33,8 @@ export interface ActionRegistry {
    * the table directly, or a custom action removed since) is a permanent CONFIG failure.
    */
   run: (event: EventEnvelope, action: ActionConfig, ctx: ActionContext) => Promise<ActionOutcome>
+  /** The endpoint (origin) the action sends to, or null (not HTTP, or not known). Kept per action object. */
+  endpointOf: (action: ActionConfig) => string | null
   /** The action as the API may show it, secrets replaced by REDACTED. */
   redact: (action: ActionConfig) => ActionConfig
   /** Dry run: the request the action would make, secrets redacted; sends nothing. */
@@ -114,6 +116,16 @@ export function createActionRegistry (
     return definition
   }
 
+  const endpoints = new WeakMap<object, string | null>()
+  function endpointOf (action: ActionConfig): string | null {
+    let endpoint = endpoints.get(action)
+    if (endpoint === undefined) {
+      endpoint = definitions.get(action.type)?.endpoint?.(action, services) ?? null
+      endpoints.set(action, endpoint)
+    }
+    return endpoint
+  }
+
   const permanent = (message: string): Promise<ActionOutcome> => Promise.resolve({ ok: false, kind: 'permanent', code: 'CONFIG', message })
   // Built-ins classify their own failures; reaching here is a bug, and retrying is the safe side.
   const internal = (err: unknown): ActionOutcome => ({ ok: false, kind: 'transient', code: 'INTERNAL', message: (err as Error)?.message ?? String(err) })
@@ -137,6 +149,7 @@ export function createActionRegistry (
     types: () => [...definitions.keys()],
     validate,
     run,
+    endpointOf,
     redact: (action) => definitionOf(action).redact(action),
     render: async (event, action, ctx) => await definitionOf(action).render(event, action, { ...ctx, services }),
     async close () {

@@ -8,7 +8,7 @@ import { REDACTED } from './types.js'
 import type { HttpClient } from './http-client.js'
 import { checkUrlLiteral } from '../net/address-guard.js'
 import { checkTemplate, renderText } from './template.js'
-import { ActionConfigError, EnvNameSchema, TimeoutMsSchema, configFailure, oneOf, requireEnv } from './common.js'
+import { ActionConfigError, EnvNameSchema, RateLimitSchema, TimeoutMsSchema, configFailure, oneOf, originOf, requireEnv } from './common.js'
 
 export const SlackConfigSchema = Type.Object({
   type: Type.Literal('slack'),
@@ -16,7 +16,8 @@ export const SlackConfigSchema = Type.Object({
   webhook_url_env: Type.Optional(EnvNameSchema),
   channel: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   message_template: Type.Optional(Type.String({ minLength: 1, maxLength: 40_000 })),
-  timeout_ms: Type.Optional(TimeoutMsSchema)
+  timeout_ms: Type.Optional(TimeoutMsSchema),
+  rate_limit: Type.Optional(RateLimitSchema)
 }, { additionalProperties: false })
 
 export type SlackConfig = Static<typeof SlackConfigSchema>
@@ -85,6 +86,7 @@ export function createSlackAction (http: HttpClient): ActionDefinition<SlackConf
       })
       return result.outcome
     },
+    endpoint: (config, services) => originOf(config.webhook_url ?? (config.webhook_url_env === undefined ? undefined : services.env[config.webhook_url_env])),
     render: renderSlack,
     redact: (config) => (config.webhook_url === undefined ? { ...config } : { ...config, webhook_url: REDACTED })
   }

@@ -52,6 +52,8 @@ export type ActionOutcome =
     retryAfterMs?: number
     timedOut?: boolean
     response?: string
+    /** not attempted (its endpoint's circuit is open, or it asked to wait): runs again then, as the same attempt */
+    deferUntil?: Date
   }
 
 /** What an action would send, for the dry run; secrets are redacted. */
@@ -73,6 +75,8 @@ export interface ActionDefinition<C extends ActionConfig = ActionConfig> {
    */
   check?: (config: C, services: ActionServices) => string | null
   run: (event: EventEnvelope, config: C, ctx: ActionContext) => Promise<ActionOutcome>
+  /** The origin (scheme, host, port) the action sends to, when it is an HTTP endpoint; null when unknown or none. */
+  endpoint?: (config: C, services: ActionServices) => string | null
   /** Dry run: the request this action would make, secrets redacted. Sends nothing. */
   render: (event: EventEnvelope, config: C, ctx: Omit<ActionContext, 'signal' | 'attempt'>) => Promise<RenderedRequest> | RenderedRequest
   /** The config as the API may show it: secret values replaced by `REDACTED`. */

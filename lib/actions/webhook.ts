@@ -9,7 +9,7 @@ import { REDACTED } from './types.js'
 import type { HttpClient, HttpResult } from './http-client.js'
 import { checkUrlLiteral } from '../net/address-guard.js'
 import { checkJsonTemplate, renderJsonTemplate } from './template.js'
-import { ActionConfigError, EnvNameSchema, TimeoutMsSchema, configFailure, oneOf, requireEnv } from './common.js'
+import { ActionConfigError, EnvNameSchema, RateLimitSchema, TimeoutMsSchema, configFailure, oneOf, originOf, requireEnv } from './common.js'
 
 export const WebhookConfigSchema = Type.Object({
   type: Type.Literal('webhook'),
@@ -21,7 +21,8 @@ export const WebhookConfigSchema = Type.Object({
   body_template: Type.Optional(Type.String({ maxLength: 65_536 })),
   signing_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   signing_secret_env: Type.Optional(EnvNameSchema),
-  timeout_ms: Type.Optional(TimeoutMsSchema)
+  timeout_ms: Type.Optional(TimeoutMsSchema),
+  rate_limit: Type.Optional(RateLimitSchema)
 }, { additionalProperties: false })
 
 export type WebhookConfig = Static<typeof WebhookConfigSchema>
@@ -161,6 +162,7 @@ export function createWebhookAction (http: HttpClient): ActionDefinition<Webhook
         cancellation: ctx.cancellation
       }).then(outcomeOf)
     },
+    endpoint: (config, services) => originOf(config.url ?? (config.url_env === undefined ? undefined : services.env[config.url_env])),
     render: renderWebhook,
     redact: redactWebhook
   }

@@ -22,6 +22,7 @@ export interface ObserverTable {
   timeout_ms: Generated<number>
   ordering: ColumnType<Ordering, Ordering | undefined, Ordering>
   on_dead_letter: ColumnType<OnDeadLetter, OnDeadLetter | undefined, OnDeadLetter>
+  disabled_reason: string | null
   tenant_id: string | null
   created_at: Generated<Date>
   updated_at: Generated<Date>
@@ -101,6 +102,8 @@ export interface RetryTable {
   due_at: Timestamp
   claimed_until: Timestamp | null
   last_error: string | null
+  /** the destination it waits for (an open circuit closing wakes it) */
+  endpoint: string | null
 }
 
 export interface DeadLetterTable extends Omit<DeadLetterToWrite, 'change_log_id' | 'event' | 'first_failed_at' | 'last_failed_at'> {
@@ -134,6 +137,17 @@ export interface ParkedTable {
   parked_at: Generated<Date>
 }
 
+export interface EndpointTable {
+  endpoint: string
+  state: ColumnType<string, string | undefined, string>
+  opened_at: Timestamp | null
+  next_probe_at: Timestamp | null
+  cool_down_ms: ColumnType<number, number | undefined, number>
+  paused_until: Timestamp | null
+  rate_tat: Timestamp | null
+  updated_at: Generated<Date>
+}
+
 export interface ObserverVersionTable {
   singleton: Generated<boolean>
   version: ColumnType<string, never, string>
@@ -150,4 +164,5 @@ export interface Database {
   tb_observer_version: ObserverVersionTable
   tb_observer_key: KeyTable
   tb_observer_parked: ParkedTable
+  tb_observer_endpoint: EndpointTable
 }

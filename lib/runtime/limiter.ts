@@ -15,6 +15,17 @@ export class Limiter {
     } else this.waiting.push(task)
   }
 
+  /** `task` in a slot, as a promise of its result. */
+  async run<T> (task: () => Promise<T>): Promise<T> {
+    return await new Promise<T>((resolve, reject) => {
+      this.submit(() => {
+        const running = Promise.resolve().then(task)
+        running.then(resolve, reject)
+        return running
+      })
+    })
+  }
+
   private start (task: () => Promise<unknown>): void {
     let running: Promise<unknown>
     try {
