@@ -30,3 +30,6 @@ export const AdminRoutesError = createError('OBS_ERR_ADMIN_ROUTES', 'fastify-obs
 export const ActionNameTakenError = createError('OBS_ERR_ACTION_NAME_TAKEN', "custom action '%s' clashes with the built-in action of that name; choose another name")
 export const ActionHandlerError = createError('OBS_ERR_ACTION_HANDLER', "custom action '%s' must be a function")
 export const UnknownActionTypeError = createError('OBS_ERR_UNKNOWN_ACTION_TYPE', "unknown action type '%s'")
+
+// the standalone server, the tests and the bench: a start-up failure, told in one line with its fix
+export const StartFailedError = createError('OBS_ERR_START_FAILED', '%s')

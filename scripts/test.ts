@@ -3,15 +3,20 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/embedded-postgres.js'
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../server/embedded-postgres.js'
 
 let embedded: EmbeddedDatabase | undefined
 let dir: string | undefined
 const env = { ...process.env }
 if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
-  // outside /root: the postgres system user must be able to reach the data folder
   dir = await mkdtemp(join(tmpdir(), 'fastify-observers-test-'))
-  embedded = await startEmbeddedPostgres({ dir, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } })
+  try {
+    embedded = await startEmbeddedPostgres({ dir, ephemeral: true, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } })
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    console.error(`npm test: ${(err as Error).message}`)
+    process.exit(1)
+  }
   env.DATABASE_URL = embedded.url
   console.log(`# embedded PostgreSQL at ${embedded.url.replace(/:[^:@]*@/, ':***@')}`)
 }
