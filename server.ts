@@ -26,17 +26,16 @@ async function start (): Promise<void> {
       onLog: (line) => { if (/ (FATAL|PANIC): /.test(line)) log.warn({ postgres: line }, 'embedded PostgreSQL'); else log.debug({ postgres: line }) },
       onExit: (code) => log.error({ code }, 'the embedded PostgreSQL stopped; restart the service')
     })
-    embedded.catch(() => {}) // awaited below, once the imports are done
   }
-  // loaded while PostgreSQL starts
-  const [plugin, swagger, swaggerUi, { swaggerOptions }] = await Promise.all([
+  // loaded while PostgreSQL starts; whichever fails first is the failure told
+  const [[plugin, swagger, swaggerUi, { swaggerOptions }], database] = await Promise.all([Promise.all([
     import('./index.js'),
     importOptional<typeof import('@fastify/swagger')>('@fastify/swagger', 'the OpenAPI document of the standalone server'),
     importOptional<typeof import('@fastify/swagger-ui')>('@fastify/swagger-ui', 'the Swagger UI of the standalone server'),
     import('./server/openapi.js')
-  ])
-  const databaseUrl = cfg.databaseUrl ?? (await (embedded as Promise<EmbeddedDatabase>)).url
+  ]), embedded])
   if (stopping) return
+  const databaseUrl = database?.url ?? cfg.databaseUrl as string
   const token = cfg.adminToken ?? randomBytes(24).toString('base64url')
   await app.register(swagger.default, swaggerOptions)
   await app.register(swaggerUi.default, { routePrefix: '/documentation' })

@@ -131,14 +131,16 @@ export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<
   }
   if (major === null) throw new StartFailedError(`${binaries.postgres} cannot be run (permission denied): reinstall with \`npm ci\`, or set DATABASE_URL`)
   const asked = resolve(options.dir)
+  // before placing the folder: a database of another version is the first thing to tell
+  const found = await readFile(join(asked, 'PG_VERSION'), 'utf8').then((v) => v.trim(), () => undefined)
+  if (found !== undefined && found !== String(major)) {
+    throw new StartFailedError(`${asked} holds a PostgreSQL ${found} database, but the embedded server is PostgreSQL ${major}: ` +
+      `move ${asked} aside (or delete it) to start afresh, or set DATABASE_URL to a PostgreSQL ${found} server`)
+  }
   const dataDir = await placeDataFolder(asked, runAs)
-  const found = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').then((v) => v.trim(), () => undefined)
   if (found === undefined) {
     options.onProgress?.(`creating a new database in ${dataDir} (first start)`)
     await initialise(binaries, dataDir, runAs, options.ephemeral !== true)
-  } else if (found !== String(major)) {
-    throw new StartFailedError(`${asked} holds a PostgreSQL ${found} database, but the embedded server is PostgreSQL ${major}: ` +
-      `move ${asked} aside (or delete it) to start afresh, or set DATABASE_URL to a PostgreSQL ${found} server`)
   }
   let server: Server | undefined
   for (let attempt = 1; server === undefined; attempt++) {
