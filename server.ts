@@ -1,8 +1,8 @@
-// `npm start`: the plugin as a standalone service (SPEC section 6), run compiled (scripts/start.js).
+// `npm start`: the plugin as a standalone service (SPEC section 6), bundled and run by scripts/start.js.
 // DATABASE_URL unset -> an embedded PostgreSQL in ./.data, started and stopped with the server.
 // A failure to start is one line on stderr naming the cause and the fix, and exit code 1.
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { readConfig, type ServerConfig } from './server/config.js'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './server/embedded-postgres.js'
 import { importOptional } from './server/optional-import.js'
@@ -13,34 +13,42 @@ let app: FastifyInstance | undefined
 let embedded: Promise<EmbeddedDatabase> | undefined
 let stopping = false
 
+// PostgreSQL starts first and Fastify, the plugin and Swagger load meanwhile (most of a start is
+// module loading): what PostgreSQL reports before the logger exists waits here
+let log: FastifyBaseLogger | undefined
+const early: Array<(l: FastifyBaseLogger) => void> = []
+const logged = (write: (l: FastifyBaseLogger) => void): void => { if (log !== undefined) write(log); else early.push(write) }
+
 async function start (): Promise<void> {
   const cfg = config = readConfig(process.env)
-  const log = (app = Fastify({ logger: { level: cfg.logLevel } })).log
   if (cfg.databaseUrl === undefined) {
-    log.info(`DATABASE_URL is not set: starting an embedded PostgreSQL in ./${cfg.dataDir}`)
+    logged((l) => l.info(`DATABASE_URL is not set: starting an embedded PostgreSQL in ./${cfg.dataDir}`))
     embedded = startEmbeddedPostgres({
       dir: cfg.dataDir,
       port: cfg.embeddedPort,
       binDir: cfg.embeddedBin,
-      onProgress: (message) => log.info(message),
-      onLog: (line) => { if (/ (FATAL|PANIC): /.test(line)) log.warn({ postgres: line }, 'embedded PostgreSQL'); else log.debug({ postgres: line }) },
-      onExit: (code) => log.error({ code }, 'the embedded PostgreSQL stopped; restart the service')
+      onProgress: (message) => logged((l) => l.info(message)),
+      onLog: (line) => logged((l) => { if (/ (FATAL|PANIC): /.test(line)) l.warn({ postgres: line }, 'embedded PostgreSQL'); else l.debug({ postgres: line }) }),
+      onExit: (code) => logged((l) => l.error({ code }, 'the embedded PostgreSQL stopped; restart the service'))
     })
   }
-  // loaded while PostgreSQL starts; whichever fails first is the failure told
+  const { default: Fastify } = await import('fastify')
+  app = Fastify({ logger: { level: cfg.logLevel } })
+  log = app.log
+  for (const write of early.splice(0)) write(log)
+  // whichever fails first, the imports or PostgreSQL, is the failure told
   const [[plugin, swagger, swaggerUi, { swaggerOptions }], database] = await Promise.all([Promise.all([
     import('./index.js'),
-    importOptional<typeof import('@fastify/swagger')>('@fastify/swagger', 'the OpenAPI document of the standalone server'),
-    importOptional<typeof import('@fastify/swagger-ui')>('@fastify/swagger-ui', 'the Swagger UI of the standalone server'),
+    importOptional('@fastify/swagger', 'the OpenAPI document of the standalone server', async () => await import('@fastify/swagger')),
+    importOptional('@fastify/swagger-ui', 'the Swagger UI of the standalone server', async () => await import('@fastify/swagger-ui')),
     import('./server/openapi.js')
   ]), embedded])
   if (stopping) return
-  const databaseUrl = database?.url ?? cfg.databaseUrl as string
   const token = cfg.adminToken ?? randomBytes(24).toString('base64url')
   await app.register(swagger.default, swaggerOptions)
   await app.register(swaggerUi.default, { routePrefix: '/documentation' })
   await app.register(plugin.default, {
-    connectionString: databaseUrl,
+    connectionString: database?.url ?? cfg.databaseUrl as string,
     schema: cfg.schema,
     auth: { tokens: [token] },
     network: { allowPrivate: cfg.allowPrivateNetworks }
@@ -61,7 +69,7 @@ const starting = start()
 const stop = (signal: string): void => {
   if (stopping) return
   stopping = true
-  app?.log.info({ signal }, 'stopping')
+  logged((l) => l.info({ signal }, 'stopping'))
   // a start still under way runs to its next step first, so nothing it opens is left behind
   starting.catch(() => {}).then(stopAll).then(() => process.exit(0), () => process.exit(1))
 }
@@ -74,7 +82,7 @@ try {
   // a signal during start: stop() finishes and exits
   if (!stopping) {
     stopping = true
-    app?.log.debug({ err }, 'start failed')
+    log?.debug({ err }, 'start failed')
     process.stderr.write(`fastify-observers could not start: ${config === undefined ? (err as Error).message : explainStartFailure(err, config)}\n`)
     await stopAll()
     process.exit(1)

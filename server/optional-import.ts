@@ -3,9 +3,10 @@
 // absence is told as a StartFailedError naming the package and what it is for.
 import { StartFailedError } from '../lib/errors.js'
 
-export async function importOptional<T> (name: string, purpose: string): Promise<T> {
+/** `load` is `() => import(name)`, written out so that the server's bundle can include the package. */
+export async function importOptional<T> (name: string, purpose: string, load: () => Promise<T>): Promise<T> {
   try {
-    return await import(name) as T
+    return await load()
   } catch (err) {
     const e = err as { code?: string, message?: string }
     if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message?.includes(`'${name}'`) === true) {

@@ -20,7 +20,8 @@ const idOf = async (flag: '-u' | '-g'): Promise<number> => Number((await exec('i
 export async function postgresUser (): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined
   try {
-    return { uid: await idOf('-u'), gid: await idOf('-g') }
+    const [uid, gid] = await Promise.all([idOf('-u'), idOf('-g')])
+    return { uid, gid }
   } catch {}
   try {
     if (!await exec('getent', ['group', 'postgres']).then(() => true, () => false)) await exec('groupadd', ['--system', 'postgres'])
