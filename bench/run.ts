@@ -18,6 +18,7 @@ import { buildReport, saveReport, type Results } from './report.js'
 import { admin } from './scenarios/admin.js'
 import { backlog } from './scenarios/backlog.js'
 import { fanout } from './scenarios/fanout.js'
+import { startup } from './scenarios/startup.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -119,7 +120,8 @@ async function main (): Promise<number> {
       ceilings: [
         ['ceiling_http', async () => { results.ceiling_http = await httpCeiling(ctx, s) }],
         ['ceiling_pg', async () => { results.ceiling_pg = await pgCeiling(ctx) }]
-      ]
+      ],
+      startup: [['startup', async () => { results.startup = await startup(ctx) }]]
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {

@@ -1,0 +1,128 @@
+// startup: from launching the standalone server to GET /observers/runtime/health answering 200, in
+// a folder of its own. With an existing ./.data through `npm start` (SPEC 9.7: within 1.5 s) and
+// through `node scripts/start.js` (npm's own share is the difference); the first start (initdb, with
+// fsync); bundling the server (a start after a source changed); and, for comparison, the server
+// through tsx, as `npm start` ran it before. Each server is then stopped with SIGTERM, timed too.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BenchContext } from '../app.js'
+import { now } from '../clock.js'
+import { loadAverage } from '../machine.js'
+import { ROOT } from '../root.js'
+import { distribution, round, type Distribution } from '../stats.js'
+
+export interface StartupResult {
+  runs: number
+  /** ms from spawning `npm start` to health 200, ./.data existing */
+  npm_start_ms: Distribution
+  /** the same through `node scripts/start.js` */
+  node_ms: Distribution
+  /** ms from SIGTERM until every process of the server (PostgreSQL included) is gone */
+  stop_ms: Distribution
+  /** the very first start: the bundle ready, initdb with fsync on */
+  first_start_ms: number
+  /** `node scripts/bundle-server.js`: what a start after a source change adds */
+  bundle_ms: number
+  /** the sources through tsx (`tsx server.ts`), ./.data existing */
+  tsx_ms: Distribution
+  load_average: { start: number[], end: number[] }
+}
+
+const TOKEN = 'bench-startup-token-0123456789'
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+const gone = (group: number): boolean => {
+  try {
+    process.kill(-group, 0)
+    return false
+  } catch {
+    return true
+  }
+}
+
+/** Launches `command` in `cwd` (a process group of its own); resolves to ms until health is 200, then stops it. */
+async function launch (cwd: string, command: string[]): Promise<{ health: number, stop: number }> {
+  const port = await freePort()
+  const started = now()
+  const child: ChildProcess = spawn(command[0], command.slice(1), {
+    cwd,
+    detached: true,
+    env: { ...process.env, PORT: String(port), OBSERVERS_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: '' },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const group = child.pid as number
+  try {
+    let health = -1
+    while (health < 0) {
+      const answer = await fetch(`http://127.0.0.1:${port}/observers/runtime/health`).then((r) => r.status, () => 0)
+      if (answer === 200) health = now() - started
+      else if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited with ${child.exitCode}: ${stderr.trim()}`)
+      else if (now() - started > 180_000) throw new Error(`${command.join(' ')}: no health 200 within 180 s`)
+      else await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const stopping = now()
+    process.kill(-group, 'SIGTERM')
+    while (!gone(group)) {
+      if (now() - stopping > 30_000) throw new Error(`${command.join(' ')} did not stop within 30 s`)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    return { health: round(health, 1), stop: round(now() - stopping, 1) }
+  } finally {
+    if (!gone(group)) process.kill(-group, 'SIGKILL')
+  }
+}
+
+export async function startup (ctx: BenchContext): Promise<StartupResult> {
+  const runs = ctx.quick ? 2 : 5
+  const loadStart = loadAverage()
+  // readable by others: as root the embedded PostgreSQL (user postgres) keeps ./.data in place
+  const dir = await mkdtemp(join(tmpdir(), 'fastify-observers-bench-startup-'))
+  await chmod(dir, 0o755)
+  try {
+    // `npm start` in this folder, so its ./.data is this folder's
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ private: true, scripts: { start: `node ${JSON.stringify(join(ROOT, 'scripts', 'start.js'))}` } }))
+    const bundling = now()
+    const bundled = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-server.js')], { encoding: 'utf8' })
+    if (bundled.status !== 0) throw new Error(`bundling the server failed: ${bundled.stderr}`)
+    const bundleMs = round(now() - bundling, 1)
+    ctx.progress(`startup: bundled in ${bundleMs} ms; first start (initdb)`)
+    const first = await launch(dir, [process.execPath, join(ROOT, 'scripts', 'start.js')])
+    const npm: number[] = []
+    const node: number[] = []
+    const stops: number[] = [first.stop]
+    for (let i = 0; i < runs; i++) {
+      const a = await launch(dir, ['npm', 'start'])
+      const b = await launch(dir, [process.execPath, join(ROOT, 'scripts', 'start.js')])
+      npm.push(a.health)
+      node.push(b.health)
+      stops.push(a.stop, b.stop)
+    }
+    const tsx: number[] = []
+    for (let i = 0; i < Math.min(runs, 2); i++) tsx.push((await launch(dir, [join(ROOT, 'node_modules', '.bin', 'tsx'), join(ROOT, 'server.ts')])).health)
+    ctx.progress(`startup: health after npm start ${npm.join(', ')} ms; node ${node.join(', ')} ms; first ${first.health} ms; tsx ${tsx.join(', ')} ms`)
+    return {
+      runs,
+      npm_start_ms: distribution(npm),
+      node_ms: distribution(node),
+      stop_ms: distribution(stops),
+      first_start_ms: first.health,
+      bundle_ms: bundleMs,
+      tsx_ms: distribution(tsx),
+      load_average: { start: loadStart, end: loadAverage() }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
