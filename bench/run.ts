@@ -79,8 +79,8 @@ async function main (): Promise<number> {
     if (stopping) return
     stopping = true
     progress(`${signal}: stopping`)
-    // Ctrl-C also stops the embedded server (same process group): connections die under the
-    // runtime, and a pg client with no 'error' listener would end this process before cleanup
+    // cleanup() stops the embedded server while the runtime may still hold connections: they die
+    // under it, and a pg client with no 'error' listener would end this process before cleanup
     process.on('uncaughtException', (err) => progress(`while stopping: ${err.message}`))
     cleanup().finally(() => process.exit(130))
   }
@@ -90,7 +90,7 @@ async function main (): Promise<number> {
     code = await loadRuntimeCode()
     database = await openDatabase(progress)
     const benchPool = new pg.Pool({ connectionString: database.url, max: 4, application_name: 'bench' })
-    // an idle client losing its server (Ctrl-C stops the embedded one too) must not crash the cleanup
+    // an idle client losing its server (cleanup stops the embedded one) must not crash the cleanup
     benchPool.on('error', () => {})
     pool = benchPool
     const machine = await describeMachine(pool, database.kind)
