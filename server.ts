@@ -31,6 +31,8 @@ async function start (): Promise<void> {
       onLog: (line) => logged((l) => { if (/ (FATAL|PANIC): /.test(line)) l.warn({ postgres: line }, 'embedded PostgreSQL'); else l.debug({ postgres: line }) }),
       onExit: (code) => logged((l) => l.error({ code }, 'the embedded PostgreSQL stopped; restart the service'))
     })
+    // it may fail while Fastify loads; the failure is taken up below, with the imports'
+    embedded.catch(() => {})
   }
   const { default: Fastify } = await import('fastify')
   app = Fastify({ logger: { level: cfg.logLevel } })

@@ -2,7 +2,7 @@
 // stack goes to the debug log only: at info level an operator sees the line, not a trace.
 import type { ServerConfig } from './config.js'
 
-interface Coded { code?: string, message?: string, syscall?: string, address?: string, port?: number, cause?: unknown, errors?: unknown[] }
+interface Coded { code?: string, message?: string, syscall?: string, hostname?: string, cause?: unknown, errors?: unknown[] }
 
 /** The error and its causes, outermost first (an AggregateError contributes its first error). */
 function chain (err: unknown): Coded[] {
@@ -26,21 +26,31 @@ function database (config: ServerConfig): { where: string, user: string, name: s
 
 const firstLine = (text: string | undefined): string => (text ?? '').split('\n')[0]
 
+// listening on HOST:PORT (syscall listen, or HOST's lookup), as opposed to reaching the database
+function explainListen (e: Coded, config: ServerConfig): string | undefined {
+  if (e.syscall !== 'listen' && !(e.syscall === 'getaddrinfo' && e.hostname === config.host)) return undefined
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `port ${config.port} on ${config.host} is already in use: stop the process using it, or set PORT to a free port`
+    case 'EACCES':
+      return `port ${config.port} needs privileges this user does not have: set PORT to a port above 1023`
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `HOST=${config.host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for all)`
+  }
+}
+
 export function explainStartFailure (err: unknown, config: ServerConfig): string {
   const errors = chain(err)
   const top = errors[0] ?? { message: String(err) }
   if (top.code === 'OBS_ERR_START_FAILED') return firstLine(top.message)
   if (top.code === 'OBS_ERR_INVALID_OPTION') return `${firstLine(top.message)}: check the OBSERVERS_* environment variables`
+  const listen = explainListen(top, config)
+  if (listen !== undefined) return listen
   const db = database(config)
   for (const e of errors) {
     switch (e.code) {
-      case 'EADDRINUSE':
-        return `port ${config.port} on ${config.host} is already in use: stop the process using it, or set PORT to a free port`
-      case 'EACCES':
-        if (e.syscall === 'listen') return `port ${config.port} needs privileges this user does not have: set PORT to a port above 1023`
-        break
-      case 'EADDRNOTAVAIL':
-        return `HOST=${config.host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for all)`
       case 'ECONNREFUSED':
         return `the database at ${db.where} refused the connection (nothing listens there): start PostgreSQL there, or fix DATABASE_URL`
       case 'ENOTFOUND':
