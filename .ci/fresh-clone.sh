@@ -2,10 +2,10 @@
 # A new user's first minute, in a checkout other users cannot enter (mktemp -d is 0700; as root the
 # embedded PostgreSQL runs as `postgres`, which cannot enter it either): clone, `npm ci`, `npm start`
 # until health answers, `npm test -- <one small file>`, then stop the server and check that
-# nothing it started is left running.
+# nothing it started is left running. Usage: .ci/fresh-clone.sh [parent folder, e.g. /root]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-home=$(mktemp -d)
+home=$(mktemp -d ${1:+-p "$1"})
 server=
 cleanup() {
   if [ -n "$server" ] && kill -0 -- "-$server" 2>/dev/null; then kill -KILL -- "-$server" 2>/dev/null || true; fi
