@@ -75,8 +75,10 @@ const stop = (signal: string): void => {
   // a start still under way runs to its next step first, so nothing it opens is left behind
   starting.catch(() => {}).then(stopAll).then(() => process.exit(0), () => process.exit(1))
 }
-process.once('SIGINT', () => { stop('SIGINT') })
-process.once('SIGTERM', () => { stop('SIGTERM') })
+// a second signal while stopping (tsx and npm pass on the one the process group got) is ignored:
+// dying then would leave the embedded PostgreSQL running
+process.on('SIGINT', () => { stop('SIGINT') })
+process.on('SIGTERM', () => { stop('SIGTERM') })
 
 try {
   await starting

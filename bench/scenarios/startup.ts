@@ -4,6 +4,7 @@
 // fsync); bundling the server (a start after a source changed); and, for comparison, the server
 // through tsx, as `npm start` ran it before. Each server is then stopped with SIGTERM, timed too.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -20,7 +21,7 @@ export interface StartupResult {
   npm_start_ms: Distribution
   /** the same through `node scripts/start.js` */
   node_ms: Distribution
-  /** ms from SIGTERM until every process of the server (PostgreSQL included) is gone */
+  /** ms from SIGTERM until the server's processes are gone and PostgreSQL has removed its pid file */
   stop_ms: Distribution
   /** the very first start: the bundle ready, initdb with fsync on */
   first_start_ms: number
@@ -74,7 +75,8 @@ async function launch (cwd: string, command: string[]): Promise<{ health: number
     }
     const stopping = now()
     process.kill(-group, 'SIGTERM')
-    while (!gone(group)) {
+    // the embedded PostgreSQL runs in a process group of its own: its pid file going is its end
+    while (!gone(group) || existsSync(join(cwd, '.data', 'postmaster.pid'))) {
       if (now() - stopping > 30_000) throw new Error(`${command.join(' ')} did not stop within 30 s`)
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
