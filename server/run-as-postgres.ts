@@ -1,7 +1,7 @@
 // As root: PostgreSQL refuses to run as root, so it runs as the `postgres` system user, which may not
 // enter the checkout (under /root, or in a 0700 folder). What it cannot reach is placed under
 // /var/lib/fastify-observers: a copy of the binaries per version, and the data of such checkouts
-// (see data-folder.ts). README.md, "Running as root", explains the layout.
+// (see data-folder.ts). README.md, "The embedded database and ./.data", explains the layout.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cp, lstat, mkdir, rename, rm } from 'node:fs/promises'
