@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { StartFailedError } from '../lib/errors.js'
 import { findBinaries, serverVersion, type Binaries, type RunAs } from './postgres-binaries.js'
-import { explainServerExit } from './postgres-exit.js'
+import { explainServerExit, libraryProblem } from './postgres-exit.js'
 import { placeDataFolder } from './data-folder.js'
 import { postgresUser, reachableBinaries } from './run-as-postgres.js'
 
@@ -80,7 +80,8 @@ async function initialise (binaries: Binaries, dataDir: string, runAs: RunAs | u
       '--encoding=UTF8', '--locale=C', ...(sync ? [] : ['--no-sync'])
     ], runAs)
   } catch (err) {
-    throw new StartFailedError(`initdb could not create a database in ${dataDir} (${(err as Error).message}): ` +
+    const output = (err as Error).message
+    throw new StartFailedError(libraryProblem(output) ?? `initdb could not create a database in ${dataDir} (${output}): ` +
       'check that the folder is writable and the disk not full, or delete the folder to start afresh')
   } finally {
     await unlink(pwfile).catch(() => {})
@@ -122,23 +123,22 @@ async function serve (binaries: Binaries, dataDir: string, port: number, options
 }
 
 export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const runAs = await postgresUser()
-  let binaries = findBinaries(options.binDir)
-  let major = await serverVersion(binaries, runAs)
-  if (major === null && runAs !== undefined) {
-    binaries = await reachableBinaries(binaries)
-    major = await serverVersion(binaries, runAs)
-  }
-  if (major === null) throw new StartFailedError(`${binaries.postgres} cannot be run (permission denied): reinstall with \`npm ci\`, or set DATABASE_URL`)
   const asked = resolve(options.dir)
+  const runAs = await postgresUser()
+  const found = findBinaries(options.binDir)
+  // together: every step that waits on another process waits behind the module loading too
+  const [binaries, major, existing] = await Promise.all([
+    runAs === undefined ? found : reachableBinaries(found, runAs),
+    serverVersion(found),
+    readFile(join(asked, 'PG_VERSION'), 'utf8').then((v) => v.trim(), () => undefined)
+  ])
   // before placing the folder: a database of another version is the first thing to tell
-  const found = await readFile(join(asked, 'PG_VERSION'), 'utf8').then((v) => v.trim(), () => undefined)
-  if (found !== undefined && found !== String(major)) {
-    throw new StartFailedError(`${asked} holds a PostgreSQL ${found} database, but the embedded server is PostgreSQL ${major}: ` +
-      `move ${asked} aside (or delete it) to start afresh, or set DATABASE_URL to a PostgreSQL ${found} server`)
+  if (existing !== undefined && existing !== String(major)) {
+    throw new StartFailedError(`${asked} holds a PostgreSQL ${existing} database, but the embedded server is PostgreSQL ${major}: ` +
+      `move ${asked} aside (or delete it) to start afresh, or set DATABASE_URL to a PostgreSQL ${existing} server`)
   }
   const dataDir = await placeDataFolder(asked, runAs)
-  if (found === undefined) {
+  if (existing === undefined) {
     options.onProgress?.(`creating a new database in ${dataDir} (first start)`)
     await initialise(binaries, dataDir, runAs, options.ephemeral !== true)
   }

@@ -58,19 +58,18 @@ export function findBinaries (binDir: string | undefined): Binaries {
 }
 
 /**
- * The server's major version, from `postgres --version` run as the user that will run it; null
- * when that user cannot run it (EACCES: a folder on the way it may not enter).
+ * The server's major version: the package's own (15.18.0-beta.17 is PostgreSQL 15), or for
+ * EMBEDDED_PG_BIN what `postgres --version` says.
  */
-export async function serverVersion (binaries: Binaries, runAs: RunAs | undefined): Promise<number | null> {
+export async function serverVersion (binaries: Binaries): Promise<number> {
+  if (binaries.tree !== null) return Number(binaries.tree.version.split('.')[0])
   const run = await new Promise<{ code: number | string | null, stdout: string, stderr: string }>((resolve) => {
-    execFile(binaries.postgres, ['--version'], { ...runAs, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(binaries.postgres, ['--version'], { timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : error.code ?? null, stdout, stderr })
     })
   })
-  if (run.code === 'EACCES') return null
   const major = /\(PostgreSQL\) (\d+)/.exec(run.stdout)?.[1]
   if (run.code === 0 && major !== undefined) return Number(major)
   const why = run.stderr.trim().split('\n')[0] || (typeof run.code === 'string' ? run.code : `exit code ${String(run.code)}`)
-  if (run.code === 126 || /permission denied/i.test(why)) return null
-  throw new StartFailedError(`${binaries.postgres} does not run (${why}): reinstall with \`npm ci\` (its install script links the libraries), or set DATABASE_URL`)
+  throw new StartFailedError(`${binaries.postgres} (EMBEDDED_PG_BIN) does not run (${why}): point EMBEDDED_PG_BIN at PostgreSQL binaries that run here, or unset it`)
 }

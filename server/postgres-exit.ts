@@ -11,8 +11,17 @@ export interface ExitContext {
 
 const message = (line: string): string => line.replace(/^.*?(FATAL|PANIC|ERROR|DETAIL|HINT): +/, '')
 
+/** The binaries cannot load their shared libraries (the package's install script links them). */
+export function libraryProblem (text: string): string | undefined {
+  const line = /[^\n]*error while loading shared libraries[^\n]*/.exec(text)?.[0]
+  if (line === undefined) return undefined
+  return `the PostgreSQL programs cannot load their libraries (${line.trim()}): reinstall with \`npm ci\` (its install script links them), or set DATABASE_URL`
+}
+
 export function explainServerExit (lines: string[], { dataDir, port, code, portGiven }: ExitContext): string {
   const text = lines.join('\n')
+  const libraries = libraryProblem(text)
+  if (libraries !== undefined) return libraries
   const other = /another postmaster \(PID (\d+)\) running in data directory/.exec(text)
   if (other !== null) {
     return `another PostgreSQL (pid ${other[1]}) is already running on ${dataDir}: stop it (kill ${other[1]}), or give this server another data folder`

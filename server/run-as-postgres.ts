@@ -4,7 +4,7 @@
 // (see data-folder.ts). README.md, "The embedded database and ./.data", explains the layout.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, lstat, mkdir, rename, rm } from 'node:fs/promises'
+import { cp, lstat, mkdir, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { StartFailedError } from '../lib/errors.js'
@@ -16,13 +16,24 @@ const exec = promisify(execFile)
 
 const idOf = async (flag: '-u' | '-g'): Promise<number> => Number((await exec('id', [flag, 'postgres'])).stdout.trim())
 
-/** The postgres user's ids when we are root (the user is created when missing), else undefined. */
-export async function postgresUser (): Promise<RunAs | undefined> {
-  if (process.getuid?.() !== 0) return undefined
+// /etc/passwd first: a spawn costs a round trip of the event loop, which module loading keeps busy
+async function lookUp (): Promise<RunAs | undefined> {
+  const line = (await readFile('/etc/passwd', 'utf8').catch(() => '')).split('\n').find((l) => l.startsWith('postgres:'))
+  const [uid, gid] = line?.split(':').slice(2, 4).map(Number) ?? []
+  if (Number.isInteger(uid) && Number.isInteger(gid)) return { uid, gid }
   try {
     const [uid, gid] = await Promise.all([idOf('-u'), idOf('-g')])
     return { uid, gid }
-  } catch {}
+  } catch {
+    return undefined
+  }
+}
+
+/** The postgres user's ids when we are root (the user is created when missing), else undefined. */
+export async function postgresUser (): Promise<RunAs | undefined> {
+  if (process.getuid?.() !== 0) return undefined
+  const found = await lookUp()
+  if (found !== undefined) return found
   try {
     if (!await exec('getent', ['group', 'postgres']).then(() => true, () => false)) await exec('groupadd', ['--system', 'postgres'])
     await exec('useradd', ['--system', '--gid', 'postgres', '--no-create-home', 'postgres'])
@@ -33,7 +44,7 @@ export async function postgresUser (): Promise<RunAs | undefined> {
   }
 }
 
-/** Whether `user` can enter `dir` (every folder on the way included). */
+/** Whether `user` can enter `dir` (every folder on the way included), or run `dir` when it is a program. */
 export async function canEnter (dir: string, user: RunAs): Promise<boolean> {
   return await exec('/bin/sh', ['-c', 'test -x "$1"', 'sh', dir], user).then(() => true, () => false)
 }
@@ -52,7 +63,8 @@ export async function rootFolder (...names: string[]): Promise<string> {
 }
 
 /** The binaries themselves when the postgres user can run them, else a copy it can run (made once per version). */
-export async function reachableBinaries (binaries: Binaries): Promise<Binaries> {
+export async function reachableBinaries (binaries: Binaries, user: RunAs): Promise<Binaries> {
+  if (await canEnter(binaries.postgres, user)) return binaries
   const tree = binaries.tree
   if (tree === null) {
     throw new StartFailedError(`the postgres user cannot run ${binaries.postgres} (EMBEDDED_PG_BIN): put the binaries where it can, or unset EMBEDDED_PG_BIN`)
