@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BenchContext } from '../app.js'
 import { now } from '../clock.js'
+import { measureChildren } from '../cpu.js'
 import { loadAverage } from '../machine.js'
 import { ROOT } from '../root.js'
 import { distribution, round, type Distribution } from '../stats.js'
@@ -30,6 +31,12 @@ export interface StartupResult {
   bundle_ms: number
   /** the sources through tsx (`tsx server.ts`), ./.data existing */
   tsx_ms: Distribution
+  /** CPU ms a warm `node scripts/start.js` costs its processes (node and PostgreSQL, from launch to
+   * their end): less sensitive to a busy machine than the time. Not for npm start: npm leaves its
+   * shell and node to init when it gets SIGTERM, so their CPU is never counted here */
+  node_cpu_ms: Distribution
+  /** the largest share of the machine other processes used during one of those starts (0 = quiet) */
+  interference: number | null
   load_average: { start: number[], end: number[] }
 }
 
@@ -62,9 +69,19 @@ const gone = (group: number): boolean => {
   }
 }
 
+interface Launch {
+  health: number
+  stop: number
+  /** CPU ms of the processes this one reaped: node and, through it, PostgreSQL */
+  cpu: number
+  /** share of the machine others used meanwhile */
+  other: number | null
+}
+
 /** Launches `command` in `cwd` (a process group of its own); resolves to ms until health is 200, then stops it. */
-async function launch (cwd: string, command: string[]): Promise<{ health: number, stop: number }> {
+async function launch (cwd: string, command: string[]): Promise<Launch> {
   const port = await freePort()
+  const cpu = measureChildren()
   const started = now()
   const child: ChildProcess = spawn(command[0], command.slice(1), {
     cwd,
@@ -91,7 +108,11 @@ async function launch (cwd: string, command: string[]): Promise<{ health: number
       if (now() - stopping > 30_000) throw new Error(`${command.join(' ')} did not stop within 30 s`)
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
-    return { health: round(health, 1), stop: round(now() - stopping, 1) }
+    // reaped: the child's CPU (and that of the processes it waited for) is counted now
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve))
+    const used = cpu.stop()
+    const other = used.other_s === null || used.machine_capacity_s === null || used.machine_capacity_s === 0 ? null : round(used.other_s / used.machine_capacity_s, 3)
+    return { health: round(health, 1), stop: round(now() - stopping, 1), cpu: round(used.children_s * 1000), other }
   } finally {
     if (!gone(group)) process.kill(-group, 'SIGKILL')
   }
@@ -112,27 +133,27 @@ export async function startup (ctx: BenchContext): Promise<StartupResult> {
     const bundleMs = round(now() - bundling, 1)
     ctx.progress(`startup: bundled in ${bundleMs} ms; first start (initdb)`)
     const first = await launch(dir, [process.execPath, join(ROOT, 'scripts', 'start.js')])
-    const npm: number[] = []
-    const node: number[] = []
-    const stops: number[] = [first.stop]
+    const npm: Launch[] = []
+    const node: Launch[] = []
     for (let i = 0; i < runs; i++) {
-      const a = await launch(dir, ['npm', 'start'])
-      const b = await launch(dir, [process.execPath, join(ROOT, 'scripts', 'start.js')])
-      npm.push(a.health)
-      node.push(b.health)
-      stops.push(a.stop, b.stop)
+      npm.push(await launch(dir, ['npm', 'start']))
+      node.push(await launch(dir, [process.execPath, join(ROOT, 'scripts', 'start.js')]))
     }
     const tsx: number[] = []
     for (let i = 0; i < Math.min(runs, 2); i++) tsx.push((await launch(dir, [join(ROOT, 'node_modules', '.bin', 'tsx'), join(ROOT, 'server.ts')])).health)
-    ctx.progress(`startup: health after npm start ${npm.join(', ')} ms; node ${node.join(', ')} ms; first ${first.health} ms; tsx ${tsx.join(', ')} ms`)
+    const others = node.map((l) => l.other).filter((o): o is number => o !== null)
+    const health = (launches: Launch[]): string => launches.map((l) => l.health).join(', ')
+    ctx.progress(`startup: health after npm start ${health(npm)} ms; node ${health(node)} ms; first ${first.health} ms; tsx ${tsx.join(', ')} ms`)
     return {
       runs,
-      npm_start_ms: distribution(npm),
-      node_ms: distribution(node),
-      stop_ms: distribution(stops),
+      npm_start_ms: distribution(npm.map((l) => l.health)),
+      node_ms: distribution(node.map((l) => l.health)),
+      stop_ms: distribution([first, ...npm, ...node].map((l) => l.stop)),
       first_start_ms: first.health,
       bundle_ms: bundleMs,
       tsx_ms: distribution(tsx),
+      node_cpu_ms: distribution(node.map((l) => l.cpu)),
+      interference: others.length === 0 ? null : round(Math.max(...others), 3),
       load_average: { start: loadStart, end: loadAverage() }
     }
   } finally {
