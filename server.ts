@@ -1,57 +1,94 @@
-// `npm start`: the plugin as a standalone service (SPEC section 6).
-// DATABASE_URL unset -> an embedded PostgreSQL under ./.data, started and stopped with the server.
+// `npm start`: the plugin as a standalone service (SPEC section 6), bundled and run by scripts/start.js.
+// DATABASE_URL unset -> an embedded PostgreSQL in ./.data, started and stopped with the server.
+// A failure to start is one line on stderr naming the cause and the fix, and exit code 1.
 import { randomBytes } from 'node:crypto'
-import Fastify from 'fastify'
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
-import observerPlugin from './index.js'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres.js'
-import { swaggerOptions } from './lib/openapi.js'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { readConfig, type ServerConfig } from './server/config.js'
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './server/embedded-postgres.js'
+import { importOptional } from './server/optional-import.js'
+import { explainStartFailure } from './server/start-failure.js'
 
-const env = process.env
-const app = Fastify({ logger: { level: env.LOG_LEVEL ?? 'info' } })
+let config: ServerConfig | undefined
+let app: FastifyInstance | undefined
+let embedded: Promise<EmbeddedDatabase> | undefined
+let stopping = false
 
-let embedded: EmbeddedDatabase | undefined
-let databaseUrl = env.DATABASE_URL
-if (databaseUrl === undefined || databaseUrl === '') {
-  app.log.info('DATABASE_URL is not set: starting an embedded PostgreSQL in ./.data')
-  embedded = await startEmbeddedPostgres({ dir: '.data', port: Number(env.EMBEDDED_PG_PORT ?? 0) })
-  databaseUrl = embedded.url
-}
+// PostgreSQL starts first and Fastify, the plugin and Swagger load meanwhile (most of a start is
+// module loading): what PostgreSQL reports before the logger exists waits here
+let log: FastifyBaseLogger | undefined
+const early: Array<(l: FastifyBaseLogger) => void> = []
+const logged = (write: (l: FastifyBaseLogger) => void): void => { if (log !== undefined) write(log); else early.push(write) }
 
-let token = env.OBSERVERS_ADMIN_TOKEN
-if (token === undefined || token === '') {
-  token = randomBytes(24).toString('base64url')
-  // printed once, on stdout, for the operator who just started the service
-  console.log(`\nAdmin token (set OBSERVERS_ADMIN_TOKEN to choose your own):\n  ${token}\n`)
-}
-
-const stop = async (signal: string): Promise<void> => {
-  app.log.info({ signal }, 'stopping')
-  try {
-    await app.close()
-  } finally {
-    await embedded?.stop()
-    process.exit(0)
+async function start (): Promise<void> {
+  const cfg = config = readConfig(process.env)
+  if (cfg.databaseUrl === undefined) {
+    logged((l) => l.info(`DATABASE_URL is not set: starting an embedded PostgreSQL in ./${cfg.dataDir}`))
+    embedded = startEmbeddedPostgres({
+      dir: cfg.dataDir,
+      port: cfg.embeddedPort,
+      binDir: cfg.embeddedBin,
+      onProgress: (message) => logged((l) => l.info(message)),
+      onLog: (line) => logged((l) => { if (/ (FATAL|PANIC): /.test(line)) l.warn({ postgres: line }, 'embedded PostgreSQL'); else l.debug({ postgres: line }) }),
+      onExit: (code) => logged((l) => l.error({ code }, 'the embedded PostgreSQL stopped; restart the service'))
+    })
+    // it may fail while Fastify loads; the failure is taken up below, with the imports'
+    embedded.catch(() => {})
   }
+  const { default: Fastify } = await import('fastify')
+  app = Fastify({ logger: { level: cfg.logLevel } })
+  log = app.log
+  for (const write of early.splice(0)) write(log)
+  // whichever fails first, the imports or PostgreSQL, is the failure told
+  const [[plugin, swagger, swaggerUi, { swaggerOptions }], database] = await Promise.all([Promise.all([
+    import('./index.js'),
+    importOptional('@fastify/swagger', 'the OpenAPI document of the standalone server', async () => await import('@fastify/swagger')),
+    importOptional('@fastify/swagger-ui', 'the Swagger UI of the standalone server', async () => await import('@fastify/swagger-ui')),
+    import('./server/openapi.js')
+  ]), embedded])
+  if (stopping) return
+  const token = cfg.adminToken ?? randomBytes(24).toString('base64url')
+  await app.register(swagger.default, swaggerOptions)
+  await app.register(swaggerUi.default, { routePrefix: '/documentation' })
+  await app.register(plugin.default, {
+    connectionString: database?.url ?? cfg.databaseUrl as string,
+    schema: cfg.schema,
+    auth: { tokens: [token] },
+    network: { allowPrivate: cfg.allowPrivateNetworks }
+  })
+  const address = await app.listen({ port: cfg.port, host: cfg.host })
+  log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation`)
+  // printed once, on stdout, for the operator who just started the service
+  if (cfg.adminToken === undefined) console.log(`\nAdmin token (set OBSERVERS_ADMIN_TOKEN to choose your own):\n  ${token}\n`)
 }
-process.once('SIGINT', () => { stop('SIGINT').catch(() => process.exit(1)) })
-process.once('SIGTERM', () => { stop('SIGTERM').catch(() => process.exit(1)) })
+
+async function stopAll (): Promise<void> {
+  await app?.close().catch((err: unknown) => app?.log.error({ err }, 'while closing'))
+  await (await embedded?.catch(() => undefined))?.stop()
+}
+
+const starting = start()
+
+const stop = (signal: string): void => {
+  if (stopping) return
+  stopping = true
+  logged((l) => l.info({ signal }, 'stopping'))
+  // a start still under way runs to its next step first, so nothing it opens is left behind
+  starting.catch(() => {}).then(stopAll).then(() => process.exit(0), () => process.exit(1))
+}
+// a second signal while stopping (tsx and npm pass on the one the process group got) is ignored:
+// dying then would leave the embedded PostgreSQL running
+process.on('SIGINT', () => { stop('SIGINT') })
+process.on('SIGTERM', () => { stop('SIGTERM') })
 
 try {
-  await app.register(swagger, swaggerOptions)
-  await app.register(swaggerUi, { routePrefix: '/documentation' })
-  await app.register(observerPlugin, {
-    connectionString: databaseUrl,
-    schema: env.OBSERVERS_SCHEMA ?? 'observer',
-    auth: { tokens: [token] },
-    network: { allowPrivate: env.OBSERVERS_ALLOW_PRIVATE_NETWORKS === 'true' }
-  })
-  const address = await app.listen({ port: Number(env.PORT ?? 3000), host: env.HOST ?? '127.0.0.1' })
-  app.log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation`)
+  await starting
 } catch (err) {
-  app.log.error({ err }, 'failed to start')
-  await app.close().catch(() => {})
-  await embedded?.stop()
-  process.exit(1)
+  // a signal during start: stop() finishes and exits
+  if (!stopping) {
+    stopping = true
+    log?.debug({ err }, 'start failed')
+    process.stderr.write(`fastify-observers could not start: ${config === undefined ? (err as Error).message : explainStartFailure(err, config)}\n`)
+    await stopAll()
+    process.exit(1)
+  }
 }

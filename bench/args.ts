@@ -2,7 +2,7 @@
 //   [--runtime '{"batchSize":500}'] [--cpu-prof]`
 import type { ObserverPluginOptions } from '../index.js'
 
-export const SCENARIOS = ['backlog', 'fanout', 'ordered', 'ordered-failing', 'steady', 'admin', 'ceilings'] as const
+export const SCENARIOS = ['backlog', 'fanout', 'ordered', 'ordered-failing', 'steady', 'admin', 'ceilings', 'startup'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchArgs {

@@ -5,7 +5,7 @@
 // `__name()` call, and keeps each module's transform in memory: both cost CPU and RSS that a
 // deployment does not pay. Everything the bench takes from lib/ comes through here, so a
 // compiled run never loads the sources too (only type imports reach lib/ elsewhere, and
-// lib/embedded-postgres.ts, which is not the runtime).
+// server/embedded-postgres.ts, which is not the runtime).
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, symlink, writeFile } from 'node:fs/promises'

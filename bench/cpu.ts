@@ -96,3 +96,31 @@ export async function findPostmaster (query: (sql: string) => Promise<{ rows: Ar
   const comm = readFileSync(`/proc/${backend.ppid}/comm`, 'utf8').trim()
   return comm.startsWith('postgres') ? backend.ppid : null
 }
+
+export interface ChildrenCpu {
+  /** CPU seconds of this process's children that ended in the window (a server and its PostgreSQL) */
+  children_s: number
+  machine_capacity_s: number | null
+  /** machine − (this process + those children): other people's work on the same cores */
+  other_s: number | null
+}
+
+/** Like measureCpu, for work done by child processes that have ended (been waited for) by stop(). */
+export function measureChildren (): { stop: () => ChildrenCpu } {
+  const self = process.cpuUsage()
+  const children = processTicks(String(process.pid))?.children ?? 0
+  const machine = machineTicks()
+  return {
+    stop: () => {
+      const used = process.cpuUsage(self)
+      const childrenS = ((processTicks(String(process.pid))?.children ?? 0) - children) * TICK_S
+      const after = machineTicks()
+      const busy = machine === null || after === null ? null : (after.busy - machine.busy) * TICK_S
+      return {
+        children_s: round(childrenS),
+        machine_capacity_s: machine === null || after === null ? null : round((after.total - machine.total) * TICK_S),
+        other_s: busy === null ? null : round(Math.max(0, busy - (used.user + used.system) / 1e6 - childrenS))
+      }
+    }
+  }
+}

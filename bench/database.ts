@@ -1,10 +1,9 @@
 // The database the bench runs against: BENCH_DATABASE_URL when set, else an embedded PostgreSQL
-// in a temporary folder (outside /root: the server runs as the `postgres` user when we are root),
-// with its default settings — fsync stays on, like a real deployment's.
+// in a temporary folder, with its default settings — fsync stays on, like a real deployment's.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startEmbeddedPostgres } from '../lib/embedded-postgres.js'
+import { startEmbeddedPostgres } from '../server/embedded-postgres.js'
 
 export interface BenchDatabase {
   url: string

@@ -8,6 +8,7 @@ import type { Machine } from './machine.js'
 import type { AdminResult } from './scenarios/admin.js'
 import type { DrainResult } from './scenarios/drain.js'
 import type { OrderedResult } from './scenarios/ordered.js'
+import type { StartupResult } from './scenarios/startup.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
 
@@ -18,6 +19,7 @@ export interface Results {
   ordered_failing?: DrainResult
   steady?: SteadyResult
   admin?: AdminResult
+  startup?: StartupResult
   ceiling_http?: HttpCeiling
   ceiling_pg?: PgCeiling
 }
@@ -61,7 +63,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, admin: r.admin },
+    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, admin: r.admin, startup: r.startup },
     ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -84,7 +86,9 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       admin_logs_p99: target('< 50 ms p99 GET /observers/logs', endpointP99(r.admin, 'list_logs'), (v) => v < 50),
       // the same targets for one request at a time (no queue behind a saturated server)
       admin_observers_p99_one_connection: target('< 20 ms p99 GET /observers, one connection', endpointP99(r.admin, 'list_observers', true), (v) => v < 20),
-      admin_logs_p99_one_connection: target('< 50 ms p99 GET /observers/logs, one connection', endpointP99(r.admin, 'list_logs', true), (v) => v < 50)
+      admin_logs_p99_one_connection: target('< 50 ms p99 GET /observers/logs, one connection', endpointP99(r.admin, 'list_logs', true), (v) => v < 50),
+      // SPEC 9.7 / issue 10: health within 1.5 s of launch when ./.data exists (the slowest run)
+      startup_health: target('< 1500 ms from `npm start` to health 200, ./.data existing', r.startup?.npm_start_ms.max, (v) => v < 1500)
     },
     interference: Object.fromEntries(Object.entries({
       backlog: r.backlog?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu

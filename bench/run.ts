@@ -19,6 +19,7 @@ import { admin } from './scenarios/admin.js'
 import { backlog } from './scenarios/backlog.js'
 import { fanout } from './scenarios/fanout.js'
 import { ordered, orderedFailing } from './scenarios/ordered.js'
+import { startup } from './scenarios/startup.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -79,8 +80,8 @@ async function main (): Promise<number> {
     if (stopping) return
     stopping = true
     progress(`${signal}: stopping`)
-    // Ctrl-C also stops the embedded server (same process group): connections die under the
-    // runtime, and a pg client with no 'error' listener would end this process before cleanup
+    // cleanup() stops the embedded server while the runtime may still hold connections: they die
+    // under it, and a pg client with no 'error' listener would end this process before cleanup
     process.on('uncaughtException', (err) => progress(`while stopping: ${err.message}`))
     cleanup().finally(() => process.exit(130))
   }
@@ -90,7 +91,7 @@ async function main (): Promise<number> {
     code = await loadRuntimeCode()
     database = await openDatabase(progress)
     const benchPool = new pg.Pool({ connectionString: database.url, max: 4, application_name: 'bench' })
-    // an idle client losing its server (Ctrl-C stops the embedded one too) must not crash the cleanup
+    // an idle client losing its server (cleanup stops the embedded one) must not crash the cleanup
     benchPool.on('error', () => {})
     pool = benchPool
     const machine = await describeMachine(pool, database.kind)
@@ -122,7 +123,8 @@ async function main (): Promise<number> {
       ceilings: [
         ['ceiling_http', async () => { results.ceiling_http = await httpCeiling(ctx, s) }],
         ['ceiling_pg', async () => { results.ceiling_pg = await pgCeiling(ctx) }]
-      ]
+      ],
+      startup: [['startup', async () => { results.startup = await startup(ctx) }]]
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {

@@ -1,4 +1,5 @@
-// Every error the admin API answers with: one stable OBS_ERR_* code per problem, with its status.
+// Every error the plugin throws or the admin API answers with: one stable OBS_ERR_* code per problem,
+// with its HTTP status (500 for those that only ever reach the host's code).
 import createError from '@fastify/error'
 
 export const NotFoundError = createError('OBS_ERR_NOT_FOUND', '%s not found', 404)
@@ -20,3 +21,15 @@ export const UnsupportedMediaTypeError = createError('OBS_ERR_UNSUPPORTED_MEDIA_
 export const InvalidTableError = createError('OBS_ERR_INVALID_TABLE', '%s', 400)
 export const AlreadyAttachedError = createError('OBS_ERR_ALREADY_ATTACHED', '%s', 409)
 export const RouteNotFoundError = createError('OBS_ERR_ROUTE_NOT_FOUND', 'no route %s', 404)
+
+// register and the host's own calls
+export const AlreadyRegisteredError = createError('OBS_ERR_ALREADY_REGISTERED', 'fastify-observers is already registered on this instance')
+export const InvalidOptionError = createError('OBS_ERR_INVALID_OPTION', 'fastify-observers: invalid option %s')
+export const MigrationFailedError = createError<'OBS_ERR_MIGRATION_FAILED', [string, string, string, { cause: unknown }]>('OBS_ERR_MIGRATION_FAILED', 'fastify-observers: migration %s failed in schema "%s": %s')
+export const AdminRoutesError = createError('OBS_ERR_ADMIN_ROUTES', 'fastify-observers: the admin API cannot be registered under "%s": %s (choose another prefix, or routes: false)')
+export const ActionNameTakenError = createError('OBS_ERR_ACTION_NAME_TAKEN', "custom action '%s' clashes with the built-in action of that name; choose another name")
+export const ActionHandlerError = createError('OBS_ERR_ACTION_HANDLER', "custom action '%s' must be a function")
+export const UnknownActionTypeError = createError('OBS_ERR_UNKNOWN_ACTION_TYPE', "unknown action type '%s'")
+
+// the standalone server, the tests and the bench: a start-up failure, told in one line with its fix
+export const StartFailedError = createError('OBS_ERR_START_FAILED', '%s')

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import type { CustomActionHandler } from './actions/types.js'
+import { InvalidOptionError } from './errors.js'
 
 const Fn = Type.Function([Type.Any()], Type.Any())
 const PositiveInt = (defaultValue: number, extra: object = {}) => Type.Integer({ minimum: 1, default: defaultValue, ...extra })
@@ -112,13 +113,6 @@ export interface ResolvedOptions {
   readonly tenant: TenantResolver | undefined
 }
 
-export class InvalidOptionsError extends Error {
-  constructor (message: string) {
-    super(`fastify-observers: invalid option ${message}`)
-    this.name = 'InvalidOptionsError'
-  }
-}
-
 function describeError (input: unknown): string {
   const errors = [...Value.Errors(OptionsSchema, input)]
   // anyOf failures list every branch; the deepest, most specific message names the problem best
@@ -138,28 +132,28 @@ function describeError (input: unknown): string {
   return `'${path}': ${first.message}`
 }
 
-/** Validates raw plugin options and returns the frozen, defaulted form. Throws InvalidOptionsError. */
+/** Validates raw plugin options and returns the frozen, defaulted form. Throws InvalidOptionError. */
 export function resolveOptions (input: ObserverPluginOptions): ResolvedOptions {
-  if (input === null || typeof input !== 'object') throw new InvalidOptionsError("'options': must be an object")
+  if (input === null || typeof input !== 'object') throw new InvalidOptionError("'options': must be an object")
   const withDefaults = Value.Default(OptionsSchema, Value.Clone({ ...input, pool: undefined, db: undefined })) as RawOptions
-  if (!Value.Check(OptionsSchema, withDefaults)) throw new InvalidOptionsError(describeError(withDefaults))
+  if (!Value.Check(OptionsSchema, withDefaults)) throw new InvalidOptionError(describeError(withDefaults))
   for (const name of Object.keys(withDefaults.actions)) {
-    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new InvalidOptionsError(`'actions.${name}': action names are lower-case letters, digits and _`)
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new InvalidOptionError(`'actions.${name}': action names are lower-case letters, digits and _`)
   }
   const sources = (['connectionString', 'pool', 'db'] as const).filter((k) => input[k] !== undefined)
   if (sources.length !== 1) {
-    throw new InvalidOptionsError(sources.length === 0
+    throw new InvalidOptionError(sources.length === 0
       ? "'connectionString' | 'pool' | 'db': one is required"
       : `'${sources.join("', '")}': give only one of connectionString, pool and db`)
   }
   let connection: ResolvedOptions['connection']
   if (input.pool !== undefined) {
     if (typeof (input.pool as { query?: unknown }).query !== 'function' || typeof (input.pool as { connect?: unknown }).connect !== 'function') {
-      throw new InvalidOptionsError("'pool': must be a pg.Pool")
+      throw new InvalidOptionError("'pool': must be a pg.Pool")
     }
     connection = { kind: 'pool', pool: input.pool }
   } else if (input.db !== undefined) {
-    if (typeof (input.db as { selectFrom?: unknown }).selectFrom !== 'function') throw new InvalidOptionsError("'db': must be a Kysely instance")
+    if (typeof (input.db as { selectFrom?: unknown }).selectFrom !== 'function') throw new InvalidOptionError("'db': must be a Kysely instance")
     connection = { kind: 'db', db: input.db }
   } else {
     connection = { kind: 'url', url: withDefaults.connectionString as string }

@@ -13,7 +13,7 @@ import Fastify from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import observerPlugin from '../index.js'
-import { swaggerOptions } from '../lib/openapi.js'
+import { swaggerOptions } from '../server/openapi.js'
 
 const CHROMIUM = process.env.CHROMIUM ?? 'chromium'
 

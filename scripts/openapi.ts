@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import swagger from '@fastify/swagger'
 import { stringify } from 'yaml'
 import observerPlugin from '../index.js'
-import { swaggerOptions } from '../lib/openapi.js'
+import { swaggerOptions } from '../server/openapi.js'
 
 export const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url))
 

@@ -1,6 +1,7 @@
 import t from 'tap'
 import pg from 'pg'
-import { resolveOptions, InvalidOptionsError, type ObserverPluginOptions } from '../lib/options.js'
+import { InvalidOptionError } from '../lib/errors.js'
+import { resolveOptions, type ObserverPluginOptions } from '../lib/options.js'
 
 const url = 'postgres://localhost/x'
 const base: ObserverPluginOptions = { connectionString: url, auth: false }
@@ -108,7 +109,7 @@ const bad: Array<[string, unknown, RegExp]> = [
 
 for (const [name, input, message] of bad) {
   t.test(`refused: ${name}`, async (t) => {
-    t.throws(() => resolveOptions(input as ObserverPluginOptions), InvalidOptionsError)
-    t.throws(() => resolveOptions(input as ObserverPluginOptions), { message })
+    t.throws(() => resolveOptions(input as ObserverPluginOptions), InvalidOptionError)
+    t.throws(() => resolveOptions(input as ObserverPluginOptions), { code: 'OBS_ERR_INVALID_OPTION', message })
   })
 }

@@ -2,6 +2,7 @@
 // an observer's actions, redaction for the API and the dry run all go through here.
 import { Compile } from 'typebox/compile'
 import type { Validator } from 'typebox/compile'
+import { ActionHandlerError, ActionNameTakenError, UnknownActionTypeError } from '../errors.js'
 import type { ActionConfig, EventEnvelope } from '../model.js'
 import type { ActionContext, ActionDefinition, ActionOutcome, ActionServices, CustomActionHandler, RenderedRequest } from './types.js'
 import { createHttpClient } from './http-client.js'
@@ -63,16 +64,17 @@ export function createActionRegistry (
   custom: Record<string, CustomActionHandler>,
   options: ActionRegistryOptions = {}
 ): ActionRegistry {
+  // checked before the HTTP client exists, so a refused name leaves nothing open
+  for (const [name, handler] of Object.entries(custom)) {
+    if ((BUILT_IN_ACTION_TYPES as readonly string[]).includes(name)) throw new ActionNameTakenError(name)
+    if (typeof handler !== 'function') throw new ActionHandlerError(name)
+  }
   const http = options.http ?? createHttpClient({ allowPrivate: services.allowPrivate })
   const definitions = new Map<string, ActionDefinition<any>>()
   for (const definition of [createWebhookAction(http), createSlackAction(http), createEmailAction(), databaseAction, logAction]) {
     definitions.set(definition.type, definition)
   }
-  for (const [name, handler] of Object.entries(custom)) {
-    if (definitions.has(name)) throw new Error(`custom action '${name}' clashes with the built-in action of that name; choose another name`)
-    if (typeof handler !== 'function') throw new Error(`custom action '${name}' must be a function`)
-    definitions.set(name, createCustomAction(name, handler))
-  }
+  for (const [name, handler] of Object.entries(custom)) definitions.set(name, createCustomAction(name, handler))
   const validators = new Map<string, Validator>()
   for (const [type, definition] of definitions) validators.set(type, Compile(definition.schema))
 
@@ -112,7 +114,7 @@ export function createActionRegistry (
 
   function definitionOf (action: ActionConfig): ActionDefinition<any> {
     const definition = definitions.get(action.type)
-    if (definition === undefined) throw new Error(`unknown action type '${action.type}'`)
+    if (definition === undefined) throw new UnknownActionTypeError(action.type)
     return definition
   }
 

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Kysely } from 'kysely'
 import { Migrator, type MigrationResultSet } from 'kysely/migration'
 import { migrations } from '../../migrations/index.js'
+import { MigrationFailedError } from '../errors.js'
 
 // Before taking its lock, Kysely's migrator looks for its own tables by introspecting every table
 // of the database; a table dropped by someone else during that scan makes it fail with "does not
@@ -30,6 +31,6 @@ export async function migrateToLatest (db: Kysely<any>, schema: string): Promise
     }
     const failed = result.results?.find((r) => r.status === 'Error')
     const cause = result.error instanceof Error ? result.error.message : String(result.error)
-    throw new Error(`fastify-observers: migration ${failed?.migrationName ?? ''} failed in schema "${schema}": ${cause}`, { cause: result.error })
+    throw new MigrationFailedError(failed?.migrationName ?? '', schema, cause, { cause: result.error })
   }
 }

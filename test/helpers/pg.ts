@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
-import { startEmbeddedPostgres } from '../../lib/embedded-postgres.js'
+import { startEmbeddedPostgres } from '../../server/embedded-postgres.js'
 import { guardAgainstLeaks } from './leak-guard.js'
 
 guardAgainstLeaks()
