@@ -5,6 +5,7 @@ import { observerVersion } from './002-observer-version.js'
 import { observerListOrder } from './003-observer-list-order.js'
 import { logStatusIndex } from './004-log-status-index.js'
 import { notifyTxid } from './005-notify-txid.js'
+import { traceContext } from './008-trace-context.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -12,6 +13,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '002-observer-version': observerVersion(schema),
     '003-observer-list-order': observerListOrder(schema),
     '004-log-status-index': logStatusIndex(schema),
-    '005-notify-txid': notifyTxid(schema)
+    '005-notify-txid': notifyTxid(schema),
+    '008-trace-context': traceContext(schema)
   }
 }

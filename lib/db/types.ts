@@ -40,6 +40,8 @@ export interface EntityChangeLogTable {
   tenant_id: string | null
   user_id: string | null
   trace_id: string | null
+  traceparent: string | null
+  tracestate: string | null
   extra_metadata: Json<JsonObject | null> | null
   created_at: Generated<Date>
   txid: Generated<string>
