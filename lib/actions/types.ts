@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { ActionConfig, EventEnvelope } from '../model.js'
 import type { Cancellation } from './cancellation.js'
+import type { AttemptTrace } from '../tracing/tracer.js'
 
 /** Shared, long-lived resources the actions use; built once per runtime. */
 export interface ActionServices {
@@ -35,6 +36,11 @@ export interface ActionContext {
    * it to the HTTP client). Whoever cancels it also enforces the deadline.
    */
   cancellation?: Cancellation
+  /**
+   * The trace this attempt continues (the change's, or a fresh one): HTTP actions send it as
+   * `traceparent`; with an SDK registered, its `context` holds the attempt's CONSUMER span.
+   */
+  trace?: AttemptTrace
   services: ActionServices
 }
 
@@ -52,7 +58,22 @@ export type ActionOutcome =
     retryAfterMs?: number
     timedOut?: boolean
     response?: string
+    /** what the attempt sent, secrets redacted and the body bounded (kept in the log row) */
+    request?: RequestPayload
   }
+
+/** A failed HTTP attempt's request as the execution log keeps it (`request_payload`). */
+export type RequestPayload = {
+  method: string
+  /** credentials and query values redacted; a Slack webhook's secret path too */
+  url: string
+  /** configured header values and the signature redacted */
+  headers: Record<string, string>
+  /** the start of the body: at most STORED_RESULT_BYTES of UTF-8 */
+  body: string
+  /** the whole body's size in bytes */
+  body_bytes: number
+}
 
 /** What an action would send, for the dry run; secrets are redacted. */
 export interface RenderedRequest {

@@ -11,7 +11,7 @@ export const START: Position = Object.freeze({ txid: '0', id: '0' })
 
 const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.object_type, c.object_id,
   c.modification_type, c.object_data, c.object_data_before, c.updated_fields, c.tenant_id, c.user_id, c.trace_id,
-  c.extra_metadata, c.created_at, c.txid::text as txid,
+  c.traceparent, c.tracestate, c.extra_metadata, c.created_at, c.txid::text as txid,
   (select version::text from ${qualified(schema, 'tb_observer_version')}) as observers_version`
 
 type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string }

@@ -1,12 +1,14 @@
 // Executing: runs deliveries, at most `concurrency` at once, each bounded by its deadline and
 // interrupted by a shutdown, through the registry's run (the one way to run any action). Never
 // throws: every attempt ends in an outcome.
+import { context } from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../actions/registry.js'
 import type { ActionContext, ActionOutcome, ActionServices } from '../actions/types.js'
 import { Cancellation } from '../actions/cancellation.js'
 import { CANCELLED, InFlightAttempts } from './deadlines.js'
 import { idempotencyKey, type Delivery } from './delivery.js'
+import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './delivery-trace.js'
 import { toEnvelope } from './event.js'
 import { Limiter } from './limiter.js'
 import type { Metrics } from './metrics.js'
@@ -21,7 +23,8 @@ class AttemptContext implements ActionContext {
     readonly idempotencyKey: string,
     readonly timeoutMs: number,
     readonly services: ActionServices,
-    readonly cancellation: Cancellation
+    readonly cancellation: Cancellation,
+    readonly trace: DeliveryTrace
   ) {}
 
   get signal (): AbortSignal { return this.cancellation.signal }
@@ -66,32 +69,39 @@ export class Executor {
   run (delivery: Delivery): Promise<AttemptResult> {
     const startedAt = new Date()
     const start = performance.now()
+    let trace: DeliveryTrace | undefined
     let outcome: Promise<ActionOutcome>
     try {
-      outcome = this.attempt(delivery)
+      trace = startDeliveryTrace(delivery)
+      outcome = this.attempt(delivery, trace)
     } catch (err) {
       // not even a synchronous throw escapes: a batch waits for every one of its attempts
       outcome = Promise.resolve(exception(err))
     }
-    return outcome.then((outcome) => ({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }))
+    return outcome.then((outcome) => {
+      if (trace !== undefined) endDeliveryTrace(trace, outcome)
+      return { delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start), trace }
+    })
   }
 
-  private attempt (delivery: Delivery): Promise<ActionOutcome> {
+  private attempt (delivery: Delivery, trace: DeliveryTrace): Promise<ActionOutcome> {
     const { inFlight } = this
     if (inFlight.interrupted) return Promise.resolve(CANCELLED)
     const { action, observer, actionIndex } = delivery
     const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
     const cancellation = new Cancellation()
     const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
-      idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation)
+      idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation, trace)
+    const envelope = toEnvelope(delivery.event, observer)
     return new Promise<ActionOutcome>((resolve) => {
       const running = inFlight.start(timeoutMs, cancellation, resolve)
       const failed = (err: unknown): void => { running.end(inFlight.interrupted ? CANCELLED : exception(err)) }
       try {
-        this.registry.run(toEnvelope(delivery.event, observer), action, ctx).then(
-          (outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) },
-          failed
-        )
+        // with an SDK, custom actions' own spans become children of the attempt's
+        const ran = trace.context === undefined
+          ? this.registry.run(envelope, action, ctx)
+          : context.with(trace.context, () => this.registry.run(envelope, action, ctx))
+        ran.then((outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) }, failed)
       } catch (err) {
         failed(err)
       }

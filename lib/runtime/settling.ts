@@ -11,6 +11,8 @@ export interface AttemptResult {
   outcome: ActionOutcome
   startedAt: Date
   durationMs: number
+  /** the attempt's trace, and the `traceparent` its retries continue when the event carried none */
+  trace?: { readonly traceId: string, readonly started: string | undefined }
 }
 
 const MAX_TEXT = 4096
@@ -19,8 +21,9 @@ const clip = (text: string | undefined): string | null => text === undefined ? n
 export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [] })
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
-  for (const { delivery, outcome, startedAt, durationMs } of results) {
-    const { event, observer, actionIndex, action, attempt, retry } = delivery
+  for (const { delivery, outcome, startedAt, durationMs, trace } of results) {
+    const { observer, actionIndex, action, attempt, retry } = delivery
+    let event = delivery.event
     const startedMs = startedAt.getTime()
     const log: AttemptLog = {
       observer_id: observer.id,
@@ -38,7 +41,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
       duration_ms: durationMs,
       // absent rather than null: the log rows travel as one JSON document, the smaller the better
       response_status_code: outcome.statusCode,
-      trace_id: event.trace_id ?? undefined
+      trace_id: event.trace_id ?? trace?.traceId
     }
     into.logs.push(log)
     if (outcome.ok) continue
@@ -46,6 +49,9 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     log.response_payload = clip(outcome.response)
     log.error_code = outcome.code
     log.error_message = clip(outcome.message)
+    log.request_payload = outcome.request
+    // a retry stays in the trace its first attempt started
+    if (trace?.started !== undefined) event = { ...event, trace_id: event.trace_id ?? trace.traceId, traceparent: trace.started, tracestate: null }
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
     let retryAt: Date | null = null
     if (outcome.code === 'CANCELLED') {
