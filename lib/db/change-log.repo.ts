@@ -108,21 +108,6 @@ export async function lastAheadPosition (db: Kysely<Database>, listenerId: strin
   return row === undefined ? undefined : { txid: row.txid, id: String(row.change_log_id) }
 }
 
-export interface Lag { events: number, seconds: number }
-
-/** How far behind the head the listener is: rows not yet read (counted up to a bound) and the age of the oldest. */
-export async function readLag (db: Kysely<Database>, after: Position, bound = 1_000_000): Promise<Lag> {
-  const pending = db.selectFrom('tb_entity_change_log').select('created_at')
-    .where(sql`(txid, pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
-    .limit(bound)
-    .as('pending')
-  const row = await db.selectFrom(pending)
-    .select([sql<string>`count(*)::text`.as('events'), sql<Date | null>`min(pending.created_at)`.as('oldest')])
-    .executeTakeFirstOrThrow()
-  const oldest = row.oldest
-  return { events: Number(row.events), seconds: oldest === null ? 0 : Math.max(0, (Date.now() - new Date(oldest).getTime()) / 1000) }
-}
-
 /** Position of a change-log row, for moving a checkpoint to "after this id". */
 export async function positionOf (db: Kysely<Database>, id: string): Promise<Position | undefined> {
   const row = await db.selectFrom('tb_entity_change_log').select(sql<string>`txid::text`.as('txid'))

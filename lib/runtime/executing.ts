@@ -108,19 +108,25 @@ export class Executor {
     })
   }
 
-  /** One counter update per (type, outcome) of a batch, and a debug line per failed attempt. */
+  /**
+   * One counter update per (type, outcome) of a batch, the attempts' durations, the delivery
+   * latency of the successes, and a debug line per failed attempt.
+   */
   private count (results: readonly AttemptResult[]): void {
     const { metrics, log } = this
     if (metrics === undefined) return
     const counts = new Map<string, { action_type: string, outcome: string, n: number }>()
-    for (const { delivery, outcome, durationMs } of results) {
+    for (const { delivery, outcome, startedAt, durationMs } of results) {
       const type = delivery.action.type
       const kind = outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind
       const key = `${type}\n${kind}`
       const count = counts.get(key)
       if (count === undefined) counts.set(key, { action_type: type, outcome: kind, n: 1 })
       else count.n++
-      metrics.actionDuration.observe({ action_type: type }, durationMs / 1000)
+      const labels = { action_type: type }
+      metrics.actionDuration.observe(labels, durationMs / 1000)
+      // from the change's created_at (the writing transaction's start) to the end of the attempt that delivered it
+      if (outcome.ok) metrics.deliveryLatency.observe(labels, Math.max(0, startedAt.getTime() + durationMs - Date.parse(delivery.event.timestamp)) / 1000)
       // every attempt is in tb_observer_log; a failing endpoint would flood the host's log at
       // info level, so the line is debug (dead letters are warned once committed)
       if (!outcome.ok && outcome.code !== 'CANCELLED') {

@@ -7,6 +7,7 @@ export interface Metrics {
   reads: Counter<'result'>
   actions: Counter<'action_type' | 'outcome'>
   actionDuration: Histogram<'action_type'>
+  deliveryLatency: Histogram<'action_type'>
   batchDuration: Histogram
   lagEvents: Gauge
   lagSeconds: Gauge
@@ -33,6 +34,13 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
       help: 'Duration of one action attempt',
       labelNames: ['action_type'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    deliveryLatency: new Histogram({
+      name: 'observers_delivery_latency_seconds',
+      help: 'From the change (its created_at) to the end of the attempt that delivered it, retries included',
+      labelNames: ['action_type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
       registers
     }),
     batchDuration: new Histogram({
