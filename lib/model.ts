@@ -128,9 +128,21 @@ export interface AttemptLog {
   error_message?: string | null
   response_status_code?: number | null
   response_payload?: string | null
-  /** a failed HTTP attempt's request, redacted and bounded */
-  request_payload?: JsonObject | null
+  request_payload?: RequestPayload | null
   trace_id?: string | null
+}
+
+/** A failed HTTP attempt's request as the execution log keeps it (`request_payload`). */
+export interface RequestPayload {
+  method: string
+  /** credentials and query values redacted; a Slack webhook's secret path too */
+  url: string
+  /** configured header values and the signature redacted */
+  headers: Record<string, string>
+  /** the start of the body: at most 4 KiB of UTF-8 */
+  body: string
+  /** the whole body's size in bytes */
+  body_bytes: number
 }
 
 /** A failed attempt to run again at `due_at`. */

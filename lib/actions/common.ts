@@ -1,6 +1,7 @@
 // Pieces every built-in action shares: `*_env` settings, config failures, bounded log text.
 import { Type } from 'typebox'
-import type { ActionOutcome, RequestPayload } from './types.js'
+import type { RequestPayload } from '../model.js'
+import type { ActionOutcome } from './types.js'
 import { REDACTED } from './types.js'
 import { explainPattern } from '../schema-errors.js'
 import { redactUrlText } from '../net/redact-url.js'

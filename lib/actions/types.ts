@@ -2,7 +2,7 @@
 import type { TSchema } from 'typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
-import type { ActionConfig, EventEnvelope } from '../model.js'
+import type { ActionConfig, EventEnvelope, RequestPayload } from '../model.js'
 import type { Cancellation } from './cancellation.js'
 import type { AttemptTrace } from '../tracing/tracer.js'
 
@@ -61,19 +61,6 @@ export type ActionOutcome =
     /** what the attempt sent, secrets redacted and the body bounded (kept in the log row) */
     request?: RequestPayload
   }
-
-/** A failed HTTP attempt's request as the execution log keeps it (`request_payload`). */
-export type RequestPayload = {
-  method: string
-  /** credentials and query values redacted; a Slack webhook's secret path too */
-  url: string
-  /** configured header values and the signature redacted */
-  headers: Record<string, string>
-  /** the start of the body: at most STORED_RESULT_BYTES of UTF-8 */
-  body: string
-  /** the whole body's size in bytes */
-  body_bytes: number
-}
 
 /** What an action would send, for the dry run; secrets are redacted. */
 export interface RenderedRequest {
