@@ -109,3 +109,17 @@ t.test('a change without a trace: the first attempt starts one, and its retry st
   })
   t.same(rows.map((r) => r.trace_id), [traceId, traceId], 'and both log rows carry it')
 })
+
+t.test('a custom action runs with its attempt\'s CONSUMER span in its context', async (t) => {
+  exporter.reset()
+  const seen: Array<string | undefined> = []
+  const { app, pool, schema } = await build(t, {
+    actions: { audit: (_event, _config, ctx) => { seen.push(trace.getSpan(ctx.trace?.context ?? ROOT_CONTEXT)?.spanContext().spanId) } }
+  })
+  await createObserver(app, { actions: [{ type: 'audit' }] })
+  await insertChanges(pool, schema, 1)
+  const consumer = await eventually(() => exporter.getFinishedSpans().find(kind(SpanKind.CONSUMER)), 10_000, 'the attempt')
+  t.same(seen, [consumer.spanContext().spanId])
+  t.match(consumer.attributes, { 'observers.action.type': 'audit' })
+  t.equal(consumer.status.code, SpanStatusCode.UNSET, 'a success')
+})
