@@ -125,8 +125,10 @@ export class Executor {
       else count.n++
       const labels = { action_type: type }
       metrics.actionDuration.observe(labels, durationMs / 1000)
-      // from the change's created_at (the writing transaction's start) to the end of the attempt that delivered it
-      if (outcome.ok) metrics.deliveryLatency.observe(labels, Math.max(0, startedAt.getTime() + durationMs - Date.parse(delivery.event.timestamp)) / 1000)
+      // from the change's created_at (the writing transaction's start) to the end of the attempt
+      // that delivered it; a stored event's timestamp is any text, and NaN would make observe() throw
+      const created = outcome.ok ? Date.parse(delivery.event.timestamp) : Number.NaN
+      if (Number.isFinite(created)) metrics.deliveryLatency.observe(labels, Math.max(0, startedAt.getTime() + durationMs - created) / 1000)
       // every attempt is in tb_observer_log; a failing endpoint would flood the host's log at
       // info level, so the line is debug (dead letters are warned once committed)
       if (!outcome.ok && outcome.code !== 'CANCELLED') {

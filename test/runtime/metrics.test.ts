@@ -74,3 +74,17 @@ t.test('delivery latency is a histogram per action type, from the change to the 
   t.match(text, /observers_delivery_latency_seconds_bucket\{le="30",action_type="webhook"\} 1\n/, 'but within 30')
   t.match(text, /observers_action_duration_seconds_count\{action_type="webhook"\} 2\n/, 'while both attempts have a duration')
 })
+
+t.test('a stored event whose timestamp does not parse is still delivered; it just has no latency', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t)
+  const observerId = await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  const event = { event_id: '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', event_type: 'INSERT', entity_type: 'order', entity_id: '1', timestamp: 'not a time', data: {} }
+  const { rows: [letter] } = await pool.query(`insert into "${schema}".tb_observer_dead_letter (observer_id, observer_name, event_id, entity_type, entity_id, event_type,
+      action_index, action_type, event, attempts, first_failed_at, last_failed_at)
+    values ($1, 'o', $2, 'order', '1', 'INSERT', 0, 'webhook', $3, 1, now(), now()) returning id`, [observerId, event.event_id, JSON.stringify(event)])
+  t.match(await app.observers.deadLetters.retry(letter.id), { status: 'delivered' })
+  const text = await app.observers.metrics.metrics()
+  t.match(text, /observers_actions_total\{action_type="webhook",outcome="success"\} 1\n/)
+  t.notMatch(text, /observers_delivery_latency_seconds_count\{action_type="webhook"\}/)
+})
