@@ -123,3 +123,13 @@ t.test('a custom action runs with its attempt\'s CONSUMER span in its context', 
   t.match(consumer.attributes, { 'observers.action.type': 'audit' })
   t.equal(consumer.status.code, SpanStatusCode.UNSET, 'a success')
 })
+
+t.test('a Slack attempt\'s CLIENT span hides the webhook URL\'s path, which is its token', async (t) => {
+  exporter.reset()
+  const target = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t)
+  await createObserver(app, { actions: [{ type: 'slack', webhook_url: `${target.url}/services/T0/B0/token` }] })
+  await insertChanges(pool, schema, 1)
+  const client = await eventually(() => exporter.getFinishedSpans().find(kind(SpanKind.CLIENT)), 10_000, 'the request')
+  t.match(client.attributes, { 'url.full': `http://127.0.0.1:${target.port}/REDACTED`, 'http.response.status_code': 200 })
+})
