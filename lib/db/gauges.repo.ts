@@ -31,7 +31,8 @@ const read = statement((schema) => {
       left join ${qualified(schema, 'observer_checkpoints')} c on c.listener_id = $3),
   p as (select coalesce(txid, '0'::xid8) as txid, coalesce(id, 0) as id from known)
   select (select txid::text from known) as txid, (select id::text from known) as id,
-         (select count(*) from (select from ${log} l where ${after} limit $4) n)::int as counted,
+         -- ordered as the index is, so that no plan counts by scanning the whole change log
+         (select count(*) from (select from ${log} l where ${after} order by l.txid, l.pk_entity_change_log limit $4) n)::int as counted,
          (select max(pk_entity_change_log) from ${log})::text as head,
          (select l.created_at from ${log} l where ${after} order by l.txid, l.pk_entity_change_log limit 1) as oldest,
          (select count(*) from ${qualified(schema, 'tb_observer_retry')})::int as retries,
