@@ -1,7 +1,7 @@
 // The trace of one attempt of one delivery. It continues the change's W3C trace context (stored by
 // the capture trigger, or carried by a stored retry), or starts a fresh trace. With an SDK
 // registered the attempt is a CONSUMER span: a child of the change's context and linked to it.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, type Attributes, type Link, type Span, type SpanContext } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, type Attributes, type Context, type Link, type Span, type SpanContext } from '@opentelemetry/api'
 import type { ActionOutcome } from '../actions/types.js'
 import {
   formatTraceparent, freshTraceId, isTraceId, parseTraceparent, randomSpanId, sendableTracestate, type TraceParent
@@ -19,6 +19,27 @@ export interface DeliveryTrace extends AttemptTrace {
   readonly started: string | undefined
 }
 
+class Trace implements DeliveryTrace {
+  private continuation: string | undefined
+
+  constructor (
+    readonly traceId: string,
+    readonly flags: string,
+    readonly tracestate: string | undefined,
+    readonly context: Context | undefined,
+    readonly span: Span | undefined,
+    /** undefined: the event carried a trace; null: a fresh trace without a span of ours; else our span's id */
+    private readonly startedBy: string | null | undefined
+  ) {}
+
+  // made when a failed attempt is settled, not for every delivery
+  get started (): string | undefined {
+    if (this.startedBy === undefined) return undefined
+    this.continuation ??= formatTraceparent(this.traceId, this.startedBy ?? randomSpanId(), this.flags)
+    return this.continuation
+  }
+}
+
 /** The change's context: its traceparent, else a plain trace id the writer set (any parent span will do). */
 function parentOf (traceparent: string | null | undefined, traceId: string | null): TraceParent | undefined {
   return parseTraceparent(traceparent) ?? (isTraceId(traceId) ? { traceId, spanId: randomSpanId(), flags: '01' } : undefined)
@@ -31,9 +52,9 @@ export function startDeliveryTrace (delivery: Delivery): DeliveryTrace {
   const parent = parentOf(event.traceparent, event.trace_id)
   const tracestate = parent === undefined ? undefined : sendableTracestate(event.tracestate)
   if (!tracingEnabled()) {
-    if (parent !== undefined) return { traceId: parent.traceId, flags: parent.flags, tracestate, context: undefined, span: undefined, started: undefined }
-    const traceId = freshTraceId()
-    return { traceId, flags: '01', tracestate: undefined, context: undefined, span: undefined, started: formatTraceparent(traceId, randomSpanId(), '01') }
+    return parent !== undefined
+      ? new Trace(parent.traceId, parent.flags, tracestate, undefined, undefined, undefined)
+      : new Trace(freshTraceId(), '01', undefined, undefined, undefined, null)
   }
   let parentContext = ROOT_CONTEXT
   let links: Link[] | undefined
@@ -50,14 +71,7 @@ export function startDeliveryTrace (delivery: Delivery): DeliveryTrace {
   }
   const span = tracer.startSpan(`deliver ${delivery.observer.name}`, { kind: SpanKind.CONSUMER, links, attributes: attributesOf(delivery) }, parentContext)
   const own = span.spanContext()
-  return {
-    traceId: own.traceId,
-    flags: flagsOf(own),
-    tracestate,
-    context: trace.setSpan(parentContext, span),
-    span,
-    started: parent === undefined ? formatTraceparent(own.traceId, own.spanId, flagsOf(own)) : undefined
-  }
+  return new Trace(own.traceId, flagsOf(own), tracestate, trace.setSpan(parentContext, span), span, parent === undefined ? own.spanId : undefined)
 }
 
 function attributesOf ({ event, observer, action, actionIndex, attempt }: Delivery): Attributes {
