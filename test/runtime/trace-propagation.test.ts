@@ -93,6 +93,24 @@ t.test('a malformed traceparent never breaks the write; a plain trace_id setting
   t.equal(await logged('2'), sentTo('2'), 'without one, the fresh trace is logged')
 })
 
+t.test('a plain trace_id setting in W3C form is continued like a traceparent', async (t) => {
+  const target = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t)
+  await createObserver(app, { actions: [{ type: 'webhook', url: target.url }] })
+  const client = await pool.connect()
+  try {
+    await client.query('begin')
+    await client.query("select set_config('observers.trace_id', $1, true)", [TRACE])
+    await client.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type) values ('order', '1', 'INSERT')`)
+    await client.query('commit')
+  } finally {
+    client.release()
+  }
+  const [request] = await target.waitFor(1)
+  t.match(request.headers.traceparent, new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`))
+  t.same(await logTraceIds(pool, schema, 1), [TRACE])
+})
+
 t.test('without an active span the helper sets nothing', async (t) => {
   const { app } = await build(t, { runtime: { start: false } })
   await app.observers.db.transaction().execute(async (trx) => {

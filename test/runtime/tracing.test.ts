@@ -1,7 +1,7 @@
 // With an OpenTelemetry SDK registered (the in-memory exporter): a change written in a traced
 // transaction is followed to the webhook it causes, attempt by attempt.
 import t from 'tap'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace } from '@opentelemetry/api'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { setTraceContext } from '../../index.js'
 import { build, eventually } from '../helper.js'
@@ -132,4 +132,27 @@ t.test('a Slack attempt\'s CLIENT span hides the webhook URL\'s path, which is i
   await insertChanges(pool, schema, 1)
   const client = await eventually(() => exporter.getFinishedSpans().find(kind(SpanKind.CLIENT)), 10_000, 'the request')
   t.match(client.attributes, { 'url.full': `http://127.0.0.1:${target.port}/REDACTED`, 'http.response.status_code': 200 })
+})
+
+t.test('an attempt that gets no answer: its CLIENT span says why, and the writer\'s tracestate still travels', async (t) => {
+  exporter.reset()
+  const target = await startHttpTarget(t)
+  const { app } = await build(t)
+  // port 1: nothing listens there, the connection is refused
+  await createObserver(app, { actions: [{ type: 'webhook', url: 'http://127.0.0.1:1/refused' }, { type: 'webhook', url: target.url }], retry_config: { max_attempts: 1 } })
+  const writer = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true, traceState: createTraceState('vendor=opaque') }
+  await app.observers.db.transaction().execute(async (trx) => {
+    await setTraceContext(trx, trace.setSpanContext(ROOT_CONTEXT, writer))
+    await trx.insertInto('tb_entity_change_log').values({ object_type: 'order', object_id: '1', modification_type: 'INSERT' }).execute()
+  })
+  const [received] = await target.waitFor(1)
+  t.equal(received.headers.tracestate, 'vendor=opaque')
+  const clients = await eventually(() => {
+    const found = exporter.getFinishedSpans().filter(kind(SpanKind.CLIENT))
+    return found.length === 2 ? found : undefined
+  }, 10_000, 'both requests')
+  const refused = clients.find((c) => c.attributes['server.port'] === 1)
+  t.match(refused?.attributes, { 'error.type': 'NETWORK', 'url.full': 'http://127.0.0.1:1/refused' })
+  t.notOk(refused !== undefined && 'http.response.status_code' in refused.attributes, 'no answer, no status code')
+  t.ok(clients.every((c) => c.spanContext().traceId === writer.traceId && c.spanContext().traceState?.get('vendor') === 'opaque'), 'the tracestate is in the spans\' context too')
 })
