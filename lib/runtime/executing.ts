@@ -123,12 +123,11 @@ export class Executor {
       const count = counts.get(key)
       if (count === undefined) counts.set(key, { action_type: type, outcome: kind, n: 1 })
       else count.n++
-      const labels = { action_type: type }
-      metrics.actionDuration.observe(labels, durationMs / 1000)
+      metrics.actionDuration.observe(type, durationMs / 1000)
       // from the change's created_at (the writing transaction's start) to the end of the attempt
       // that delivered it; a stored event's timestamp is any text, and NaN would make observe() throw
       const created = outcome.ok ? Date.parse(delivery.event.timestamp) : Number.NaN
-      if (Number.isFinite(created)) metrics.deliveryLatency.observe(labels, Math.max(0, startedAt.getTime() + durationMs - created) / 1000)
+      if (Number.isFinite(created)) metrics.deliveryLatency.observe(type, Math.max(0, startedAt.getTime() + durationMs - created) / 1000)
       // every attempt is in tb_observer_log; a failing endpoint would flood the host's log at
       // info level, so the line is debug (dead letters are warned once committed)
       if (!outcome.ok && outcome.code !== 'CANCELLED') {
