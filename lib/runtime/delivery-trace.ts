@@ -4,7 +4,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, type Attributes, type Context, type Link, type Span, type SpanContext } from '@opentelemetry/api'
 import type { ActionOutcome } from '../actions/types.js'
 import {
-  formatTraceparent, freshTraceId, isTraceId, parseTraceparent, randomSpanId, sendableTracestate, type TraceParent
+  formatTraceparent, isTraceId, newTraceparent, parseTraceparent, randomSpanId, sendableTracestate, type TraceParent
 } from '../tracing/trace-context.js'
 import { tracer, tracingEnabled, type AttemptTrace } from '../tracing/tracer.js'
 import type { Delivery } from './delivery.js'
@@ -20,24 +20,15 @@ export interface DeliveryTrace extends AttemptTrace {
 }
 
 class Trace implements DeliveryTrace {
-  private continuation: string | undefined
-
   constructor (
     readonly traceId: string,
     readonly flags: string,
     readonly tracestate: string | undefined,
     readonly context: Context | undefined,
     readonly span: Span | undefined,
-    /** undefined: the event carried a trace; null: a fresh trace without a span of ours; else our span's id */
-    private readonly startedBy: string | null | undefined
+    readonly traceparent: string | undefined,
+    readonly started: string | undefined
   ) {}
-
-  // made when a failed attempt is settled, not for every delivery
-  get started (): string | undefined {
-    if (this.startedBy === undefined) return undefined
-    this.continuation ??= formatTraceparent(this.traceId, this.startedBy ?? randomSpanId(), this.flags)
-    return this.continuation
-  }
 }
 
 /** The change's context: its traceparent, else a plain trace id the writer set (any parent span will do). */
@@ -52,9 +43,10 @@ export function startDeliveryTrace (delivery: Delivery): DeliveryTrace {
   const parent = parentOf(event.traceparent, event.trace_id)
   const tracestate = parent === undefined ? undefined : sendableTracestate(event.tracestate)
   if (!tracingEnabled()) {
-    return parent !== undefined
-      ? new Trace(parent.traceId, parent.flags, tracestate, undefined, undefined, undefined)
-      : new Trace(freshTraceId(), '01', undefined, undefined, undefined, null)
+    if (parent !== undefined) return new Trace(parent.traceId, parent.flags, tracestate, undefined, undefined, newTraceparent(parent.traceId, parent.flags), undefined)
+    // a fresh trace: its retries continue from this attempt's request
+    const traceparent = newTraceparent(null, '01')
+    return new Trace(traceparent.slice(3, 35), '01', undefined, undefined, undefined, traceparent, traceparent)
   }
   let parentContext = ROOT_CONTEXT
   let links: Link[] | undefined
@@ -71,7 +63,9 @@ export function startDeliveryTrace (delivery: Delivery): DeliveryTrace {
   }
   const span = tracer.startSpan(`deliver ${delivery.observer.name}`, { kind: SpanKind.CONSUMER, links, attributes: attributesOf(delivery) }, parentContext)
   const own = span.spanContext()
-  return new Trace(own.traceId, flagsOf(own), tracestate, trace.setSpan(parentContext, span), span, parent === undefined ? own.spanId : undefined)
+  const flags = flagsOf(own)
+  return new Trace(own.traceId, flags, tracestate, trace.setSpan(parentContext, span), span, undefined,
+    parent === undefined ? formatTraceparent(own.traceId, own.spanId, flags) : undefined)
 }
 
 function attributesOf ({ event, observer, action, actionIndex, attempt }: Delivery): Attributes {

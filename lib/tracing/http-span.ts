@@ -3,7 +3,7 @@
 // may be secret goes into a span: URLs lose their credentials and query values.
 import { SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
 import { redactUrl } from '../net/redact-url.js'
-import { formatTraceparent, randomSpanId } from './trace-context.js'
+import { formatTraceparent, newTraceparent } from './trace-context.js'
 import { tracer, type AttemptTrace } from './tracer.js'
 
 /** What the spans of requests to one URL say about it; worked out once per URL. */
@@ -36,7 +36,7 @@ export function traceRequest (
 ): Span | undefined {
   let span: Span | undefined
   if (trace.context === undefined) {
-    headers.traceparent = formatTraceparent(trace.traceId, randomSpanId(), trace.flags)
+    headers.traceparent = trace.traceparent ?? newTraceparent(trace.traceId, trace.flags)
   } else {
     const attributes: Attributes = {
       'http.request.method': method,

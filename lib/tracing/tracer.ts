@@ -26,4 +26,6 @@ export interface AttemptTrace {
   readonly tracestate: string | undefined
   /** the OpenTelemetry context holding the attempt's CONSUMER span; undefined without an SDK */
   readonly context: Context | undefined
+  /** without an SDK: the attempt's `traceparent`, its new span id made with the trace (one string) */
+  readonly traceparent?: string
 }

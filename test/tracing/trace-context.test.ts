@@ -1,5 +1,5 @@
 import t from 'tap'
-import { freshTraceId, isTraceId, parseTraceparent, randomSpanId, sendableTracestate } from '../../lib/tracing/trace-context.js'
+import { isTraceId, newTraceparent, parseTraceparent, randomSpanId, sendableTracestate } from '../../lib/tracing/trace-context.js'
 import { redactUrl, redactUrlText } from '../../lib/net/redact-url.js'
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
@@ -34,15 +34,18 @@ t.test('a plain trace id setting counts as a trace only in W3C form; tracestate 
   t.equal(sendableTracestate(''), undefined)
 })
 
-t.test('fresh ids are valid, distinct, and trace ids grow with time', async t => {
+t.test('fresh ids are valid and distinct, and fresh trace ids grow with time', async (t) => {
   const ids = new Set(Array.from({ length: 1000 }, () => randomSpanId()))
   t.equal(ids.size, 1000)
   t.ok([...ids].every((id) => /^[0-9a-f]{16}$/.test(id) && id !== '0'.repeat(16)), 'sixteen hex digits, never all zero')
-  const earlier = freshTraceId(1_700_000_000_000)
-  const later = freshTraceId(1_700_000_000_001)
-  t.ok(isTraceId(earlier) && isTraceId(later))
-  t.ok(later > earlier, 'a later trace sorts after an earlier one')
-  t.not(freshTraceId(1_700_000_000_000), earlier, 'and the same millisecond still gives another id')
+  const continued = newTraceparent(TRACE, '00')
+  t.match(continued, new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`), 'a new span in a given trace')
+  t.ok(parseTraceparent(continued), 'which W3C accepts')
+  const earlier = newTraceparent(null, '01', 1_700_000_000_000)
+  const later = newTraceparent(null, '01', 1_700_000_000_001)
+  t.ok(parseTraceparent(earlier) !== undefined && parseTraceparent(later) !== undefined)
+  t.ok(later.slice(3, 35) > earlier.slice(3, 35), 'a later trace sorts after an earlier one')
+  t.not(newTraceparent(null, '01', 1_700_000_000_000).slice(3, 35), earlier.slice(3, 35), 'and the same millisecond still gives another id')
 })
 
 t.test('URLs lose their credentials and query values; a secret path is hidden whole', async t => {
