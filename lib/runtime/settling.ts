@@ -11,8 +11,8 @@ export interface AttemptResult {
   outcome: ActionOutcome
   startedAt: Date
   durationMs: number
-  /** the attempt's trace, and the `traceparent` its retries continue when the event carried none */
-  trace?: { readonly traceId: string, readonly started: string | undefined }
+  /** the `traceparent` the attempt's retries continue when the event carried no trace */
+  trace?: { readonly started: string | undefined }
 }
 
 const MAX_TEXT = 4096
@@ -41,7 +41,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
       duration_ms: durationMs,
       // absent rather than null: the log rows travel as one JSON document, the smaller the better
       response_status_code: outcome.statusCode,
-      trace_id: event.trace_id ?? trace?.traceId
+      trace_id: event.trace_id ?? undefined
     }
     into.logs.push(log)
     if (outcome.ok) continue
@@ -51,7 +51,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     log.error_message = clip(outcome.message)
     log.request_payload = outcome.request
     // a retry stays in the trace its first attempt started
-    if (trace?.started !== undefined) event = { ...event, trace_id: event.trace_id ?? trace.traceId, traceparent: trace.started, tracestate: null }
+    if (trace?.started !== undefined) event = { ...event, traceparent: trace.started, tracestate: null }
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
     let retryAt: Date | null = null
     if (outcome.code === 'CANCELLED') {

@@ -71,23 +71,10 @@ function writeRandomHex (at: number, chars: number): void {
   if (any === 0) header[at + chars - 1] = DIGITS[1]
 }
 
-let prefixMs = -1
-
-/**
- * `00-<trace>-<new span id>-<flags>`: in the trace `traceId`, or, when null, in a fresh trace whose
- * id starts with the time in milliseconds (trace ids are indexed in the execution log, and ids that
- * grow with time are added at the end of that index instead of anywhere in it), then 80 random bits.
- */
-export function newTraceparent (traceId: string | null, flags: string, now = Date.now()): string {
-  if (traceId !== null) {
-    header.write(traceId, 3, 'latin1')
-  } else {
-    if (now !== prefixMs) {
-      prefixMs = now
-      header.write(now.toString(16).padStart(12, '0').slice(-12), 3, 'latin1')
-    }
-    writeRandomHex(15, 20)
-  }
+/** `00-<trace>-<new span id>-<flags>`: in the trace `traceId`, or, when null, in a fresh random trace. */
+export function newTraceparent (traceId: string | null, flags: string): string {
+  if (traceId !== null) header.write(traceId, 3, 'latin1')
+  else writeRandomHex(3, 32)
   writeRandomHex(36, 16)
   header.write(flags, 53, 'latin1')
   return header.toString('latin1', 0, 55)

@@ -34,18 +34,16 @@ t.test('a plain trace id setting counts as a trace only in W3C form; tracestate 
   t.equal(sendableTracestate(''), undefined)
 })
 
-t.test('fresh ids are valid and distinct, and fresh trace ids grow with time', async (t) => {
+t.test('fresh ids are valid and distinct', async (t) => {
   const ids = new Set(Array.from({ length: 1000 }, () => randomSpanId()))
   t.equal(ids.size, 1000)
   t.ok([...ids].every((id) => /^[0-9a-f]{16}$/.test(id) && id !== '0'.repeat(16)), 'sixteen hex digits, never all zero')
   const continued = newTraceparent(TRACE, '00')
   t.match(continued, new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`), 'a new span in a given trace')
   t.ok(parseTraceparent(continued), 'which W3C accepts')
-  const earlier = newTraceparent(null, '01', 1_700_000_000_000)
-  const later = newTraceparent(null, '01', 1_700_000_000_001)
-  t.ok(parseTraceparent(earlier) !== undefined && parseTraceparent(later) !== undefined)
-  t.ok(later.slice(3, 35) > earlier.slice(3, 35), 'a later trace sorts after an earlier one')
-  t.not(newTraceparent(null, '01', 1_700_000_000_000).slice(3, 35), earlier.slice(3, 35), 'and the same millisecond still gives another id')
+  const fresh = Array.from({ length: 1000 }, () => newTraceparent(null, '01'))
+  t.ok(fresh.every((h) => parseTraceparent(h) !== undefined && h.endsWith('-01')), 'fresh traces W3C accepts')
+  t.equal(new Set(fresh.map((h) => h.slice(3, 35))).size, 1000, 'each its own trace')
 })
 
 t.test('URLs lose their credentials and query values; a secret path is hidden whole', async t => {
