@@ -12,6 +12,8 @@ import { round } from './stats.js'
 
 export interface Results {
   backlog?: DrainResult
+  /** `--otel`: the backlog with an SDK registered */
+  backlog_otel?: DrainResult & { spans_exported: number }
   fanout?: DrainResult
   steady?: SteadyResult
   admin?: AdminResult
@@ -37,6 +39,13 @@ export interface Report {
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || b === 0 ? null : round(a / b, 3)
 
+/** The runtime's CPU per delivery ÷ the sink's CPU per request: the same-run cost, whatever the machine's speed. */
+function costToSink (r: DrainResult | undefined): number | undefined {
+  const sink = r?.cpu.sink_process_s
+  if (r === undefined || sink === null || sink === undefined || sink === 0) return undefined
+  return (r.cpu.runtime_process_s / r.deliveries) / (sink / r.correctness.sink_requests)
+}
+
 function target (text: string, measured: number | undefined, met: (v: number) => boolean): Target {
   return measured === undefined ? { target: text, measured: null, met: null } : { target: text, measured, met: met(measured) }
 }
@@ -52,18 +61,21 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const fanout = r.fanout?.deliveries_per_s
   const http = r.ceiling_http?.requests_per_s
   const pgRows = r.ceiling_pg?.rows_per_s
-  const correct = [r.backlog, r.fanout, r.steady].every((s) => s === undefined || s.correctness.ok)
+  const correct = [r.backlog, r.backlog_otel, r.fanout, r.steady].every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, admin: r.admin },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, steady: r.steady, fanout: r.fanout, admin: r.admin },
     ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
       backlog_to_pg_ceiling: ratio(backlog, pgRows),
       fanout_to_http_ceiling: ratio(fanout, http),
       fanout_to_pg_ceiling: ratio(fanout, pgRows),
-      fanout_to_backlog: ratio(fanout, backlog)
+      fanout_to_backlog: ratio(fanout, backlog),
+      backlog_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog), 1),
+      backlog_otel_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog_otel), 1),
+      backlog_otel_to_backlog: ratio(r.backlog_otel?.deliveries_per_s, backlog)
     },
     targets: {
       backlog_rate: target('>= 10000 deliveries/s', backlog, (v) => v >= 10_000),
@@ -78,7 +90,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       admin_logs_p99_one_connection: target('< 50 ms p99 GET /observers/logs, one connection', endpointP99(r.admin, 'list_logs', true), (v) => v < 50)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, fanout: r.fanout?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, fanout: r.fanout?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,
