@@ -1,6 +1,7 @@
 // The one HTTP client of the webhook and Slack actions: a keep-alive undici Agent whose sockets only
 // ever connect to addresses the SSRF guard checked. undici's dispatcher API rather than global
-// fetch, for throughput (bench/README.md).
+// fetch, for throughput (bench/README.md). Every request carries its attempt's traceparent and,
+// with a tracer registered, is a CLIENT span (../tracing/http-span.ts).
 import type { Span } from '@opentelemetry/api'
 import { Agent, type Dispatcher } from 'undici'
 import type { Cancellation } from './cancellation.js'
