@@ -1,5 +1,5 @@
 // `npm run bench -- [scenario …] [--quick] [--no-ceilings] [--keep-schemas] [--log-level warn]
-//   [--runtime '{"batchSize":500}'] [--cpu-prof]`
+//   [--runtime '{"batchSize":500}'] [--cpu-prof] [--otel]`
 import type { ObserverPluginOptions } from '../index.js'
 
 export const SCENARIOS = ['backlog', 'fanout', 'ordered', 'ordered-failing', 'steady', 'admin', 'ceilings', 'startup'] as const
@@ -15,6 +15,7 @@ export interface BenchArgs {
   cpuProf: boolean
   heapProf: boolean
   compiled: boolean
+  otel: boolean
 }
 
 export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [options]
@@ -28,10 +29,12 @@ export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [opti
                       (faster to start; tsx adds CPU and ~45 MB RSS a deployment does not pay)
   --cpu-prof          CPU-profile each scenario's measured window (bench/profiles/), print the top self times
   --heap-prof         sample allocations over the same windows, print the top allocation sites
+  --otel              run the backlog a second time with an OpenTelemetry SDK registered (spans to a
+                      no-op exporter), after the plain one: the spans' cost, in the same run
 env: BENCH_DATABASE_URL  use this database instead of starting an embedded PostgreSQL`
 
 export function parseArgs (argv: string[]): BenchArgs {
-  const args: BenchArgs = { scenarios: [], quick: false, ceilings: true, keepSchemas: false, logLevel: 'warn', runtime: {}, cpuProf: false, heapProf: false, compiled: true }
+  const args: BenchArgs = { scenarios: [], quick: false, ceilings: true, keepSchemas: false, logLevel: 'warn', runtime: {}, cpuProf: false, heapProf: false, compiled: true, otel: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -44,6 +47,7 @@ export function parseArgs (argv: string[]): BenchArgs {
     else if (arg === '--cpu-prof') args.cpuProf = true
     else if (arg === '--heap-prof') args.heapProf = true
     else if (arg === '--tsx') args.compiled = false
+    else if (arg === '--otel') args.otel = true
     else if (arg === '--no-ceilings') args.ceilings = false
     else if (arg === '--keep-schemas') args.keepSchemas = true
     else if (arg === '--log-level') args.logLevel = value()

@@ -14,6 +14,8 @@ import { round } from './stats.js'
 
 export interface Results {
   backlog?: DrainResult
+  /** `--otel`: the backlog with an SDK registered */
+  backlog_otel?: DrainResult & { spans_exported: number }
   fanout?: DrainResult
   ordered?: OrderedResult
   ordered_failing?: DrainResult
@@ -42,6 +44,13 @@ export interface Report {
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || b === 0 ? null : round(a / b, 3)
 
+/** The runtime's CPU per delivery ÷ the sink's CPU per request: the same-run cost, whatever the machine's speed. */
+function costToSink (r: DrainResult | undefined): number | undefined {
+  const sink = r?.cpu.sink_process_s
+  if (r === undefined || sink === null || sink === undefined || sink === 0) return undefined
+  return (r.cpu.runtime_process_s / r.deliveries) / (sink / r.correctness.sink_requests)
+}
+
 function target (text: string, measured: number | undefined, met: (v: number) => boolean): Target {
   return measured === undefined ? { target: text, measured: null, met: null } : { target: text, measured, met: met(measured) }
 }
@@ -58,12 +67,12 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const http = r.ceiling_http?.requests_per_s
   const pgRows = r.ceiling_pg?.rows_per_s
   const ordered = r.ordered?.ordered.deliveries_per_s
-  const correct = [r.backlog, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing]
+  const correct = [r.backlog, r.backlog_otel, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing]
     .every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, admin: r.admin, startup: r.startup },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, admin: r.admin, startup: r.startup },
     ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -72,7 +81,10 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       fanout_to_pg_ceiling: ratio(fanout, pgRows),
       fanout_to_backlog: ratio(fanout, backlog),
       ordered_to_unordered: r.ordered?.ordered_to_unordered ?? null,
-      ordered_failing_to_ordered: ratio(r.ordered_failing?.deliveries_per_s, ordered)
+      ordered_failing_to_ordered: ratio(r.ordered_failing?.deliveries_per_s, ordered),
+      backlog_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog), 1),
+      backlog_otel_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog_otel), 1),
+      backlog_otel_to_backlog: ratio(r.backlog_otel?.deliveries_per_s, backlog)
     },
     targets: {
       backlog_rate: target('>= 10000 deliveries/s', backlog, (v) => v >= 10_000),
@@ -91,7 +103,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       startup_health: target('< 1500 ms from `npm start` to health 200, ./.data existing', r.startup?.npm_start_ms.max, (v) => v < 1500)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,

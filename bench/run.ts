@@ -114,7 +114,10 @@ async function main (): Promise<number> {
     const errors: Record<string, string> = {}
     const s = sink
     const steps: Record<string, Array<[string, () => Promise<void>]>> = {
-      backlog: [['backlog', async () => { results.backlog = await backlog(ctx, s) }]],
+      backlog: [
+        ['backlog', async () => { results.backlog = await backlog(ctx, s) }],
+        ...(args.otel ? [['backlog_otel', async () => { results.backlog_otel = await tracedBacklog(ctx, s) }] as [string, () => Promise<void>]] : [])
+      ],
       fanout: [['fanout', async () => { results.fanout = await fanout(ctx, s) }]],
       ordered: [['ordered', async () => { results.ordered = await ordered(ctx, s) }]],
       'ordered-failing': [['ordered_failing', async () => { results.ordered_failing = await orderedFailing(ctx, s) }]],
@@ -156,6 +159,21 @@ async function main (): Promise<number> {
     return 1
   } finally {
     await cleanup()
+  }
+}
+
+/** The backlog with the SDK registered; the spans exported are reported with it. */
+async function tracedBacklog (ctx: BenchContext, sink: Sink): Promise<NonNullable<Results['backlog_otel']>> {
+  // loaded only now: the plain backlog's process carries no SDK
+  const { registerOtelSdk } = await import('./otel.js')
+  const sdk = registerOtelSdk()
+  try {
+    const result = await backlog(ctx, sink, 'backlog_otel')
+    await sdk.stop()
+    return { ...result, spans_exported: sdk.exported() }
+  } catch (err) {
+    await sdk.stop().catch(() => {})
+    throw err
   }
 }
 

@@ -22,6 +22,9 @@ export interface ChangeLogRow {
   tenant_id: string | null
   user_id: string | null
   trace_id: string | null
+  /** the writer's W3C trace context (migration 008), when it set one */
+  traceparent?: string | null
+  tracestate?: string | null
   extra_metadata: JsonObject | null
   created_at: Date
   txid: string // xid8, as text
@@ -40,12 +43,15 @@ export interface ObserverEvent {
   before: JsonObject | null
   changes: Changes | null
   trace_id: string | null
+  /** the W3C trace context deliveries continue: the writer's, or the one a first attempt started */
+  traceparent?: string | null
+  tracestate?: string | null
   /** change-log id (bigint as text); null for events that did not come from the change log (dry run). */
   change_log_id: string | null
 }
 
 /** The JSON body a webhook receives by default: the event without its internal ids, plus the observer it was matched by. */
-export type EventEnvelope = Omit<ObserverEvent, 'trace_id' | 'change_log_id'> & { observer: { id: string, name: string } }
+export type EventEnvelope = Omit<ObserverEvent, 'trace_id' | 'traceparent' | 'tracestate' | 'change_log_id'> & { observer: { id: string, name: string } }
 
 export type BackoffStrategy = 'exponential' | 'linear' | 'fixed'
 
@@ -143,7 +149,21 @@ export interface AttemptLog {
   error_message?: string | null
   response_status_code?: number | null
   response_payload?: string | null
+  request_payload?: RequestPayload | null
   trace_id?: string | null
+}
+
+/** A failed HTTP attempt's request as the execution log keeps it (`request_payload`). */
+export interface RequestPayload {
+  method: string
+  /** credentials and query values redacted; a Slack webhook's secret path too */
+  url: string
+  /** configured header values and the signature redacted */
+  headers: Record<string, string>
+  /** the start of the body: at most 4 KiB of UTF-8 */
+  body: string
+  /** the whole body's size in bytes */
+  body_bytes: number
 }
 
 /** A failed attempt to run again at `due_at`. */

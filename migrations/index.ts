@@ -7,6 +7,7 @@ import { logStatusIndex } from './004-log-status-index.js'
 import { notifyTxid } from './005-notify-txid.js'
 import { unreadableChangeDeadLetters } from './006-unreadable-change-dead-letters.js'
 import { orderedDelivery } from './007-ordered-delivery.js'
+import { traceContext } from './008-trace-context.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -16,6 +17,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '004-log-status-index': logStatusIndex(schema),
     '005-notify-txid': notifyTxid(schema),
     '006-unreadable-change-dead-letters': unreadableChangeDeadLetters(schema),
-    '007-ordered-delivery': orderedDelivery(schema)
+    '007-ordered-delivery': orderedDelivery(schema),
+    '008-trace-context': traceContext(schema)
   }
 }

@@ -3,6 +3,6 @@ import type { BenchContext } from '../app.js'
 import type { Sink } from '../sink-client.js'
 import { drain, type DrainResult } from './drain.js'
 
-export async function backlog (ctx: BenchContext, sink: Sink): Promise<DrainResult> {
-  return await drain(ctx, sink, { name: 'backlog', events: ctx.quick ? 20_000 : 100_000, observers: 1 })
+export async function backlog (ctx: BenchContext, sink: Sink, name = 'backlog'): Promise<DrainResult> {
+  return await drain(ctx, sink, { name, events: ctx.quick ? 20_000 : 100_000, observers: 1 })
 }

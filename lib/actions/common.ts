@@ -1,7 +1,10 @@
 // Pieces every built-in action shares: `*_env` settings, config failures, bounded log text.
 import { Type } from 'typebox'
+import type { RequestPayload } from '../model.js'
 import type { ActionOutcome } from './types.js'
+import { REDACTED } from './types.js'
 import { explainPattern } from '../schema-errors.js'
+import { redactUrlText } from '../net/redact-url.js'
 
 /** Name of an environment variable (`url_env`, `signing_secret_env`...). */
 export const EnvNameSchema = Type.String({
@@ -59,6 +62,18 @@ export function boundedText (text: string): string {
   if (text.length <= STORED_RESULT_BYTES / 4) return text
   const bytes = Buffer.from(text, 'utf8')
   return bytes.length <= STORED_RESULT_BYTES ? text : bytes.subarray(0, STORED_RESULT_BYTES).toString('utf8')
+}
+
+/**
+ * A failed HTTP attempt's request for the execution log: the values of `secretHeaders`
+ * (lower-case names) redacted, the URL redacted, the body cut to STORED_RESULT_BYTES.
+ */
+export function requestPayload (
+  method: string, url: string, headers: Record<string, string>, body: string, secretHeaders: ReadonlySet<string>, secretPath = false
+): RequestPayload {
+  const shown: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) shown[name] = secretHeaders.has(name) ? REDACTED : value
+  return { method, url: redactUrlText(url, secretPath), headers: shown, body: boundedText(body), body_bytes: Buffer.byteLength(body) }
 }
 
 /** Exactly one of `a`/`b` set (`required`) or at most one; returns the problem or null. */

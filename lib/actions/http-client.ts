@@ -1,6 +1,8 @@
 // The one HTTP client of the webhook and Slack actions: a keep-alive undici Agent whose sockets only
 // ever connect to addresses the SSRF guard checked. undici's dispatcher API rather than global
-// fetch, for throughput (bench/README.md).
+// fetch, for throughput (bench/README.md). Every request carries its attempt's traceparent and,
+// with a tracer registered, is a CLIENT span (../tracing/http-span.ts).
+import type { Span } from '@opentelemetry/api'
 import { Agent, type Dispatcher } from 'undici'
 import type { Cancellation } from './cancellation.js'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -9,6 +11,8 @@ import { checkHostLiteral, createGuardedLookup } from '../net/address-guard.js'
 import type { Resolver } from '../net/address-guard.js'
 import { STORED_RESULT_BYTES } from './common.js'
 import { parseRetryAfter } from './retry-after.js'
+import { endRequestSpan, spanTargetOf, traceRequest, type SpanTarget } from '../tracing/http-span.js'
+import type { AttemptTrace } from '../tracing/tracer.js'
 
 // Past this, draining costs more than a new connection: the socket is destroyed instead.
 const DRAIN_LIMIT = 1024 * 1024
@@ -37,6 +41,12 @@ export interface SendOptions {
    * enforces the deadline (it cancels with a `TimeoutError`), so no timer is set here.
    */
   cancellation?: Cancellation
+  /** the attempt's trace: `traceparent` (and `tracestate`) are added to `headers`, and a CLIENT span made when a tracer is registered */
+  trace?: AttemptTrace
+  /** for the span: 0 on a delivery's first attempt, 1 on its first retry... */
+  resendCount?: number
+  /** for the span: the URL's path is a secret (a Slack webhook's) */
+  secretPath?: boolean
 }
 
 export interface HttpResult {
@@ -105,7 +115,7 @@ export function classifyError (err: unknown, aborted?: Error): ActionOutcome {
   return { ok: false, kind: 'transient', code: 'NETWORK', message: `${code}: ${message}` }
 }
 
-type Target = { origin: string, path: string } | { problem: ActionOutcome }
+type Target = { origin: string, path: string, span: SpanTarget } | { problem: ActionOutcome }
 
 // Webhook URLs repeat: each is parsed and checked once (a bounded cache; cleared when full).
 const TARGET_CACHE_SIZE = 1024
@@ -124,7 +134,7 @@ function parseTarget (url: string, allowPrivate: boolean): Target {
     const reason = checkHostLiteral(target.hostname)
     if (reason !== null) return { problem: { ok: false, kind: 'permanent', code: 'SSRF_BLOCKED', message: `refused: ${reason}` } }
   }
-  return { origin: target.origin, path: target.pathname + target.search }
+  return { origin: target.origin, path: target.pathname + target.search, span: spanTargetOf(target) }
 }
 
 function failed (outcome: ActionOutcome): HttpResult {
@@ -148,6 +158,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   timer: NodeJS.Timeout | undefined
   signal: AbortSignal | undefined
   cancellation: Cancellation | undefined
+  span: Span | undefined
 
   constructor (private readonly resolve: (result: HttpResult) => void) {}
 
@@ -206,6 +217,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.signal?.removeEventListener('abort', this.onSignal)
     this.cancellation?.listen(undefined)
+    if (this.span !== undefined) endRequestSpan(this.span, result.statusCode, result.outcome.ok ? undefined : result.outcome.code)
     this.resolve(result)
   }
 
@@ -242,11 +254,12 @@ export function createHttpClient (options: HttpClientOptions): HttpClient {
   }
 
   // not async: one promise per request, not three (this runs once per delivery)
-  function send (url: string, { method, headers, body, timeoutMs, signal, cancellation }: SendOptions): Promise<HttpResult> {
+  function send (url: string, { method, headers, body, timeoutMs, signal, cancellation, trace, resendCount, secretPath }: SendOptions): Promise<HttpResult> {
     const target = targetOf(url)
     if ('problem' in target) return Promise.resolve(failed(target.problem))
     return new Promise<HttpResult>((resolve) => {
       const exchange = new Exchange(resolve)
+      if (trace !== undefined) exchange.span = traceRequest(trace, resendCount ?? 0, secretPath === true, method, target.span, headers)
       if (cancellation !== undefined) {
         exchange.cancellation = cancellation
         cancellation.listen(exchange.abort)

@@ -8,7 +8,7 @@ import { REDACTED } from './types.js'
 import type { HttpClient } from './http-client.js'
 import { checkUrlLiteral } from '../net/address-guard.js'
 import { checkTemplate, renderText } from './template.js'
-import { ActionConfigError, EnvNameSchema, RateLimitSchema, TimeoutMsSchema, configFailure, oneOf, originOf, requireEnv } from './common.js'
+import { ActionConfigError, EnvNameSchema, RateLimitSchema, TimeoutMsSchema, configFailure, oneOf, originOf, requestPayload, requireEnv } from './common.js'
 
 export const SlackConfigSchema = Type.Object({
   type: Type.Literal('slack'),
@@ -39,6 +39,8 @@ function checkSlack (config: SlackConfig, services: ActionServices): string | nu
   }
   return null
 }
+
+const NO_SECRET_HEADERS: ReadonlySet<string> = new Set()
 
 function message (event: EventEnvelope, config: SlackConfig): string {
   const text = renderText(config.message_template ?? DEFAULT_SLACK_TEMPLATE, event)
@@ -75,16 +77,21 @@ export function createSlackAction (http: HttpClient): ActionDefinition<SlackConf
       } catch (err) {
         return configFailure(err)
       }
-      const result = await http.send(url, {
+      const headers = { 'content-type': 'application/json' }
+      const body = message(event, config)
+      const { outcome } = await http.send(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: message(event, config),
+        headers,
+        body,
         timeoutMs: config.timeout_ms ?? ctx.timeoutMs,
         // the runtime's cancellation when there is one: reading ctx.signal would create an AbortSignal
         signal: ctx.cancellation === undefined ? ctx.signal : undefined,
-        cancellation: ctx.cancellation
+        cancellation: ctx.cancellation,
+        trace: ctx.trace,
+        resendCount: ctx.attempt - 1,
+        secretPath: true
       })
-      return result.outcome
+      return outcome.ok ? outcome : { ...outcome, request: requestPayload('POST', url, headers, body, NO_SECRET_HEADERS, true) }
     },
     endpoint: (config, services) => originOf(config.webhook_url ?? (config.webhook_url_env === undefined ? undefined : services.env[config.webhook_url_env])),
     render: renderSlack,

@@ -2,8 +2,9 @@
 import type { TSchema } from 'typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
-import type { ActionConfig, EventEnvelope } from '../model.js'
+import type { ActionConfig, EventEnvelope, RequestPayload } from '../model.js'
 import type { Cancellation } from './cancellation.js'
+import type { AttemptTrace } from '../tracing/tracer.js'
 
 /** Shared, long-lived resources the actions use; built once per runtime. */
 export interface ActionServices {
@@ -35,6 +36,11 @@ export interface ActionContext {
    * it to the HTTP client). Whoever cancels it also enforces the deadline.
    */
   cancellation?: Cancellation
+  /**
+   * The trace this attempt continues (the change's, or a fresh one): HTTP actions send it as
+   * `traceparent`; with an SDK registered, its `context` holds the attempt's CONSUMER span.
+   */
+  trace?: AttemptTrace
   services: ActionServices
 }
 
@@ -54,6 +60,8 @@ export type ActionOutcome =
     response?: string
     /** not attempted (its endpoint's circuit is open, or it asked to wait): runs again then, as the same attempt */
     deferUntil?: Date
+    /** what the attempt sent, secrets redacted and the body bounded (kept in the log row) */
+    request?: RequestPayload
   }
 
 /** What an action would send, for the dry run; secrets are redacted. */

@@ -6,10 +6,10 @@ import type { Static } from 'typebox'
 import type { EventEnvelope } from '../model.js'
 import type { ActionContext, ActionDefinition, ActionOutcome, ActionServices, RenderedRequest } from './types.js'
 import { REDACTED } from './types.js'
-import type { HttpClient, HttpResult } from './http-client.js'
+import type { HttpClient } from './http-client.js'
 import { checkUrlLiteral } from '../net/address-guard.js'
 import { checkJsonTemplate, renderJsonTemplate } from './template.js'
-import { ActionConfigError, EnvNameSchema, RateLimitSchema, TimeoutMsSchema, configFailure, oneOf, originOf, requireEnv } from './common.js'
+import { ActionConfigError, EnvNameSchema, RateLimitSchema, TimeoutMsSchema, configFailure, oneOf, originOf, requestPayload, requireEnv } from './common.js'
 
 export const WebhookConfigSchema = Type.Object({
   type: Type.Literal('webhook'),
@@ -137,7 +137,13 @@ function redactWebhook (config: WebhookConfig): WebhookConfig {
   return copy
 }
 
-const outcomeOf = (result: HttpResult): ActionOutcome => result.outcome
+// Configured header values may be credentials; the signature is one.
+function secretHeaders (config: WebhookConfig): Set<string> {
+  const names = new Set(['webhook-signature'])
+  for (const name of Object.keys(config.headers ?? {})) names.add(name.toLowerCase())
+  for (const name of Object.keys(config.headers_env ?? {})) names.add(name.toLowerCase())
+  return names
+}
 
 export function createWebhookAction (http: HttpClient): ActionDefinition<WebhookConfig> {
   return {
@@ -159,8 +165,12 @@ export function createWebhookAction (http: HttpClient): ActionDefinition<Webhook
         timeoutMs: config.timeout_ms ?? ctx.timeoutMs,
         // the runtime's cancellation when there is one: reading ctx.signal would create an AbortSignal
         signal: ctx.cancellation === undefined ? ctx.signal : undefined,
-        cancellation: ctx.cancellation
-      }).then(outcomeOf)
+        cancellation: ctx.cancellation,
+        trace: ctx.trace,
+        resendCount: ctx.attempt - 1
+      }).then(({ outcome }): ActionOutcome => outcome.ok
+        ? outcome
+        : { ...outcome, request: requestPayload(request.method, request.url as string, request.headers, request.body, secretHeaders(config)) })
     },
     endpoint: (config, services) => originOf(config.url ?? (config.url_env === undefined ? undefined : services.env[config.url_env])),
     render: renderWebhook,

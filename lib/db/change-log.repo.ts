@@ -11,7 +11,7 @@ export const START: Position = Object.freeze({ txid: '0', id: '0' })
 
 const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.object_type, c.object_id,
   c.modification_type, c.object_data, c.object_data_before, c.updated_fields, c.tenant_id, c.user_id, c.trace_id,
-  c.extra_metadata, c.created_at, c.txid::text as txid,
+  c.traceparent, c.tracestate, c.extra_metadata, c.created_at, c.txid::text as txid,
   (select version::text from ${qualified(schema, 'tb_observer_version')}) as observers_version`
 
 type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string }
@@ -106,21 +106,6 @@ export async function lastAheadPosition (db: Kysely<Database>, listenerId: strin
     .orderBy('txid', 'desc').orderBy('change_log_id', 'desc')
     .limit(1).executeTakeFirst()
   return row === undefined ? undefined : { txid: row.txid, id: String(row.change_log_id) }
-}
-
-export interface Lag { events: number, seconds: number }
-
-/** How far behind the head the listener is: rows not yet read (counted up to a bound) and the age of the oldest. */
-export async function readLag (db: Kysely<Database>, after: Position, bound = 1_000_000): Promise<Lag> {
-  const pending = db.selectFrom('tb_entity_change_log').select('created_at')
-    .where(sql`(txid, pk_entity_change_log)`, '>', sql`(${after.txid}::xid8, ${after.id}::bigint)`)
-    .limit(bound)
-    .as('pending')
-  const row = await db.selectFrom(pending)
-    .select([sql<string>`count(*)::text`.as('events'), sql<Date | null>`min(pending.created_at)`.as('oldest')])
-    .executeTakeFirstOrThrow()
-  const oldest = row.oldest
-  return { events: Number(row.events), seconds: oldest === null ? 0 : Math.max(0, (Date.now() - new Date(oldest).getTime()) / 1000) }
 }
 
 /** Position of a change-log row, for moving a checkpoint to "after this id". */

@@ -66,11 +66,6 @@ export async function deleteDeadLetter (db: Kysely<Database>, id: string): Promi
   return result.numDeletedRows > 0n
 }
 
-export async function countDeadLetters (db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('tb_observer_dead_letter').select(sql<string>`count(*)::text`.as('n')).executeTakeFirstOrThrow()
-  return Number(row.n)
-}
-
 export async function deadLetterStats (db: Kysely<Database>, filter: DeadLetterFilter = {}): Promise<{
   total: number
   by_action_type: Array<{ action_type: string | null, count: number }>

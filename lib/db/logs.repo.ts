@@ -15,8 +15,8 @@ export interface LogFilter {
   until?: Date
 }
 
-/** An attempt as served: the table's row with its id as text and without the request payload. */
-export type LogEntry = Omit<Selectable<ObserverLogTable>, 'pk_observer_log' | 'request_payload' | 'change_log_id'> & {
+/** An attempt as served: the table's row with its id as text. */
+export type LogEntry = Omit<Selectable<ObserverLogTable>, 'pk_observer_log' | 'change_log_id'> & {
   id: string
   change_log_id: string | null
 }
@@ -46,7 +46,7 @@ export async function listLogs (
     'observer_id', 'event_id', sql<string | null>`change_log_id::text`.as('change_log_id'), 'entity_type', 'entity_id',
     'event_type', 'action_index', 'action_type', 'status', 'attempt_number', 'max_attempts', 'next_retry_at',
     'started_at', 'completed_at', 'duration_ms', 'error_code', 'error_message', 'response_status_code',
-    'response_payload', 'trace_id', 'created_at'
+    'response_payload', 'request_payload', 'trace_id', 'created_at'
   ]).orderBy('pk_observer_log', 'desc').limit(limit + 1).execute()
   const data: LogEntry[] = rows.slice(0, limit)
   return { data, next: rows.length > limit ? data[data.length - 1].id : null }

@@ -107,11 +107,3 @@ export async function listBlockedKeys (db: Kysely<Database>, schema: string, obs
     next_cursor: rows.length > limit ? page[page.length - 1].pk : null
   }
 }
-
-/** How many keys are held and how many events wait behind them (health and metrics). */
-export async function countHeld (db: Kysely<Database>, schema: string): Promise<{ keys: number, parked: number }> {
-  const { rows } = await sql<{ keys: string, parked: string }>`
-    select (select count(*) from ${sql.id(schema, 'tb_observer_key')})::text as keys,
-           (select count(*) from ${sql.id(schema, 'tb_observer_parked')})::text as parked`.execute(db)
-  return { keys: Number(rows[0].keys), parked: Number(rows[0].parked) }
-}

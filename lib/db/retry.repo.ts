@@ -29,10 +29,3 @@ export async function deleteRetries (db: Kysely<Database>, ids: string[]): Promi
   if (ids.length === 0) return
   await db.deleteFrom('tb_observer_retry').where('pk_observer_retry', 'in', ids).execute()
 }
-
-export async function countRetries (db: Kysely<Database>): Promise<{ pending: number, oldestDue: Date | null }> {
-  const row = await db.selectFrom('tb_observer_retry')
-    .select([sql<string>`count(*)::text`.as('pending'), sql<Date | null>`min(due_at)`.as('oldest')])
-    .executeTakeFirstOrThrow()
-  return { pending: Number(row.pending), oldestDue: row.oldest === null ? null : new Date(row.oldest) }
-}

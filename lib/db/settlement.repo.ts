@@ -12,14 +12,14 @@ import type { Database } from './types.js'
 const LOG_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, entity_type text, entity_id text,
   event_type text, action_index int, action_type text, status text, attempt_number int, max_attempts int,
   next_retry_ms float8, started_ms float8, duration_ms int, error_code text, error_message text,
-  response_status_code int, response_payload text, trace_id text`
+  response_status_code int, response_payload text, request_payload jsonb, trace_id text`
 const LOG_NAMES = `observer_id, event_id, change_log_id, entity_type, entity_id, event_type, action_index,
   action_type, status, attempt_number, max_attempts, next_retry_at, started_at, completed_at, duration_ms, error_code,
-  error_message, response_status_code, response_payload, trace_id`
+  error_message, response_status_code, response_payload, request_payload, trace_id`
 const LOG_VALUES = `observer_id, event_id, change_log_id, entity_type, entity_id, event_type, action_index,
   action_type, status, attempt_number, max_attempts, to_timestamp(next_retry_ms / 1000), to_timestamp(started_ms / 1000),
   to_timestamp((started_ms + duration_ms) / 1000), duration_ms, error_code, error_message, response_status_code,
-  response_payload, trace_id`
+  response_payload, request_payload, trace_id`
 
 // All attempt rows in one statement with one parameter, a JSON array (`json`, not `jsonb`: it is
 // read once); keys left out of a row read as null.

@@ -1,6 +1,6 @@
 // The typed shape of every table of the plugin, for Kysely.
 import type { ColumnType, Generated } from 'kysely'
-import type { ActionConfig, DeadLetterToWrite, JsonObject, OnDeadLetter, Ordering, RetryConfig } from '../model.js'
+import type { ActionConfig, DeadLetterToWrite, JsonObject, OnDeadLetter, Ordering, RequestPayload, RetryConfig } from '../model.js'
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 type Json<T> = ColumnType<T, string | T, string | T>
@@ -43,6 +43,8 @@ export interface EntityChangeLogTable {
   tenant_id: string | null
   user_id: string | null
   trace_id: string | null
+  traceparent: string | null
+  tracestate: string | null
   extra_metadata: Json<JsonObject | null> | null
   created_at: Generated<Date>
   txid: Generated<string>
@@ -68,7 +70,7 @@ export interface ObserverLogTable {
   error_code: string | null
   error_message: string | null
   response_status_code: number | null
-  request_payload: Json<unknown> | null
+  request_payload: Json<RequestPayload | null> | null
   response_payload: string | null
   trace_id: string | null
   created_at: Generated<Date>

@@ -110,6 +110,8 @@ export function toEvent (row: ChangeLogRow): ObserverEvent {
     before,
     changes,
     trace_id: row.trace_id !== null && row.trace_id.length > MAX_TRACE_ID ? null : row.trace_id,
+    traceparent: row.traceparent ?? null,
+    tracestate: row.tracestate ?? null,
     change_log_id: row.pk_entity_change_log
   }
 }
@@ -147,6 +149,8 @@ const StoredEventSchema = Type.Object({
   before: Nullable(Image),
   changes: Nullable(Type.Record(Type.String(), Type.Object({ old: Type.Unknown(), new: Type.Unknown() }))),
   trace_id: Nullable(Type.String()),
+  traceparent: Nullable(Type.String()),
+  tracestate: Nullable(Type.String()),
   change_log_id: Nullable(Type.String({ pattern: '^[0-9]+$' }))
 })
 const storedEvent = Compile(StoredEventSchema)
@@ -169,6 +173,8 @@ export function parseStoredEvent (value: unknown): ObserverEvent | { problem: st
     before: value.before ?? null,
     changes: value.changes ?? null,
     trace_id: value.trace_id ?? null,
+    traceparent: value.traceparent ?? null,
+    tracestate: value.tracestate ?? null,
     change_log_id: value.change_log_id ?? null
   }
 }

@@ -1,12 +1,14 @@
 // Executing: runs deliveries, at most `concurrency` at once, each bounded by its deadline and
 // interrupted by a shutdown, through the registry's run (the one way to run any action). Never
 // throws: every attempt ends in an outcome.
+import { context } from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../actions/registry.js'
 import type { ActionContext, ActionOutcome, ActionServices } from '../actions/types.js'
 import { Cancellation } from '../actions/cancellation.js'
 import { CANCELLED, InFlightAttempts } from './deadlines.js'
 import { idempotencyKey, type Delivery } from './delivery.js'
+import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './delivery-trace.js'
 import { toEnvelope } from './event.js'
 import { Limiter } from './limiter.js'
 import type { Metrics } from './metrics.js'
@@ -21,7 +23,8 @@ class AttemptContext implements ActionContext {
     readonly idempotencyKey: string,
     readonly timeoutMs: number,
     readonly services: ActionServices,
-    readonly cancellation: Cancellation
+    readonly cancellation: Cancellation,
+    readonly trace: DeliveryTrace
   ) {}
 
   get signal (): AbortSignal { return this.cancellation.signal }
@@ -66,51 +69,65 @@ export class Executor {
   run (delivery: Delivery): Promise<AttemptResult> {
     const startedAt = new Date()
     const start = performance.now()
+    let trace: DeliveryTrace | undefined
     let outcome: Promise<ActionOutcome>
     try {
-      outcome = this.attempt(delivery)
+      trace = startDeliveryTrace(delivery)
+      outcome = this.attempt(delivery, trace)
     } catch (err) {
       // not even a synchronous throw escapes: a batch waits for every one of its attempts
       outcome = Promise.resolve(exception(err))
     }
-    return outcome.then((outcome) => ({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start) }))
+    return outcome.then((outcome) => {
+      if (trace !== undefined) endDeliveryTrace(trace, outcome)
+      return { delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start), trace }
+    })
   }
 
-  private attempt (delivery: Delivery): Promise<ActionOutcome> {
+  private attempt (delivery: Delivery, trace: DeliveryTrace): Promise<ActionOutcome> {
     const { inFlight } = this
     if (inFlight.interrupted) return Promise.resolve(CANCELLED)
     const { action, observer, actionIndex } = delivery
     const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
     const cancellation = new Cancellation()
     const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
-      idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation)
+      idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation, trace)
+    const envelope = toEnvelope(delivery.event, observer)
     return new Promise<ActionOutcome>((resolve) => {
       const running = inFlight.start(timeoutMs, cancellation, resolve)
       const failed = (err: unknown): void => { running.end(inFlight.interrupted ? CANCELLED : exception(err)) }
       try {
-        this.registry.run(toEnvelope(delivery.event, observer), action, ctx).then(
-          (outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) },
-          failed
-        )
+        // with an SDK, custom actions' own spans become children of the attempt's
+        const ran = trace.context === undefined
+          ? this.registry.run(envelope, action, ctx)
+          : context.with(trace.context, () => this.registry.run(envelope, action, ctx))
+        ran.then((outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) }, failed)
       } catch (err) {
         failed(err)
       }
     })
   }
 
-  /** One counter update per (type, outcome) of a batch, and a debug line per failed attempt. */
+  /**
+   * One counter update per (type, outcome) of a batch, the attempts' durations, the delivery
+   * latency of the successes, and a debug line per failed attempt.
+   */
   private count (results: readonly AttemptResult[]): void {
     const { metrics, log } = this
     if (metrics === undefined) return
     const counts = new Map<string, { action_type: string, outcome: string, n: number }>()
-    for (const { delivery, outcome, durationMs } of results) {
+    for (const { delivery, outcome, startedAt, durationMs } of results) {
       const type = delivery.action.type
       const kind = outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind
       const key = `${type}\n${kind}`
       const count = counts.get(key)
       if (count === undefined) counts.set(key, { action_type: type, outcome: kind, n: 1 })
       else count.n++
-      metrics.actionDuration.observe({ action_type: type }, durationMs / 1000)
+      metrics.actionDuration.observe(type, durationMs / 1000)
+      // from the change's created_at (the writing transaction's start) to the end of the attempt
+      // that delivered it; a stored event's timestamp is any text, and NaN would make observe() throw
+      const created = outcome.ok ? Date.parse(delivery.event.timestamp) : Number.NaN
+      if (Number.isFinite(created)) metrics.deliveryLatency.observe(type, Math.max(0, startedAt.getTime() + durationMs - created) / 1000)
       // every attempt is in tb_observer_log; a failing endpoint would flood the host's log at
       // info level, so the line is debug (dead letters are warned once committed)
       if (!outcome.ok && outcome.code !== 'CANCELLED') {

@@ -1,10 +1,7 @@
 // The health report of SPEC section 8, shared by app.observers.health() and the health route.
 import { Type, type Static } from 'typebox'
-import { readLag, transactionHolding } from '../db/change-log.repo.js'
-import { getCheckpoint } from '../db/checkpoint.repo.js'
-import { countDeadLetters } from '../db/dead-letter.repo.js'
-import { countHeld } from '../db/ordering.repo.js'
-import { countRetries } from '../db/retry.repo.js'
+import { transactionHolding } from '../db/change-log.repo.js'
+import { readGauges, type Gauges } from '../db/gauges.repo.js'
 import type { RuntimeContext } from './context.js'
 import type { ChangeLogReader, HorizonState } from './reading.js'
 
@@ -43,39 +40,46 @@ export interface HealthView {
   reader: ChangeLogReader | undefined
 }
 
+/**
+ * The database figures of health, in one statement (a metrics scrape runs only this), measured
+ * from the reader's position when this instance reads; they also refresh the metrics' gauges.
+ */
+export async function refreshGauges (ctx: RuntimeContext, reader: ChangeLogReader | undefined, now = Date.now()): Promise<Gauges & { lagSeconds: number }> {
+  const gauges = await readGauges(ctx.db, ctx.schema, ctx.options.runtime.listenerId, reader?.position)
+  const lagSeconds = gauges.oldestUnreadAt === null ? 0 : Math.max(0, (now - gauges.oldestUnreadAt.getTime()) / 1000)
+  const { metrics } = ctx
+  metrics.lagEvents.set(gauges.lagEvents)
+  metrics.lagSeconds.set(lagSeconds)
+  metrics.retriesPending.set(gauges.retriesPending)
+  metrics.deadLetters.set(gauges.deadLetters)
+  metrics.blockedKeys.set(gauges.blockedKeys)
+  metrics.parkedEvents.set(gauges.parkedEvents)
+  return { ...gauges, lagSeconds }
+}
+
 /** The health report; its database figures also refresh the metrics' gauges. */
 export async function readHealth (ctx: RuntimeContext, view: HealthView): Promise<Health> {
-  const { db, options, metrics, stats } = ctx
+  const { options, stats } = ctx
   const { running, reader } = view
-  const checkpoint = reader !== undefined ? { position: reader.position } : await getCheckpoint(db, options.runtime.listenerId)
-  const lag = checkpoint === undefined ? { events: 0, seconds: 0 } : await readLag(db, checkpoint.position)
-  const retries = await countRetries(db)
-  const deadLetters = await countDeadLetters(db)
-  const held = await countHeld(db, ctx.schema)
-  const horizonHeld = reader !== undefined ? await horizonHolder(ctx, reader.horizon) : null
-  metrics.lagEvents.set(lag.events)
-  metrics.lagSeconds.set(lag.seconds)
-  metrics.retriesPending.set(retries.pending)
-  metrics.deadLetters.set(deadLetters)
-  metrics.blockedKeys.set(held.keys)
-  metrics.parkedEvents.set(held.parked)
+  const gauges = await refreshGauges(ctx, reader)
+  const held = reader !== undefined ? await horizonHolder(ctx, reader.horizon) : null
   const recentError = Date.now() - stats.lastErrorAt < 30_000
   return {
-    status: !running ? 'stopped' : recentError || horizonHeld !== null ? 'degraded' : 'running',
+    status: !running ? 'stopped' : recentError || held !== null ? 'degraded' : 'running',
     running,
     listener_id: options.runtime.listenerId,
     reading: reader !== undefined,
     observer_count: ctx.observers.matcher.size,
-    checkpoint: checkpoint === undefined || checkpoint.position.id === '0' ? null : checkpoint.position.id,
+    checkpoint: gauges.position === null || gauges.position.id === '0' ? null : gauges.position.id,
     events_processed: stats.eventsProcessed,
     errors: stats.errors,
-    lag_events: lag.events,
-    lag_seconds: Math.round(lag.seconds * 1000) / 1000,
-    retries_pending: retries.pending,
-    dead_letters: deadLetters,
-    blocked_keys: held.keys,
-    parked_events: held.parked,
-    horizon_held: horizonHeld,
+    lag_events: gauges.lagEvents,
+    lag_seconds: Math.round(gauges.lagSeconds * 1000) / 1000,
+    retries_pending: gauges.retriesPending,
+    dead_letters: gauges.deadLetters,
+    blocked_keys: gauges.blockedKeys,
+    parked_events: gauges.parkedEvents,
+    horizon_held: held,
     last_error: stats.lastError
   }
 }

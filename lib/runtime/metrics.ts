@@ -1,12 +1,16 @@
 // Prometheus metrics of one runtime, in a registry of its own (two plugins in one process never clash).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { LabelledHistogram } from './histogram.js'
 
 export interface Metrics {
   registry: Registry
   eventsRead: Counter
   reads: Counter<'result'>
   actions: Counter<'action_type' | 'outcome'>
-  actionDuration: Histogram<'action_type'>
+  /** by action type */
+  actionDuration: LabelledHistogram
+  /** by action type */
+  deliveryLatency: LabelledHistogram
   batchDuration: Histogram
   lagEvents: Gauge
   lagSeconds: Gauge
@@ -30,13 +34,11 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
       registers
     }),
     actions: new Counter({ name: 'observers_actions_total', help: 'Action attempts by type and outcome', labelNames: ['action_type', 'outcome'], registers }),
-    actionDuration: new Histogram({
-      name: 'observers_action_duration_seconds',
-      help: 'Duration of one action attempt',
-      labelNames: ['action_type'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers
-    }),
+    actionDuration: new LabelledHistogram('observers_action_duration_seconds', 'Duration of one action attempt', 'action_type',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registry),
+    deliveryLatency: new LabelledHistogram('observers_delivery_latency_seconds',
+      'From the change (its created_at) to the end of the attempt that delivered it, retries included', 'action_type',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registry),
     batchDuration: new Histogram({
       name: 'observers_batch_duration_seconds',
       help: 'Read, deliver and commit of one batch',

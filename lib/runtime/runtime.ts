@@ -14,11 +14,12 @@ import type { ResolvedOptions } from '../options.js'
 import { recordError, type RuntimeContext } from './context.js'
 import { retryAllDeadLetters, retryDeadLetter } from './dead-letters.js'
 import { Executor } from './executing.js'
-import { readHealth, type Health } from './health.js'
+import { readHealth, refreshGauges, type Health } from './health.js'
 import { createMetrics } from './metrics.js'
 import { LoadedObservers } from './observers.js'
 import { ReadLoop } from './read-loop.js'
 import { releaseLoop } from './release-worker.js'
+import type { ChangeLogReader } from './reading.js'
 import { maintenanceLoop } from './retention.js'
 import { retryLoop } from './retry-worker.js'
 import { Waker } from './waker.js'
@@ -71,8 +72,11 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const { db } = connection
   const rt = options.runtime
   const registry = createActionRegistry({ allowPrivate: options.network.allowPrivate, smtp: options.smtp, env: process.env, db, log }, options.actions)
-  // the gauges that read the database are refreshed at scrape time by the queries health() runs
-  const metrics = createMetrics(async () => { await health() })
+  // a scrape refreshes the gauges that read the database with one statement; when it fails the
+  // scrape still answers, with the gauges' last values
+  const metrics = createMetrics(async () => {
+    await refreshGauges(ctx, currentReader()).catch((err: Error) => { log.warn({ err }, 'metrics: could not read the gauges from the database') })
+  })
   const stats = { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 }
   const observers = new LoadedObservers(db, log, (observer, event, err) => {
     recordError(ctx, err, { observer_id: observer.id, event_id: event.event_id }, 'condition failed while evaluated; the event is not delivered to this observer')
@@ -136,9 +140,13 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     await readLoop.close()
   }
 
+  /** the reader, when this instance holds the lease: its position is current */
+  function currentReader (): ChangeLogReader | undefined {
+    return readLoop.state === 'reading' ? readLoop.reader : undefined
+  }
+
   async function health (): Promise<Health> {
-    const reading = readLoop.state === 'reading'
-    return await readHealth(ctx, { running: lifecycle.state !== 'stopped', reader: reading ? readLoop.reader : undefined })
+    return await readHealth(ctx, { running: lifecycle.state !== 'stopped', reader: currentReader() })
   }
 
   return {

@@ -12,6 +12,8 @@ export interface AttemptResult {
   outcome: ActionOutcome
   startedAt: Date
   durationMs: number
+  /** the `traceparent` the attempt's retries continue when the event carried no trace */
+  trace?: { readonly started: string | undefined }
 }
 
 const MAX_TEXT = 4096
@@ -31,8 +33,9 @@ export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadL
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
   for (const result of results) {
-    const { delivery, outcome, startedAt, durationMs } = result
-    const { event, observer, actionIndex, action, attempt, retry } = delivery
+    const { delivery, outcome, startedAt, durationMs, trace } = result
+    const { observer, actionIndex, action, attempt, retry } = delivery
+    let event = delivery.event
     const startedMs = startedAt.getTime()
     const log: AttemptLog = {
       observer_id: observer.id,
@@ -58,6 +61,9 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     log.response_payload = clip(outcome.response)
     log.error_code = outcome.code
     log.error_message = clip(outcome.message)
+    log.request_payload = outcome.request
+    // a retry stays in the trace its first attempt started
+    if (trace?.started !== undefined) event = { ...event, traceparent: trace.started, tracestate: null }
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
     const cancelled = outcome.code === 'CANCELLED'
     log.status = cancelled ? 'cancelled' : outcome.timedOut === true ? 'timeout' : 'failed'

@@ -18,6 +18,14 @@ const logFilters = {
 export const LogQuerySchema = Type.Object({ observer_id: Type.Optional(UuidSchema), ...logFilters }, { additionalProperties: false })
 export const ObserverLogQuerySchema = Type.Object(logFilters, { additionalProperties: false })
 
+const RequestPayloadSchema = Type.Object({
+  method: Type.String(),
+  url: Type.String({ description: 'Credentials and query values replaced by REDACTED (a Slack webhook\'s whole path too)' }),
+  headers: Type.Record(Type.String(), Type.String(), { description: 'Configured header values and the signature redacted' }),
+  body: Type.String({ description: 'The start of the body, at most 4 KiB of UTF-8' }),
+  body_bytes: Type.Integer({ description: 'The size of the whole body' })
+}, { title: 'RequestPayload' })
+
 export const LogEntrySchema = Type.Object({
   id: Type.String({ description: 'Log row id (integer as text); newer rows have higher ids' }),
   observer_id: UuidSchema,
@@ -39,6 +47,7 @@ export const LogEntrySchema = Type.Object({
   error_message: Nullable(Type.String()),
   response_status_code: Nullable(Type.Integer()),
   response_payload: Nullable(Type.String(), 'The target\'s answer, cut to 4 KiB'),
+  request_payload: Nullable(RequestPayloadSchema, 'What a failed HTTP attempt sent; null for successes and other actions'),
   trace_id: Nullable(Type.String()),
   created_at: DateTimeSchema
 }, { title: 'LogEntry' })

@@ -46,6 +46,19 @@ t.test('Slack refusing the message is a permanent failure; a missing variable is
     { ok: false, kind: 'permanent', code: 'CONFIG', message: 'environment variable SLACK_URL (webhook_url_env) is not set' })
 })
 
+t.test('a failed post keeps its request with the URL\'s secret path hidden, and carries the attempt\'s trace', async t => {
+  const target = await startHttpTarget(t, (_req, res) => { res.writeHead(500).end() })
+  const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', flags: '01', tracestate: undefined, context: undefined }
+  const outcome = await slack(t).run(event, { type: 'slack', webhook_url: `${target.url}/services/T0/B0/secret` }, testContext(testServices(), { trace }))
+  t.match(target.received[0].headers.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+  t.match(outcome, {
+    ok: false,
+    code: 'HTTP_500',
+    request: { method: 'POST', url: `${target.url}/REDACTED`, headers: { 'content-type': 'application/json', traceparent: target.received[0].headers.traceparent }, body: target.received[0].body }
+  })
+  t.notOk(JSON.stringify(outcome).includes('secret'))
+})
+
 t.test('the webhook URL is a secret: redacted, and shown by origin only in a dry run', async t => {
   const action = slack(t)
   const config: SlackConfig = { type: 'slack', webhook_url: 'https://hooks.slack.com/services/T0/B0/xyz', channel: '#ops' }

@@ -114,7 +114,55 @@ t.test('failures are classified like any HTTP answer', async t => {
 t.test('timeout_ms of the action bounds the attempt', async t => {
   const target = await startHttpTarget(t, () => { /* never answers */ })
   const outcome = await webhook(t).run(event, { type: 'webhook', url: target.url, timeout_ms: 100 }, testContext(testServices(), { timeoutMs: 30_000 }))
-  t.same(outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'request timed out after 100 ms', timedOut: true })
+  t.match(outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'request timed out after 100 ms', timedOut: true })
+})
+
+t.test('a failed attempt keeps what it sent: secrets redacted, the body cut to 4 KiB', async t => {
+  const target = await startHttpTarget(t, (_req, res) => { res.writeHead(500).end() })
+  const services = testServices({ env: { HOOK_TOKEN: 'tok-from-env' } })
+  const url = `http://hook-user:hook-pass@127.0.0.1:${target.port}/in?token=query-secret&team=7`
+  const config: WebhookConfig = { type: 'webhook', url, headers: { Authorization: 'Bearer header-secret', 'X-Source': 'observers' }, headers_env: { 'X-Token': 'HOOK_TOKEN' }, signing_secret: 'signing-secret' }
+  const big = sampleEnvelope({ data: { note: 'é'.repeat(6000) } })
+  const outcome = await webhook(t).run(big, config, testContext(services))
+  t.match(outcome, { ok: false, code: 'HTTP_500' })
+  if (outcome.ok) return
+  const sent = target.received[0]
+  const request = outcome.request!
+  t.equal(request.method, 'POST')
+  t.equal(request.url, `http://REDACTED:REDACTED@127.0.0.1:${target.port}/in?token=REDACTED&team=REDACTED`)
+  t.same(request.headers, {
+    'content-type': 'application/json',
+    authorization: REDACTED,
+    'x-source': REDACTED,
+    'x-token': REDACTED,
+    'webhook-id': sent.headers['webhook-id'],
+    'idempotency-key': sent.headers['idempotency-key'],
+    'webhook-timestamp': sent.headers['webhook-timestamp'],
+    'webhook-signature': REDACTED
+  })
+  t.equal(request.body_bytes, Buffer.byteLength(sent.body), 'the size of the whole body')
+  t.ok(Buffer.byteLength(request.body) <= 4096 && Buffer.byteLength(request.body) > 4000, 'the body is cut to 4 KiB')
+  t.ok(sent.body.startsWith(request.body), 'the start of what was sent, cut on a character boundary')
+  for (const secret of ['header-secret', 'tok-from-env', 'signing-secret', 'query-secret', 'hook-pass', sent.headers['webhook-signature'] as string]) {
+    t.notOk(JSON.stringify(request).includes(secret), `no ${secret.slice(0, 12)}`)
+  }
+  const ok = await startHttpTarget(t)
+  t.same(await webhook(t).run(event, { type: 'webhook', url: ok.url }, testContext(services)), { ok: true, statusCode: 200, response: 'ok' }, 'a success keeps nothing')
+})
+
+t.test('every request carries traceparent: the attempt\'s trace, a new span id each time, and the tracestate', async t => {
+  const target = await startHttpTarget(t)
+  const action = webhook(t)
+  const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', flags: '01', tracestate: 'vendor=abc', context: undefined }
+  await action.run(event, { type: 'webhook', url: target.url }, testContext(testServices(), { trace }))
+  await action.run(event, { type: 'webhook', url: target.url }, testContext(testServices(), { trace, attempt: 2 }))
+  const [first, second] = target.received.map((r) => r.headers)
+  t.match(first.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+  t.match(second.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+  t.not(first.traceparent, second.traceparent, 'each attempt is a span of its own')
+  t.equal(first.tracestate, 'vendor=abc')
+  await action.run(event, { type: 'webhook', url: target.url }, testContext(testServices(), { trace: { ...trace, tracestate: undefined } }))
+  t.notOk('tracestate' in target.received[2].headers, 'no tracestate when the writer had none')
 })
 
 t.test('without allowPrivate, private targets are refused and never contacted', async t => {

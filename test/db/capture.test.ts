@@ -68,6 +68,44 @@ t.test('uuid key, custom entity type and id column, tenant/user/trace from setti
   t.match(rows[1], { object_id: user.user_key, modification_type: 'UPDATE', tenant_id: null, updated_fields: ['email'] })
 })
 
+t.test('the writer\'s W3C trace context is kept with its changes; a malformed one is ignored, never an error', async (t) => {
+  const { pool, db, schema, app } = await setup(t)
+  await pool.query(`create table "${app}".items (sku text primary key)`)
+  await attachCapture(db, schema, { schema: app, table: 'items' })
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+  const cases: Array<[string, string, string]> = [
+    ['a', traceparent, 'congo=t61rcWkgMzE'],
+    ['b', 'cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-later-version', ''],
+    ['c', `${traceparent}-extra`, 'congo=t61rcWkgMzE'],
+    ['d', 'ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ''],
+    ['e', '00-00000000000000000000000000000000-b7ad6b7169203331-01', ''],
+    ['f', traceparent, 'bad\nstate'],
+    ['g', '', '']
+  ]
+  const client = await pool.connect()
+  try {
+    for (const [sku, header, state] of cases) {
+      await client.query('begin')
+      await client.query("select set_config('observers.traceparent', $1, true), set_config('observers.tracestate', $2, true)", [header, state])
+      await client.query(`insert into "${app}".items (sku) values ($1)`, [sku])
+      await client.query('commit')
+    }
+  } finally {
+    client.release()
+  }
+  const { rows } = await pool.query(`select object_id, traceparent, tracestate, trace_id from "${schema}".tb_entity_change_log order by object_id`)
+  const trace = '0af7651916cd43dd8448eb211c80319c'
+  t.same(rows, [
+    { object_id: 'a', traceparent, tracestate: 'congo=t61rcWkgMzE', trace_id: trace },
+    { object_id: 'b', traceparent: cases[1][1], tracestate: null, trace_id: trace },
+    { object_id: 'c', traceparent: null, tracestate: null, trace_id: null },
+    { object_id: 'd', traceparent: null, tracestate: null, trace_id: null },
+    { object_id: 'e', traceparent: null, tracestate: null, trace_id: null },
+    { object_id: 'f', traceparent, tracestate: null, trace_id: trace },
+    { object_id: 'g', traceparent: null, tracestate: null, trace_id: null }
+  ])
+})
+
 t.test('attach refuses unknown tables and columns, and a second attach; detach removes it', async (t) => {
   const { pool, db, schema, app } = await setup(t)
   await pool.query(`create table "${app}".items (sku text primary key)`)

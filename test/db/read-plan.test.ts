@@ -7,6 +7,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import { readBelowHorizon, START } from '../../lib/db/change-log.repo.js'
 import { migrateToLatest } from '../../lib/db/migrate.js'
 import { preparedOn } from '../../lib/db/statements.js'
+import { LAG_COUNT_BOUND, readGauges } from '../../lib/db/gauges.repo.js'
 import { testPool } from '../helpers/pg.js'
 
 interface PlanNode { 'Node Type': string, 'Relation Name'?: string, 'Index Name'?: string, Plans?: PlanNode[] }
@@ -32,4 +33,25 @@ t.test('the batch read is an index scan in its generic plan, over a long change 
   const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
   t.same(scans.map((n) => [n['Node Type'], n['Index Name']]), [['Index Scan', 'tb_entity_change_log_commit_order']],
     'the change log is read once, along the commit-order index')
+})
+
+t.test('a metrics scrape reads the change log along its indexes only, in the generic plan too', async (t) => {
+  const { pool, schema } = await testPool(t, 1)
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  await migrateToLatest(db, schema)
+  preparedOn(db, pool)
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'order', g::text, 'INSERT', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
+  await pool.query(`analyze "${schema}".tb_entity_change_log`)
+  const gauges = await readGauges(db, schema, 'default', { txid: '0', id: '0' })
+  t.match(gauges, { lagEvents: 50000, retriesPending: 0, deadLetters: 0 })
+  const { rows: [prepared] } = await pool.query<{ name: string }>(
+    `select name from pg_prepared_statements where statement like '%tb_observer_dead_letter%' and statement like '%"${schema}"%'`)
+  t.ok(prepared, 'the gauges are a named prepared statement')
+  await pool.query('set plan_cache_mode = force_generic_plan')
+  t.teardown(async () => { await pool.query('reset plan_cache_mode').catch(() => {}) })
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${prepared.name}"(null, null, 'default', ${LAG_COUNT_BOUND})`)
+  const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
+  t.equal(scans.length, 3, 'the count, the head and the oldest row')
+  t.ok(scans.every((n) => n['Node Type'].startsWith('Index')), `index scans only: ${scans.map((n) => n['Node Type']).join(', ')}`)
 })

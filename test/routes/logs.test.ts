@@ -59,6 +59,37 @@ t.test('logs of real deliveries: newest first, filtered by every field', async (
   t.same(own.data.map((l: any) => l.entity_id), ['3', '1'])
 })
 
+t.test('a failed attempt shows what it sent: the body cut to 4 KiB, secrets redacted; a success keeps nothing', async (t) => {
+  const sink = await startHttpTarget(t)
+  sink.respond = (req, res) => { res.writeHead(req.json?.data?.ok === true ? 200 : 503).end() }
+  const { app, pool, schema } = await build(t)
+  await createObserver(app, {
+    entity_type: 'orders',
+    actions: [{ type: 'webhook', url: `${sink.url}/in?key=url-secret`, headers: { authorization: 'Bearer header-secret' }, signing_secret: 'signing-secret' }],
+    retry_config: { max_attempts: 1 }
+  })
+  const note = 'x'.repeat(20_000)
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    values ('orders', '1', 'INSERT', $1), ('orders', '2', 'INSERT', '{"ok": true}')`, [JSON.stringify({ ok: false, note })])
+  const [sent] = (await sink.waitFor(2)).filter((r) => r.json.entity_id === '1')
+  const logs = await eventually(async () => {
+    const page = (await call(app, 'GET', '/logs')).json()
+    return page.data.length === 2 ? page.data : undefined
+  }, 10_000, 'both attempts logged')
+  const failed = logs.find((l: any) => l.status === 'failed')
+  t.match(failed.request_payload, {
+    method: 'POST',
+    url: `${sink.url}/in?key=REDACTED`,
+    headers: { authorization: '[redacted]', 'webhook-signature': '[redacted]', 'webhook-id': sent.headers['webhook-id'], traceparent: sent.headers.traceparent },
+    body_bytes: Buffer.byteLength(sent.body)
+  })
+  t.equal(failed.request_payload.body, sent.body.slice(0, 4096), 'the first 4 KiB of the body sent')
+  t.notOk(JSON.stringify(failed).includes('secret'), 'no secret in the log row')
+  const { rows: [{ bytes }] } = await pool.query(`select octet_length(request_payload::text) as bytes from "${schema}".tb_observer_log where status = 'failed'`)
+  t.ok(bytes < 5000, `the stored request is bounded (${bytes} bytes for a ${Buffer.byteLength(sent.body)}-byte body)`)
+  t.equal(logs.find((l: any) => l.status === 'success').request_payload, null)
+})
+
 t.test('keyset pages are disjoint; bad limits and cursors are 400', async (t) => {
   const { app, pool, schema } = await build(t, { runtime: { start: false } })
   const o = await createObserver(app)
