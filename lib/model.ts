@@ -178,6 +178,8 @@ export interface RetryToSchedule {
   first_failed_at: Date
   due_at: Date
   last_error: string | null
+  /** the endpoint it waits for: an open circuit that closes makes it due at once */
+  endpoint?: string | null
 }
 
 /**

@@ -6,9 +6,28 @@ import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import type { CustomActionHandler } from './actions/types.js'
 import { InvalidOptionError } from './errors.js'
+import { dotted, schemaProblem } from './schema-errors.js'
 
 const Fn = Type.Function([Type.Any()], Type.Any())
 const PositiveInt = (defaultValue: number, extra: object = {}) => Type.Integer({ minimum: 1, default: defaultValue, ...extra })
+
+const Ms = (defaultValue: number) => Type.Integer({ minimum: 1, default: defaultValue })
+
+/** SPEC 9.3: when an endpoint's circuit opens, how long it stays open, when it is disabled */
+export const CircuitBreakerSchema = Type.Object({
+  /** the rolling window the failure rate is measured over (60 000) */
+  windowMs: Ms(60_000),
+  /** fewest attempts in the window before the circuit may open (10) */
+  minAttempts: PositiveInt(10),
+  /** share of transient failures in the window that opens it (0.7) */
+  failureRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.7 }),
+  /** first cool-down before a probe (30 000); doubles while probes fail */
+  coolDownMs: Ms(30_000),
+  /** longest cool-down (600 000) */
+  maxCoolDownMs: Ms(600_000),
+  /** an endpoint open this long is disabled, with its observers (3 days) */
+  disableAfterMs: Ms(3 * 24 * 3600_000)
+}, { additionalProperties: false })
 
 export const RuntimeOptionsSchema = Type.Object({
   /** idle poll fallback in ms; NOTIFY makes the common case immediate (100) */
@@ -30,7 +49,11 @@ export const RuntimeOptionsSchema = Type.Object({
   /** false = API only, no runtime in this process (true) */
   start: Type.Boolean({ default: true }),
   /** longest an open transaction may hold back other committed events, in ms (1000) */
-  horizonStallMs: Type.Integer({ minimum: 10, default: 1000 })
+  horizonStallMs: Type.Integer({ minimum: 10, default: 1000 }),
+  /** most attempts in flight to one endpoint (origin), so a slow one cannot hold every slot (8) */
+  maxInFlightPerEndpoint: PositiveInt(8, { maximum: 10_000 }),
+  /** per-endpoint circuit breaker; false turns it off ({}: the defaults) */
+  circuitBreaker: Type.Union([Type.Literal(false), CircuitBreakerSchema], { default: {} })
 }, { additionalProperties: false, default: {} })
 
 export const OptionsSchema = Type.Object({
@@ -88,7 +111,7 @@ export interface ObserverPluginOptions {
   prefix?: string
   routes?: boolean
   auth: false | { tokens: string[] } | AuthFunction
-  runtime?: Partial<Static<typeof RuntimeOptionsSchema>>
+  runtime?: Partial<Omit<Static<typeof RuntimeOptionsSchema>, 'circuitBreaker'>> & { circuitBreaker?: false | Partial<Static<typeof CircuitBreakerSchema>> }
   retention?: { logDays?: number, changeLogDays?: number }
   actions?: Record<string, CustomActionHandler>
   smtp?: Record<string, unknown>
@@ -114,28 +137,24 @@ export interface ResolvedOptions {
 }
 
 function describeError (input: unknown): string {
-  const errors = [...Value.Errors(OptionsSchema, input)]
-  // anyOf failures list every branch; the deepest, most specific message names the problem best
-  const first = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'boolean') ?? errors[0]
-  const path = first.instancePath === '' ? '' : first.instancePath.slice(1).replaceAll('/', '.')
-  if (first.keyword === 'additionalProperties') {
-    const extra = (first.params as { additionalProperties?: string[] }).additionalProperties ?? []
-    const at = path === '' ? '' : `${path}.`
-    return `'${at}${extra.join(`', '${at}`)}': unknown option`
+  const { path, keyword, message } = schemaProblem(Value.Errors(OptionsSchema, input))
+  const name = dotted(path)
+  if (name === 'auth' || name.startsWith('auth.')) {
+    return keyword === 'required'
+      ? "'auth': required ({ tokens: [...] }, a function, or false when the host authenticates)"
+      : "'auth': must be { tokens: [at least one string of 16+ characters] }, a function, or false"
   }
-  if (first.keyword === 'required') {
-    const missing = (first.params as { requiredProperties?: string[] }).requiredProperties ?? []
-    if (missing.includes('auth')) return "'auth': required ({ tokens: [...] }, a function, or false when the host authenticates)"
-    return `'${missing.join("', '")}': required`
-  }
-  if (path === 'auth') return "'auth': must be { tokens: [at least one string of 16+ characters] }, a function, or false"
-  return `'${path}': ${first.message}`
+  if (keyword === 'additionalProperties') return `'${name}': unknown option`
+  return `'${name}': ${message}`
 }
 
 /** Validates raw plugin options and returns the frozen, defaulted form. Throws InvalidOptionError. */
 export function resolveOptions (input: ObserverPluginOptions): ResolvedOptions {
   if (input === null || typeof input !== 'object') throw new InvalidOptionError("'options': must be an object")
   const withDefaults = Value.Default(OptionsSchema, Value.Clone({ ...input, pool: undefined, db: undefined })) as RawOptions
+  // a union's defaults apply only to a valid branch: default the breaker's fields first, so an error names the one wrong
+  const breaker: unknown = withDefaults.runtime?.circuitBreaker
+  if (breaker !== null && typeof breaker === 'object') Value.Default(CircuitBreakerSchema, breaker)
   if (!Value.Check(OptionsSchema, withDefaults)) throw new InvalidOptionError(describeError(withDefaults))
   for (const name of Object.keys(withDefaults.actions)) {
     if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new InvalidOptionError(`'actions.${name}': action names are lower-case letters, digits and _`)

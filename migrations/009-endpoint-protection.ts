@@ -29,8 +29,9 @@ export function endpointProtection (schema: string): Migration {
           return null;
         end
         $fn$`.execute(db)
-      await sql`create trigger notify_endpoint after insert or update of state, next_probe_at, paused_until or delete on ${t('tb_observer_endpoint')}
-        for each statement execute function ${t('notify_endpoint')}()`.execute(db)
+      // per row, and only for the columns other instances act on: a rate-limit reservation (rate_tat) stays silent
+      await sql`create trigger notify_endpoint after insert or update of state, next_probe_at, paused_until on ${t('tb_observer_endpoint')}
+        for each row execute function ${t('notify_endpoint')}()`.execute(db)
     },
     async down (db: Kysely<any>) {
       await sql`drop table if exists ${t('tb_observer_endpoint')}`.execute(db)

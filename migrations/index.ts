@@ -8,6 +8,7 @@ import { notifyTxid } from './005-notify-txid.js'
 import { unreadableChangeDeadLetters } from './006-unreadable-change-dead-letters.js'
 import { orderedDelivery } from './007-ordered-delivery.js'
 import { traceContext } from './008-trace-context.js'
+import { endpointProtection } from './009-endpoint-protection.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -18,6 +19,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '005-notify-txid': notifyTxid(schema),
     '006-unreadable-change-dead-letters': unreadableChangeDeadLetters(schema),
     '007-ordered-delivery': orderedDelivery(schema),
-    '008-trace-context': traceContext(schema)
+    '008-trace-context': traceContext(schema),
+    '009-endpoint-protection': endpointProtection(schema)
   }
 }

@@ -23,7 +23,9 @@ t.test('defaults match the SPEC', async (t) => {
     listenerId: 'default',
     shutdownTimeoutMs: 10000,
     start: true,
-    horizonStallMs: 1000
+    horizonStallMs: 1000,
+    maxInFlightPerEndpoint: 8,
+    circuitBreaker: { windowMs: 60_000, minAttempts: 10, failureRate: 0.7, coolDownMs: 30_000, maxCoolDownMs: 600_000, disableAfterMs: 3 * 24 * 3600_000 }
   })
   t.same(o.retention, { logDays: 14, changeLogDays: 7 })
   t.same(o.network, { allowPrivate: false })
@@ -104,7 +106,10 @@ const bad: Array<[string, unknown, RegExp]> = [
   ['smtp not an object', { ...base, smtp: 'smtp://x' }, /'smtp':/],
   ['allowPrivate string', { ...base, network: { allowPrivate: 'true' } }, /'network.allowPrivate':/],
   ['tenant not a function', { ...base, tenant: 'acme' }, /'tenant':/],
-  ['unknown option', { ...base, retries: 3 }, /'retries': unknown option/]
+  ['unknown option', { ...base, retries: 3 }, /'retries': unknown option/],
+  ['circuit breaker not false or an object', { ...base, runtime: { circuitBreaker: true } }, /'runtime.circuitBreaker': must be false/],
+  ['circuit breaker field out of range', { ...base, runtime: { circuitBreaker: { failureRate: 2 } } }, /'runtime.circuitBreaker.failureRate': must be <= 1/],
+  ['unknown circuit breaker field', { ...base, runtime: { circuitBreaker: { threshold: 2 } } }, /'runtime.circuitBreaker.threshold': unknown option/]
 ]
 
 for (const [name, input, message] of bad) {
@@ -113,3 +118,9 @@ for (const [name, input, message] of bad) {
     t.throws(() => resolveOptions(input as ObserverPluginOptions), { code: 'OBS_ERR_INVALID_OPTION', message })
   })
 }
+
+t.test('the circuit breaker: false turns it off, a partial object keeps the other defaults', async (t) => {
+  t.equal(resolveOptions({ ...base, runtime: { circuitBreaker: false } }).runtime.circuitBreaker, false)
+  const breaker = resolveOptions({ ...base, runtime: { circuitBreaker: { coolDownMs: 200 } } }).runtime.circuitBreaker
+  t.match(breaker, { coolDownMs: 200, windowMs: 60_000, minAttempts: 10, failureRate: 0.7 })
+})

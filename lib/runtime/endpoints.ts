@@ -8,41 +8,97 @@ import type { Kysely } from 'kysely'
 import type { ActionOutcome } from '../actions/types.js'
 import { claimProbe, closeCircuit, disableEndpoints, loadEndpoints, openCircuit, pauseEndpoint, probeFailed, reserveRate } from '../db/endpoints.repo.js'
 import type { Database } from '../db/types.js'
-import type { EndpointState } from '../model.js'
+import type { ActionConfig, EndpointState, Observer } from '../model.js'
 import { RollingWindow, gate, nextCoolDown, shouldOpen, type CircuitBreakerOptions } from './circuit.js'
-import { Limiter } from './limiter.js'
 
 export interface RateLimit { per_second: number, burst: number }
 
 /** What the guard needs to know of the observers: which send to an endpoint, and its strictest rate limit. */
 export interface EndpointUsers {
+  endpoints: () => readonly string[]
   observersOf: (endpoint: string) => readonly string[]
   rateLimitOf: (endpoint: string) => RateLimit | undefined
 }
 
-/** An attempt that was not made: it waits (no attempt used) until `until`, or is dead-lettered when disabled. */
-export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'disabled', endpoint: string, until: Date): ActionOutcome {
-  if (reason === 'disabled') return { ok: false, kind: 'permanent', code: 'ENDPOINT_DISABLED', message: `endpoint ${endpoint} is disabled; reset it to send again` }
-  const code = reason === 'paused' ? 'ENDPOINT_PAUSED' : 'ENDPOINT_OPEN'
-  return { ok: false, kind: 'transient', code, message: `endpoint ${endpoint} ${reason === 'paused' ? 'asked to wait (Retry-After)' : 'is failing (circuit open)'}; waiting, no attempt used`, deferUntil: until }
+/** The endpoints of the loaded observers' actions: who sends there, and the strictest rate limit (fewest per second, smallest burst). */
+export function endpointUsers (observers: readonly Observer[], endpointOf: (action: ActionConfig) => string | null): EndpointUsers {
+  const users = new Map<string, Set<string>>()
+  const limits = new Map<string, RateLimit>()
+  for (const observer of observers) {
+    for (const action of observer.actions) {
+      const endpoint = endpointOf(action)
+      if (endpoint === null) continue
+      let ids = users.get(endpoint)
+      if (ids === undefined) users.set(endpoint, ids = new Set())
+      ids.add(observer.id)
+      const limit = (action as { rate_limit?: { per_second: number, burst?: number } }).rate_limit
+      if (limit === undefined) continue
+      const known = limits.get(endpoint)
+      const burst = limit.burst ?? 1
+      limits.set(endpoint, known === undefined
+        ? { per_second: limit.per_second, burst }
+        : { per_second: Math.min(known.per_second, limit.per_second), burst: Math.min(known.burst, burst) })
+    }
+  }
+  const lists = new Map([...users].map(([endpoint, ids]) => [endpoint, [...ids]]))
+  return {
+    endpoints: () => [...lists.keys()],
+    observersOf: (endpoint) => lists.get(endpoint) ?? [],
+    rateLimitOf: (endpoint) => limits.get(endpoint)
+  }
 }
+
+/** An attempt that was not made: it waits (no attempt used) until `until`, or is dead-lettered when disabled. */
+export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'disabled', endpoint: string, until: Date): ActionOutcome {
+  if (reason === 'disabled') return { ok: false, kind: 'permanent', code: 'ENDPOINT_DISABLED', message: `endpoint ${endpoint} is disabled; reset it to send again` }
+  const [code, why] = reason === 'paused'
+    ? ['ENDPOINT_PAUSED', 'asked to wait (Retry-After)']
+    : reason === 'busy' ? ['ENDPOINT_BUSY', 'has every slot busy'] : ['ENDPOINT_OPEN', 'is failing (circuit open)']
+  return { ok: false, kind: 'transient', code, message: `endpoint ${endpoint} ${why}; waiting, no attempt used`, deferUntil: until }
+}
+
+/**
+ * A delivery to a slow endpoint (attempts of SLOW_MS or more) that would wait longer than
+ * SATURATED_WAIT_MS for one of its slots waits durably instead, with no attempt used, so its batch
+ * commits and the reader moves on. A fast endpoint's queue drains quickly and is never deferred.
+ */
+export const SLOW_MS = 500
+export const SATURATED_WAIT_MS = 1000
+
+/** One endpoint's slots on this instance: attempts in flight, those queued, and how long one takes. */
+class Lane {
+  inFlight = 0
+  readonly queue: Array<() => void> = []
+  head = 0
+  /** moving average of an attempt's duration, in ms */
+  averageMs = 0
+}
+
+export interface Admission { refused?: ActionOutcome, probe: boolean }
+
+const GO: Admission = Object.freeze({ probe: false })
 
 export class EndpointGuard {
   private states = new Map<string, EndpointState>()
   private readonly windows = new Map<string, RollingWindow>()
-  private readonly slots = new Map<string, Limiter>()
+  private readonly lanes = new Map<string, Lane>()
   private readonly opening = new Set<string>()
-  /** attempts in flight per endpoint (this instance) */
-  readonly inFlight = new Map<string, number>()
+  private users: EndpointUsers = endpointUsers([], () => null)
 
   constructor (
     private readonly db: Kysely<Database>,
     private readonly log: FastifyBaseLogger,
     private readonly options: CircuitBreakerOptions | false,
     private readonly maxInFlight: number,
-    private readonly users: EndpointUsers,
     private readonly now: () => number = Date.now
   ) {}
+
+  /** The observers and rate limits per endpoint, after every reload of the observers. */
+  setUsers (users: EndpointUsers): void { this.users = users }
+
+  observersOf (endpoint: string): readonly string[] { return this.users.observersOf(endpoint) }
+
+  rateLimitOf (endpoint: string): RateLimit | undefined { return this.users.rateLimitOf(endpoint) }
 
   /** Reloads the shared state (at start, on an announced change, periodically). */
   async refresh (): Promise<void> {
@@ -51,42 +107,99 @@ export class EndpointGuard {
 
   state (endpoint: string): EndpointState | undefined { return this.states.get(endpoint) }
 
-  all (): EndpointState[] { return [...this.states.values()] }
+  /** Every endpoint known here: with a shared state, or used by a loaded observer. */
+  endpoints (): string[] { return [...new Set([...this.states.keys(), ...this.users.endpoints()])].sort() }
+
+  /** Whether a circuit is open somewhere (only then can one be overdue for disabling). */
+  anyOpen (): boolean {
+    for (const s of this.states.values()) if (s.state === 'open' || s.state === 'half_open') return true
+    return false
+  }
+
+  /** An operator reset the endpoint: this instance's window starts afresh. */
+  forget (endpoint: string): void {
+    this.windows.delete(endpoint)
+    this.states.delete(endpoint)
+  }
 
   window (endpoint: string): { attempts: number, failures: number } {
     return this.windows.get(endpoint)?.counts(this.now()) ?? { attempts: 0, failures: 0 }
   }
 
-  /** Runs `task` holding one of the endpoint's `maxInFlightPerEndpoint` slots. */
-  async withSlot<T> (endpoint: string, task: () => Promise<T>): Promise<T> {
-    let slots = this.slots.get(endpoint)
-    if (slots === undefined) this.slots.set(endpoint, slots = new Limiter(this.maxInFlight))
-    return await slots.run(async () => {
-      this.inFlight.set(endpoint, (this.inFlight.get(endpoint) ?? 0) + 1)
-      try {
-        return await task()
-      } finally {
-        this.inFlight.set(endpoint, (this.inFlight.get(endpoint) ?? 1) - 1)
+  inFlight (endpoint: string): number { return this.lanes.get(endpoint)?.inFlight ?? 0 }
+
+  /**
+   * Takes one of the endpoint's `maxInFlightPerEndpoint` slots for `start` (now, or when one
+   * frees), unless the wait would be long: then returns the outcome of an attempt not made, due
+   * when a slot is expected to be free. `start` must end with `leave`.
+   */
+  enter (endpoint: string, start: () => void): ActionOutcome | undefined {
+    let lane = this.lanes.get(endpoint)
+    if (lane === undefined) this.lanes.set(endpoint, lane = new Lane())
+    if (lane.inFlight < this.maxInFlight) {
+      lane.inFlight++
+      start()
+      return undefined
+    }
+    if (lane.averageMs >= SLOW_MS) {
+      const waitMs = ((lane.queue.length - lane.head + 1) / this.maxInFlight) * lane.averageMs
+      if (waitMs > SATURATED_WAIT_MS) return notAttempted('busy', endpoint, new Date(this.now() + waitMs))
+    }
+    lane.queue.push(start)
+    return undefined
+  }
+
+  /** The slot's attempt is over (it took `attemptMs`; undefined when none was made): the slot goes to the oldest queued one. */
+  leave (endpoint: string, attemptMs: number | undefined): void {
+    const lane = this.lanes.get(endpoint)
+    if (lane === undefined) return
+    if (attemptMs !== undefined) lane.averageMs = lane.averageMs === 0 ? attemptMs : lane.averageMs * 0.8 + attemptMs * 0.2
+    if (lane.head < lane.queue.length) {
+      const next = lane.queue[lane.head]
+      lane.queue[lane.head++] = undefined as unknown as () => void
+      if (lane.head === lane.queue.length) {
+        lane.queue.length = 0
+        lane.head = 0
       }
-    })
+      next()
+    } else {
+      lane.inFlight--
+    }
   }
 
   /**
-   * May an attempt go now? Undefined when it may (after waiting for its rate-limit slot, if any),
-   * else the outcome of an attempt not made. `probe` is set when this attempt is the circuit's probe.
+   * May an attempt go now (after waiting for its rate-limit slot, if any)? If not, `refused` is the
+   * outcome of an attempt not made; `probe` is set when this attempt is the circuit's probe.
+   * Synchronous for an endpoint with no state and no rate limit: the common case costs two lookups.
    */
-  async admit (endpoint: string): Promise<{ refused?: ActionOutcome, probe: boolean }> {
-    const decision = gate(this.options === false ? this.pausedOnly(endpoint) : this.states.get(endpoint), this.now())
+  admit (endpoint: string): Admission | Promise<Admission> {
+    const state = this.states.get(endpoint)
+    const limit = this.users.rateLimitOf(endpoint)
+    if (state === undefined && limit === undefined) return GO
+    const decision = gate(this.options === false ? this.pausedOnly(endpoint) : state, this.now())
     if (!decision.go) return { refused: notAttempted(decision.reason, endpoint, decision.until), probe: false }
+    if (!decision.probe && limit === undefined) return GO
     if (decision.probe && this.options !== false) {
+      // this instance's other attempts wait for the probe's verdict instead of claiming it too
+      const probeMs = this.options.coolDownMs
+      this.remember(endpoint, (s) => ({ ...s, state: 'half_open', next_probe_at: new Date(this.now() + probeMs) }))
+    }
+    return this.admitSlowly(endpoint, decision.probe, limit).catch((err: unknown) => {
+      // the shared state is out of reach: wait a little rather than send unguarded
+      this.log.warn({ err, endpoint }, 'endpoint state unavailable; the attempt waits')
+      return { refused: notAttempted('busy', endpoint, new Date(this.now() + 1000)), probe: false }
+    })
+  }
+
+  private async admitSlowly (endpoint: string, probe: boolean, limit: RateLimit | undefined): Promise<Admission> {
+    if (probe && this.options !== false) {
       // one probe for every instance: whoever claims it sends; the others wait for its verdict
       if (!await claimProbe(this.db, endpoint, this.options.coolDownMs)) {
         return { refused: notAttempted('probing', endpoint, new Date(this.now() + this.options.coolDownMs)), probe: false }
       }
     }
-    const limit = this.users.rateLimitOf(endpoint)
     if (limit !== undefined) await this.waitForRate(endpoint, limit)
-    return { probe: decision.probe }
+    return { probe }
   }
 
   /** A circuit breaker turned off still honours a 429's pause. */
@@ -122,7 +235,7 @@ export class EndpointGuard {
       } else if (outcome.ok) {
         this.windows.get(endpoint)?.reset()
         this.remember(endpoint, (s) => ({ ...s, state: 'closed', opened_at: null, next_probe_at: null, cool_down_ms: 0 }))
-        this.background(closeCircuit(this.db, endpoint, this.users.observersOf(endpoint)), endpoint, 'closing')
+        this.background(closeCircuit(this.db, endpoint, this.users.observersOf(endpoint)).then((closed) => { if (closed) this.log.info({ endpoint }, 'endpoint recovered: circuit closed, what waited goes out') }), endpoint, 'closing')
       }
       return
     }
@@ -140,7 +253,7 @@ export class EndpointGuard {
 
   /** Disables the endpoints open for `disableAfterMs`; returns them. */
   async disableOverdue (): Promise<string[]> {
-    if (this.options === false) return []
+    if (this.options === false || !this.anyOpen()) return []
     const disabled = await disableEndpoints(this.db, this.options.disableAfterMs, (endpoint) => this.users.observersOf(endpoint))
     for (const endpoint of disabled) this.log.warn({ endpoint }, 'endpoint disabled: its circuit stayed open; its observers are disabled and what waited is dead-lettered')
     if (disabled.length > 0) await this.refresh()

@@ -1,6 +1,7 @@
-// Executing: runs deliveries, at most `concurrency` at once, each bounded by its deadline and
-// interrupted by a shutdown, through the registry's run (the one way to run any action). Never
-// throws: every attempt ends in an outcome.
+// Executing: runs deliveries, at most `concurrency` at once (and `maxInFlightPerEndpoint` per
+// endpoint, whose circuit and rate limit are asked first: endpoints.ts), each bounded by its
+// deadline and interrupted by a shutdown, through the registry's run (the one way to run any
+// action). Never throws: every delivery ends in an outcome, an attempt not made included.
 import { context } from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../actions/registry.js'
@@ -8,6 +9,7 @@ import type { ActionContext, ActionOutcome, ActionServices } from '../actions/ty
 import { Cancellation } from '../actions/cancellation.js'
 import { CANCELLED, InFlightAttempts } from './deadlines.js'
 import { idempotencyKey, type Delivery } from './delivery.js'
+import type { EndpointGuard } from './endpoints.js'
 import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './delivery-trace.js'
 import { toEnvelope } from './event.js'
 import { Limiter } from './limiter.js'
@@ -30,6 +32,10 @@ class AttemptContext implements ActionContext {
   get signal (): AbortSignal { return this.cancellation.signal }
 }
 
+/** A delivery not attempted (its endpoint is open, paused or busy): it waits, with no attempt used. */
+const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): AttemptResult =>
+  ({ delivery, outcome, startedAt: new Date(), durationMs: 0, endpoint })
+
 const exception = (err: unknown): ActionOutcome =>
   ({ ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
 
@@ -42,7 +48,9 @@ export class Executor {
     private readonly registry: ActionRegistry,
     concurrency: number,
     private readonly metrics?: Metrics,
-    private readonly log?: FastifyBaseLogger
+    private readonly log?: FastifyBaseLogger,
+    /** endpoint protection; without it every delivery goes straight to the concurrency bound */
+    readonly endpoints?: EndpointGuard
   ) {
     this.limiter = new Limiter(concurrency)
   }
@@ -54,15 +62,45 @@ export class Executor {
     return new Promise<AttemptResult[]>((resolve) => {
       let left = deliveries.length
       for (let i = 0; i < deliveries.length; i++) {
-        this.limiter.submit(() => this.run(deliveries[i]).then((result) => {
+        this.dispatch(deliveries[i], (result) => {
           results[i] = result
           if (--left === 0) {
             this.count(results)
             resolve(results)
           }
-        }))
+        })
       }
     })
+  }
+
+  private dispatch (delivery: Delivery, done: (result: AttemptResult) => void): void {
+    const guard = this.endpoints
+    const endpoint = guard === undefined ? null : this.registry.endpointOf(delivery.action)
+    if (guard === undefined || endpoint === null) {
+      this.limiter.submit(() => this.run(delivery).then(done))
+      return
+    }
+    const refused = guard.enter(endpoint, () => { void this.guarded(guard, endpoint, delivery).then(done) })
+    if (refused !== undefined) done(notMade(delivery, refused, endpoint))
+  }
+
+  /** In one of its endpoint's slots: asks the endpoint's gate, then attempts within the concurrency bound. */
+  private async guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery): Promise<AttemptResult> {
+    let attemptMs: number | undefined
+    try {
+      const admitted = guard.admit(endpoint)
+      const { refused, probe } = admitted instanceof Promise ? await admitted : admitted
+      if (refused !== undefined) return notMade(delivery, refused, endpoint)
+      const result = await this.limiter.run(() => this.run(delivery))
+      attemptMs = result.durationMs
+      guard.record(endpoint, result.outcome, probe)
+      result.endpoint = endpoint
+      return result
+    } catch (err) {
+      return { delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint }
+    } finally {
+      guard.leave(endpoint, attemptMs)
+    }
   }
 
   /** One attempt of one delivery, now (outside the concurrency bound). */
@@ -117,6 +155,7 @@ export class Executor {
     if (metrics === undefined) return
     const counts = new Map<string, { action_type: string, outcome: string, n: number }>()
     for (const { delivery, outcome, startedAt, durationMs } of results) {
+      if (!outcome.ok && outcome.deferUntil !== undefined) continue
       const type = delivery.action.type
       const kind = outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind
       const key = `${type}\n${kind}`

@@ -18,6 +18,8 @@ export interface Metrics {
   deadLetters: Gauge
   blockedKeys: Gauge
   parkedEvents: Gauge
+  /** by endpoint: 0 closed, 1 open, 2 half_open, 3 disabled */
+  endpointState: Gauge<'endpoint'>
 }
 
 /** `collect` refreshes the gauges that read the database (lag, retries, dead letters) at scrape time. */
@@ -50,6 +52,7 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
     retriesPending: new Gauge({ name: 'observers_retries_pending', help: 'Retries scheduled and not yet run', registers }),
     deadLetters: new Gauge({ name: 'observers_dead_letters', help: 'Dead letters waiting for an operator', registers }),
     blockedKeys: new Gauge({ name: 'observers_blocked_keys', help: 'Entities held by ordered observers until a failed delivery resolves', registers }),
-    parkedEvents: new Gauge({ name: 'observers_parked_events', help: 'Events of held entities waiting to be released in order', registers })
+    parkedEvents: new Gauge({ name: 'observers_parked_events', help: 'Events of held entities waiting to be released in order', registers }),
+    endpointState: new Gauge({ name: 'observers_endpoint_state', help: 'Circuit of each endpoint: 0 closed, 1 open, 2 half_open, 3 disabled', labelNames: ['endpoint'], registers })
   }
 }

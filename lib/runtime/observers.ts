@@ -22,7 +22,9 @@ export class LoadedObservers {
     private readonly db: Kysely<Database>,
     private readonly log: FastifyBaseLogger,
     /** told when a condition throws while evaluated (no match for that event) */
-    private readonly onEvaluationError: (observer: Observer, event: ObserverEvent, err: unknown) => void
+    private readonly onEvaluationError: (observer: Observer, event: ObserverEvent, err: unknown) => void,
+    /** told after every load, with the observers loaded */
+    private readonly onLoaded: (observers: readonly Observer[]) => void = () => {}
   ) {}
 
   /** A change was announced (NOTIFY, the admin API, the periodic reload): reload before the next batch. */
@@ -47,6 +49,7 @@ export class LoadedObservers {
       onEvaluationError: this.onEvaluationError
     })
     this.byId = new Map(observers.map((o) => [o.id, o]))
+    this.onLoaded(observers)
     if (version > this.version) this.version = version
     return this.matcher.size
   }

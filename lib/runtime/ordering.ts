@@ -28,11 +28,11 @@ export interface GroupResult {
 
 export const keyOf = (observerId: string, entityType: string, entityId: string): string => `${observerId}\u0000${entityType}\u0000${entityId}`
 
-/** A group resolves when every action succeeded, or was dead-lettered by an observer that skips dead letters. */
+/** A group resolves when every action succeeded, or was dead-lettered by an observer that skips dead letters; one waiting for its endpoint holds the key. */
 export function stateOf (results: readonly AttemptResult[], observer: Observer): GroupState {
   for (const result of results) {
     const owed = disposition(result)
-    if (owed === 'retry' || (owed === 'dead_letter' && observer.on_dead_letter === 'block')) return 'blocked'
+    if (owed === 'retry' || owed === 'defer' || (owed === 'dead_letter' && observer.on_dead_letter === 'block')) return 'blocked'
   }
   return 'resolved'
 }

@@ -26,6 +26,8 @@ export interface ReadLoopHooks {
   onRetriesScheduled: () => void
   /** a retry or a dead letter was removed somewhere: a held key may be released (NOTIFY) */
   onKeysMayResolve: () => void
+  /** an endpoint's circuit or pause changed somewhere (NOTIFY) */
+  onEndpointsChanged: () => void
 }
 
 export class ReadLoop {
@@ -164,9 +166,12 @@ export class ReadLoop {
     const observers = `${schema}_observers`
     const checkpoints = checkpointChannel(schema)
     const keys = `${schema}_keys`
-    await session.listen([changes, observers, checkpoints, keys], (channel, payload) => {
+    const endpoints = `${schema}_endpoints`
+    await session.listen([changes, observers, checkpoints, keys, endpoints], (channel, payload) => {
       if (channel === keys) {
         this.hooks.onKeysMayResolve()
+      } else if (channel === endpoints) {
+        this.hooks.onEndpointsChanged()
       } else if (channel === observers) {
         if (rt.autoReload) this.hooks.onObserversChanged()
       } else if (channel === checkpoints) {

@@ -13,6 +13,9 @@ import type { Database } from '../db/types.js'
 import type { ResolvedOptions } from '../options.js'
 import { recordError, type RuntimeContext } from './context.js'
 import { retryAllDeadLetters, retryDeadLetter } from './dead-letters.js'
+import { listEndpoints, resetEndpointByHand, type EndpointView } from './endpoint-admin.js'
+import { endpointLoop } from './endpoint-worker.js'
+import { EndpointGuard, endpointUsers } from './endpoints.js'
 import { Executor } from './executing.js'
 import { readHealth, refreshGauges, type Health } from './health.js'
 import { createMetrics } from './metrics.js'
@@ -52,6 +55,12 @@ export interface ObserversApi {
     attach: (input: { schema?: string, table: string, entity_type?: string, id_column?: string }) => Promise<AttachResult>
     detach: (tableSchema: string, table: string) => Promise<boolean>
   }
+  /** endpoint protection (SPEC 9.3) */
+  endpoints: {
+    list: () => Promise<EndpointView[]>
+    /** closes the circuit; with enableObservers, re-enables the observers its disabling disabled */
+    reset: (endpoint: string, enableObservers: boolean) => Promise<{ closed: boolean }>
+  }
   /** change-log rows in flight right now (this process) */
   inFlight: () => number
 }
@@ -78,18 +87,21 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     await refreshGauges(ctx, currentReader()).catch((err: Error) => { log.warn({ err }, 'metrics: could not read the gauges from the database') })
   })
   const stats = { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 }
+  const endpoints = new EndpointGuard(db, log, rt.circuitBreaker, rt.maxInFlightPerEndpoint)
   const observers = new LoadedObservers(db, log, (observer, event, err) => {
     recordError(ctx, err, { observer_id: observer.id, event_id: event.event_id }, 'condition failed while evaluated; the event is not delivered to this observer')
-  })
+  }, (loaded) => { endpoints.setUsers(endpointUsers(loaded, registry.endpointOf)) })
   const ctx: RuntimeContext = {
-    options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log)
+    options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log, endpoints)
   }
   const retryWaker = new Waker()
   const releaseWaker = new Waker()
+  const endpointWaker = new Waker()
   const readLoop = new ReadLoop(ctx, connection, {
     onObserversChanged: requestReload,
     onRetriesScheduled: () => retryWaker.wake(),
-    onKeysMayResolve: () => releaseWaker.wake()
+    onKeysMayResolve: () => releaseWaker.wake(),
+    onEndpointsChanged: () => endpointWaker.wake()
   })
   let lifecycle: Lifecycle = { state: 'stopped' }
 
@@ -108,6 +120,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       readLoop.run(abort.signal),
       retryLoop(ctx, retryWaker, abort.signal),
       releaseLoop(ctx, readLoop, releaseWaker, abort.signal),
+      endpointLoop(ctx, endpoints, endpointWaker, requestReload, abort.signal),
       maintenanceLoop(ctx, requestReload, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }
@@ -131,6 +144,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     readLoop.wake()
     retryWaker.wake()
     releaseWaker.wake()
+    endpointWaker.wake()
     const drained = Promise.all(loops)
     const deadline = new AbortController()
     await Promise.race([drained, sleep(rt.shutdownTimeoutMs, undefined, { signal: deadline.signal }).catch(() => {})])
@@ -172,6 +186,14 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       list: async () => await listCaptures(db, options.schema),
       attach: async (input) => await attachCapture(db, options.schema, input),
       detach: async (tableSchema, table) => await detachCapture(db, options.schema, tableSchema, table)
+    },
+    endpoints: {
+      list: async () => await listEndpoints(ctx, endpoints),
+      reset: async (endpoint, enableObservers) => {
+        const result = await resetEndpointByHand(ctx, endpoints, endpoint, enableObservers)
+        if (enableObservers) requestReload()
+        return result
+      }
     },
     inFlight: () => readLoop.pipeline.rows
   }

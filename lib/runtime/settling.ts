@@ -12,6 +12,8 @@ export interface AttemptResult {
   outcome: ActionOutcome
   startedAt: Date
   durationMs: number
+  /** the endpoint (origin) it went to, when its action has one: its retries wait for the endpoint's circuit */
+  endpoint?: string
   /** the `traceparent` the attempt's retries continue when the event carried no trace */
   trace?: { readonly started: string | undefined }
 }
@@ -19,11 +21,16 @@ export interface AttemptResult {
 const MAX_TEXT = 4096
 const clip = (text: string | undefined): string | null => text === undefined ? null : text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text
 
-/** What a finished attempt leaves owed: nothing more, a retry, or a dead letter. */
-export type Disposition = 'done' | 'retry' | 'dead_letter'
+/**
+ * What a finished attempt leaves owed: nothing more, a retry, or a dead letter; `defer` when no
+ * attempt was made (its endpoint is open, paused or busy): the same attempt waits until then.
+ */
+export type Disposition = 'done' | 'retry' | 'defer' | 'dead_letter'
 
 export function disposition ({ delivery, outcome }: AttemptResult): Disposition {
   if (outcome.ok) return 'done'
+  // a dead letter an operator retries stays a dead letter
+  if (outcome.deferUntil !== undefined) return delivery.origin === 'dead_letter' ? 'done' : 'defer'
   if (outcome.code === 'CANCELLED') return delivery.origin === 'dead_letter' ? 'done' : 'retry'
   // nextRetryDelay is null exactly when the attempt was the last allowed
   return outcome.kind === 'transient' && delivery.attempt < delivery.retry.max_attempts ? 'retry' : 'dead_letter'
@@ -33,10 +40,26 @@ export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadL
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
   for (const result of results) {
-    const { delivery, outcome, startedAt, durationMs, trace } = result
+    const { delivery, outcome, startedAt, durationMs, trace, endpoint } = result
     const { observer, actionIndex, action, attempt, retry } = delivery
     let event = delivery.event
     const startedMs = startedAt.getTime()
+    const owed = disposition(result)
+    if (owed === 'defer') {
+      into.retries.push({
+        observer_id: observer.id,
+        event_id: event.event_id,
+        change_log_id: event.change_log_id,
+        action_index: actionIndex,
+        event,
+        attempt_number: attempt,
+        first_failed_at: delivery.firstFailedAt ?? startedAt,
+        due_at: (outcome as { deferUntil: Date }).deferUntil,
+        last_error: clip((outcome as { message: string }).message),
+        endpoint: endpoint ?? null
+      })
+      continue
+    }
     const log: AttemptLog = {
       observer_id: observer.id,
       event_id: event.event_id,
@@ -67,7 +90,6 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     const firstFailedAt = delivery.firstFailedAt ?? startedAt
     const cancelled = outcome.code === 'CANCELLED'
     log.status = cancelled ? 'cancelled' : outcome.timedOut === true ? 'timeout' : 'failed'
-    const owed = disposition(result)
     // a dead letter whose retry a shutdown interrupted simply stays where it was
     if (owed === 'done') continue
     if (owed === 'retry') {
@@ -87,7 +109,8 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
         attempt_number: cancelled ? attempt : attempt + 1,
         first_failed_at: firstFailedAt,
         due_at: retryAt,
-        last_error: log.error_message
+        last_error: log.error_message,
+        endpoint: endpoint ?? null
       })
       continue
     }

@@ -4,7 +4,7 @@ import { migrateToLatest } from '../../lib/db/migrate.js'
 import { migrations } from '../../migrations/index.js'
 import { testPool } from '../helpers/pg.js'
 
-const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_key', 'tb_observer_log', 'tb_observer_parked', 'tb_observer_retry', 'tb_observer_version']
+const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_endpoint', 'tb_observer_key', 'tb_observer_log', 'tb_observer_parked', 'tb_observer_retry', 'tb_observer_version']
 
 t.test('migrations create every table from empty and a re-run does nothing', async (t) => {
   const { pool, schema } = await testPool(t)
@@ -18,7 +18,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   t.same(again.results, [], 'nothing left to run')
   const { rows: functions } = await pool.query<{ proname: string }>(
     'select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where nspname = $1 order by 1', [schema])
-  t.same(functions.map((f) => f.proname), ['bump_observer_version', 'capture_change', 'notify_change', 'notify_resolved', 'traceparent_setting', 'tracestate_setting'])
+  t.same(functions.map((f) => f.proname), ['bump_observer_version', 'capture_change', 'notify_change', 'notify_endpoint', 'notify_resolved', 'traceparent_setting', 'tracestate_setting'])
 })
 
 t.test('two instances migrating the same schema at once both succeed, once', async (t) => {

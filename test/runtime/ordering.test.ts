@@ -53,9 +53,9 @@ async function insertRounds (pool: pg.Pool, schema: string, entities: string[], 
 const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 const inOrder = (seqs: number[] | undefined, n: number, first = 1): boolean => JSON.stringify(seqs) === JSON.stringify(Array.from({ length: n }, (_, i) => first + i))
 
-t.test('1 000 entities x 20 events under concurrency 32: one at a time per entity, in commit order', async (t) => {
+t.test('1 000 entities x 20 events under concurrency 32 (all of it for the one endpoint): one at a time per entity, in commit order', async (t) => {
   const receiver = await startReceiver(t)
-  const { app, pool, schema } = await build(t, { runtime: { start: false, concurrency: 32 } })
+  const { app, pool, schema } = await build(t, { runtime: { start: false, concurrency: 32, maxInFlightPerEndpoint: 32 } })
   await insertObserver(pool, schema, { ordering: 'entity', actions: [{ type: 'webhook', url: receiver.target.url }] })
   const entities = range(1000, 'e')
   await insertRounds(pool, schema, entities, 20)
