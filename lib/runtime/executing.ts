@@ -80,7 +80,7 @@ export class Executor {
       this.limiter.submit(() => this.run(delivery).then(done))
       return
     }
-    const refused = guard.enter(endpoint, () => { void this.guarded(guard, endpoint, delivery).then(done) })
+    const refused = guard.enter(endpoint, () => { this.guarded(guard, endpoint, delivery).then(done, () => {}) })
     if (refused !== undefined) done(notMade(delivery, refused, endpoint))
   }
 
