@@ -37,7 +37,8 @@ export async function openPoolSession (pool: pg.Pool): Promise<Session> {
     listen: async (channels, onNotify) => {
       client.on('notification', (message) => onNotify(message.channel, message.payload ?? ''))
       // channel names come from the validated schema option; escapeIdentifier quotes them anyway
-      for (const channel of channels) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`)
+      // one round trip for all of them (a start waits for it)
+      await client.query(channels.map((channel) => `LISTEN ${client.escapeIdentifier(channel)}`).join('; '))
       return true
     },
     onLost: (callback) => { lostCallback = callback },

@@ -106,8 +106,8 @@ export class ReadLoop {
 
   /** Back to what is committed: the stored checkpoint, and the keys held in the database. */
   private async restart (): Promise<void> {
-    await this.reader.restart()
-    this.order.reset(await loadHeldKeys(this.ctx.db))
+    const [, held] = await Promise.all([this.reader.restart(), loadHeldKeys(this.ctx.db)])
+    this.order.reset(held)
   }
 
   /** One round: a batch read and handed to the pipeline, or a wait for room, for rows or for a wake-up. */

@@ -85,9 +85,9 @@ export class ChangeLogReader {
 
   /** Back to the stored checkpoint (created at the start of the log when new) and ledger state. */
   async restart (): Promise<void> {
-    const checkpoint = await ensureCheckpoint(this.db, this.listenerId)
+    const [checkpoint, aheadUntil] = await Promise.all([ensureCheckpoint(this.db, this.listenerId), lastAheadPosition(this.db, this.listenerId)])
     this.at = checkpoint.position
-    this.aheadUntil = await lastAheadPosition(this.db, this.listenerId)
+    this.aheadUntil = aheadUntil
   }
 
   /** The next batch to deliver, or null when there is nothing to read now; take() it to move on. */
