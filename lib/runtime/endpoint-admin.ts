@@ -4,7 +4,8 @@ import { resetEndpoint, waitingByEndpoint } from '../db/endpoints.repo.js'
 import type { CircuitState } from '../model.js'
 import type { RuntimeContext } from './context.js'
 import { refreshEndpoints } from './endpoint-worker.js'
-import type { EndpointGuard, RateLimit } from './endpoints.js'
+import type { RateLimit } from './endpoint-users.js'
+import type { EndpointGuard } from './endpoints.js'
 
 export interface EndpointView {
   endpoint: string

@@ -8,45 +8,9 @@ import type { Kysely } from 'kysely'
 import type { ActionOutcome } from '../actions/types.js'
 import { claimProbe, closeCircuit, disableEndpoints, loadEndpoints, openCircuit, pauseEndpoint, probeFailed, reserveRate } from '../db/endpoints.repo.js'
 import type { Database } from '../db/types.js'
-import type { ActionConfig, EndpointState, Observer } from '../model.js'
+import type { EndpointState } from '../model.js'
+import { endpointUsers, type EndpointUsers, type RateLimit } from './endpoint-users.js'
 import { RollingWindow, gate, nextCoolDown, shouldOpen, type CircuitBreakerOptions } from './circuit.js'
-
-export interface RateLimit { per_second: number, burst: number }
-
-/** What the guard needs to know of the observers: which send to an endpoint, and its strictest rate limit. */
-export interface EndpointUsers {
-  endpoints: () => readonly string[]
-  observersOf: (endpoint: string) => readonly string[]
-  rateLimitOf: (endpoint: string) => RateLimit | undefined
-}
-
-/** The endpoints of the loaded observers' actions: who sends there, and the strictest rate limit (fewest per second, smallest burst). */
-export function endpointUsers (observers: readonly Observer[], endpointOf: (action: ActionConfig) => string | null): EndpointUsers {
-  const users = new Map<string, Set<string>>()
-  const limits = new Map<string, RateLimit>()
-  for (const observer of observers) {
-    for (const action of observer.actions) {
-      const endpoint = endpointOf(action)
-      if (endpoint === null) continue
-      let ids = users.get(endpoint)
-      if (ids === undefined) users.set(endpoint, ids = new Set())
-      ids.add(observer.id)
-      const limit = (action as { rate_limit?: { per_second: number, burst?: number } }).rate_limit
-      if (limit === undefined) continue
-      const known = limits.get(endpoint)
-      const burst = limit.burst ?? 1
-      limits.set(endpoint, known === undefined
-        ? { per_second: limit.per_second, burst }
-        : { per_second: Math.min(known.per_second, limit.per_second), burst: Math.min(known.burst, burst) })
-    }
-  }
-  const lists = new Map([...users].map(([endpoint, ids]) => [endpoint, [...ids]]))
-  return {
-    endpoints: () => [...lists.keys()],
-    observersOf: (endpoint) => lists.get(endpoint) ?? [],
-    rateLimitOf: (endpoint) => limits.get(endpoint)
-  }
-}
 
 /** An attempt that was not made: it waits (no attempt used) until `until`, or is dead-lettered when disabled. */
 export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'disabled', endpoint: string, until: Date): ActionOutcome {
