@@ -151,3 +151,27 @@ t.test('auto-disable: waiting deliveries are dead-lettered, the observers disabl
   await alerts.waitFor(3, 10_000)
   t.match(alerts.received[2].json.data, { endpoint: dead.url, state: 'closed' })
 })
+
+t.test('an ordered observer behind an open circuit: its entities wait, and on recovery each one\'s events go out in commit order', async (t) => {
+  let up = false
+  const seen: Array<{ entity: string, n: number }> = []
+  const target = await startHttpTarget(t, (req, res) => {
+    if (up) seen.push({ entity: req.json.entity_id, n: req.json.data.n })
+    res.writeHead(up ? 200 : 503).end()
+  })
+  const { pool, schema } = await build(t, { runtime: { circuitBreaker: { minAttempts: 3, coolDownMs: 200, maxCoolDownMs: 400 } } })
+  await insertObserver(pool, schema, { entity_type: 'order', ordering: 'entity', retry_config: RETRY, actions: [{ type: 'webhook', url: target.url }] })
+  // three entities, five events each, written in rounds: commit order is n order per entity
+  for (let n = 0; n < 5; n++) {
+    await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+      select 'order', e, 'UPDATE', jsonb_build_object('n', $1::int) from unnest(array['a', 'b', 'c']) as e`, [n])
+  }
+  await eventually(async () => (await endpointRow(pool, schema, target.url))?.state === 'open' || undefined, 20_000, 'the circuit open')
+  up = true
+  await eventually(() => seen.length >= 15 || undefined, 30_000, 'all 15 delivered after recovery')
+  for (const entity of ['a', 'b', 'c']) {
+    t.same(seen.filter((s) => s.entity === entity).map((s) => s.n), [0, 1, 2, 3, 4], `entity ${entity} in commit order`)
+  }
+  t.equal(seen.length, 15, 'each once')
+  t.equal(await countRows(pool, schema, 'tb_observer_dead_letter'), 0)
+})
