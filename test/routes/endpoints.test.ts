@@ -1,9 +1,12 @@
 import t from 'tap'
+import { readFile } from 'node:fs/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { build, eventually } from '../helper.js'
 import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges } from '../helpers/rows.js'
 import { call, createObserver } from '../helpers/routes.js'
+
+const README = new URL('../../README.md', import.meta.url)
 
 const reasonFor = (endpoint: string): string => `endpoint ${endpoint} disabled: its circuit stayed open`
 
@@ -90,10 +93,16 @@ t.test('an open circuit is listed with what waits for it; reset closes it and wh
   const again = await call(app, 'POST', '/endpoints/reset', { endpoint: target.url })
   t.same(again.json(), { endpoint: target.url, closed: false }, 'a closed circuit stays closed')
 
-  // the state changes were announced in the change log, for observers to alert on
-  const { rows } = await pool.query(`select object_id, object_data from "${schema}".tb_entity_change_log
+  // the state changes were announced in the change log, where the README's alert observer picks them up
+  const { rows } = await pool.query(`select pk_entity_change_log::text as id, object_id, object_data from "${schema}".tb_entity_change_log
     where object_type = 'observers.endpoint' order by pk_entity_change_log`)
   t.same(rows.map((r) => [r.object_id, r.object_data.state, r.object_data.observers]), [[target.url, 'opened', [observer.id]], [target.url, 'closed', [observer.id]]])
+  const alert = await readmeAlertObserver()
+  const opened = await call(app, 'POST', '/test', { observer: alert, change_log_id: rows[0].id })
+  t.match(opened.json(), { matches: true, reason: null, condition: true }, 'the README\'s observer matches the opened event')
+  t.match(opened.json().actions[0].request.body.text, `Endpoint ${target.url}: opened (observers ["${observer.id}"])`)
+  const closed = await call(app, 'POST', '/test', { observer: alert, change_log_id: rows[1].id })
+  t.match(closed.json(), { matches: false, reason: 'condition' }, 'and not the closed one')
 })
 
 t.test('reset with enable_observers enables the observers the endpoint\'s disabling disabled, and only those', async (t) => {
@@ -168,4 +177,27 @@ t.test('both routes are instance-wide: refused to a tenant, open to the global t
     t.equal(anonymous.statusCode, 401, `${method} ${url} without a token`)
     t.equal(anonymous.json().code, 'OBS_ERR_UNAUTHORIZED')
   }
+})
+
+/** The alert observer of the README's "Endpoint protection" section, between its markers. */
+async function readmeAlertObserver (): Promise<Record<string, unknown>> {
+  const text = await readFile(README, 'utf8')
+  const block = /<!-- endpoint-alert-observer:start -->([\s\S]*?)<!-- endpoint-alert-observer:end -->/.exec(text)
+  if (block === null) throw new Error('README.md has no endpoint-alert-observer block')
+  const json = /<<'JSON'\n([\s\S]*?)\nJSON\n/.exec(block[1])
+  if (json === null) throw new Error('the README block has no JSON here-document')
+  return JSON.parse(json[1])
+}
+
+t.test('the README\'s alert observer is created as it is written', async (t) => {
+  const { app } = await build(t, { runtime: { start: false } })
+  const body = await readmeAlertObserver()
+  const res = await call(app, 'POST', '', body)
+  t.equal(res.statusCode, 201, res.body)
+  t.match(res.json(), { entity_type: 'observers.endpoint', event_type: 'CUSTOM', enabled: true, actions: [{ type: 'slack' }] })
+  const dry = await call(app, 'POST', '/test', {
+    observer_id: res.json().id,
+    event: { event_type: 'CUSTOM', entity_type: 'observers.endpoint', entity_id: 'https://hooks.example.com', data: { endpoint: 'https://hooks.example.com', state: 'disabled', observers: [] } }
+  })
+  t.match(dry.json(), { matches: true, actions: [{ type: 'slack', request: { body: { text: /^Endpoint https:\/\/hooks\.example\.com: disabled / } } }] })
 })
