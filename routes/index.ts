@@ -8,6 +8,7 @@ import { captureRoutes } from './captures.js'
 import { changeLogRoutes } from './changelog.js'
 import { deadLetterRoutes } from './dead-letters.js'
 import { dryRunRoutes } from './dry-run.js'
+import { endpointRoutes } from './endpoints.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
 import { logRoutes } from './logs.js'
 import { metricsRoutes } from './metrics.js'
@@ -38,7 +39,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
   await app.register(async (secured) => {
     const hook = authHook(options.auth)
     if (hook !== undefined) secured.addHook('onRequest', hook)
-    // in the order of the OpenAPI document; static paths (/stats) win over /:id whatever the order
+    // in the order of the OpenAPI document; static paths (/stats, /endpoints) win over /:id whatever the order
     await secured.register(observerRoutes)
     await secured.register(statsRoutes)
     await secured.register(blockedKeyRoutes)
@@ -47,6 +48,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     await secured.register(runtimeRoutes)
     await secured.register(metricsRoutes)
     await secured.register(deadLetterRoutes)
+    await secured.register(endpointRoutes)
     await secured.register(changeLogRoutes)
     await secured.register(captureRoutes)
   })

@@ -91,7 +91,7 @@ export function restoreSecrets (actions: ActionConfig[], stored: readonly Action
 }
 
 /** The observer as served: secrets replaced by the placeholder. */
-export function redactObserver (app: FastifyInstance, observer: Observer): Observer {
+export function redactObserver<T extends Observer> (app: FastifyInstance, observer: T): T {
   return { ...observer, actions: observer.actions.map((action) => redactAction(app, action)) }
 }
 

@@ -4,11 +4,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import {
   NAME_TAKEN, findVisibleObserver, insertObserver, listObservers, softDeleteObserver, updateObserver,
-  type ObserverChanges
+  type ObserverChanges, type StoredObserver
 } from '../lib/db/observers.repo.js'
 import type { TenantScope } from '../lib/db/tenant-scope.js'
 import { ForbiddenError, NameTakenError, NotFoundError } from '../lib/errors.js'
-import { DEFAULT_TIMEOUT_MS, type ActionConfig, type Observer } from '../lib/model.js'
+import { DEFAULT_TIMEOUT_MS, type ActionConfig } from '../lib/model.js'
 import { checkObserverInput, redactObserver, refuseRedacted, restoreSecrets } from './observer-input.js'
 import {
   CreateObserverSchema, IdParamsSchema, NoContentSchema, ObserverListQuerySchema, ObserverPageSchema,
@@ -19,7 +19,7 @@ import { actorOf, scopeOf } from './tenancy.js'
 const tags = ['observers']
 
 /** The observer the scope may change: 404 when it cannot see it, 403 when it is a global one. */
-async function writableObserver (app: FastifyInstance, id: string, scope: TenantScope | undefined): Promise<Observer> {
+async function writableObserver (app: FastifyInstance, id: string, scope: TenantScope | undefined): Promise<StoredObserver> {
   const observer = await findVisibleObserver(app.observers.db, id, scope)
   if (observer === undefined) throw new NotFoundError('observer')
   if (scope !== undefined && observer.tenant_id !== scope.tenant) throw new ForbiddenError('global observers are read-only to a tenant')
@@ -28,7 +28,7 @@ async function writableObserver (app: FastifyInstance, id: string, scope: Tenant
 
 export const observerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = app.observers.db
-  const serve = (observer: Observer): Observer => redactObserver(app, observer)
+  const serve = (observer: StoredObserver): StoredObserver => redactObserver(app, observer)
 
   // `/observers` is documented; `/observers/` answers the same, undocumented (with Fastify's
   // default 'both' the document would show only the slash form)

@@ -7,7 +7,8 @@
 //   another tenant's observer answers 404 (its existence is not disclosed);
 // - tenant_id in bodies is forced to the request's tenant;
 // - logs, stats, dead letters and the change log are confined to the tenant's own rows;
-// - instance-wide operations (moving a checkpoint, attaching or detaching a capture) are refused (403).
+// - instance-wide operations (moving a checkpoint, attaching or detaching a capture, listing or
+//   resetting endpoints) are refused (403).
 // A resolver returning null puts the request in the global tenant: it owns the global observers
 // and may run instance-wide operations. Resolvers should return null only for operators.
 import type { FastifyInstance, FastifyRequest } from 'fastify'

@@ -18,8 +18,8 @@ export const swaggerOptions: SwaggerOptions = {
         '- Secrets (header values, signing secrets, Slack URLs) are served as `[redacted]`; sending `[redacted]` back keeps the stored value.',
         '- Tenancy (with the `tenant` option): a request sees its tenant\'s observers and the global ones; global ones are read-only to it (403), ' +
           'another tenant\'s answer 404; `tenant_id` in bodies is forced to the request\'s tenant; logs, stats, dead letters and the change log are ' +
-          'confined to the tenant; moving a checkpoint and attaching or detaching a capture are refused (403). A resolver returning null puts the ' +
-          'request in the global tenant.'
+          'confined to the tenant; moving a checkpoint, attaching or detaching a capture, and listing or resetting endpoints are refused (403). ' +
+          'A resolver returning null puts the request in the global tenant.'
       ].join('\n'),
       version: '0.1.0'
     },
@@ -32,6 +32,7 @@ export const swaggerOptions: SwaggerOptions = {
       { name: 'logs', description: 'Execution log and statistics' },
       { name: 'runtime', description: 'Runtime health and control' },
       { name: 'dead-letters', description: 'Failed actions awaiting an operator' },
+      { name: 'endpoints', description: 'Destinations of actions: circuit breakers, pauses and rate limits' },
       { name: 'change-log', description: 'Change log, checkpoints and captures' }
     ]
   }

@@ -6,7 +6,13 @@ import type { Database, ObserverTable } from './types.js'
 
 export type ObserverRow = Selectable<ObserverTable>
 
-export function toObserver (row: ObserverRow): Observer {
+/** An observer as stored and as the API serves it. */
+export interface StoredObserver extends Observer {
+  /** why the runtime disabled it (an endpoint disabled, SPEC 9.3); null otherwise, and cleared by any enable */
+  disabled_reason: string | null
+}
+
+export function toObserver (row: ObserverRow): StoredObserver {
   return {
     id: row.id,
     name: row.name,
@@ -21,6 +27,7 @@ export function toObserver (row: ObserverRow): Observer {
     timeout_ms: row.timeout_ms,
     ordering: row.ordering,
     on_dead_letter: row.on_dead_letter,
+    disabled_reason: row.disabled_reason,
     tenant_id: row.tenant_id,
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -85,7 +92,7 @@ function jsonColumns<T extends Partial<ObserverValues>> (values: T): T {
  */
 export async function listObservers (
   db: Kysely<Database>, schema: string, filter: ObserverListFilter, scope: TenantScope | undefined, page: number, pageSize: number
-): Promise<{ data: Observer[], total: number }> {
+): Promise<{ data: StoredObserver[], total: number }> {
   const where = sql`(${filter.include_deleted === true} or deleted_at is null)
     and (${filter.entity_type ?? null}::text is null or entity_type = ${filter.entity_type ?? null})
     and (${filter.event_type ?? null}::text is null or event_type = ${filter.event_type ?? null})
@@ -101,7 +108,7 @@ export async function listObservers (
 }
 
 /** A live observer the scope may read (its own or a global one), or undefined. */
-export async function findVisibleObserver (db: Kysely<Database>, id: string, scope: TenantScope | undefined): Promise<Observer | undefined> {
+export async function findVisibleObserver (db: Kysely<Database>, id: string, scope: TenantScope | undefined): Promise<StoredObserver | undefined> {
   let q = db.selectFrom('tb_observer').selectAll().where('id', '=', id).where('deleted_at', 'is', null)
   if (scope !== undefined) q = q.where(visibleTo('tenant_id', scope))
   const row = await q.executeTakeFirst()
@@ -116,7 +123,7 @@ export async function ownsObserverHistory (db: Kysely<Database>, id: string, sco
   return row.tenant_id === null ? 'global' : 'unknown'
 }
 
-export async function insertObserver (db: Kysely<Database>, values: ObserverValues): Promise<Observer | typeof NAME_TAKEN> {
+export async function insertObserver (db: Kysely<Database>, values: ObserverValues): Promise<StoredObserver | typeof NAME_TAKEN> {
   try {
     const row = await db.insertInto('tb_observer').values(jsonColumns(values)).returningAll().executeTakeFirstOrThrow()
     return toObserver(row)
@@ -126,11 +133,12 @@ export async function insertObserver (db: Kysely<Database>, values: ObserverValu
   }
 }
 
-/** Updates a live observer the scope owns; undefined when there is none. */
+/** Updates a live observer the scope owns; undefined when there is none. Enabling it clears its disabled_reason. */
 export async function updateObserver (
   db: Kysely<Database>, id: string, changes: ObserverChanges, scope: TenantScope | undefined
-): Promise<Observer | undefined | typeof NAME_TAKEN> {
-  let q = db.updateTable('tb_observer').set({ ...jsonColumns(changes), updated_at: sql`now()` })
+): Promise<StoredObserver | undefined | typeof NAME_TAKEN> {
+  const reason = changes.enabled === true ? { disabled_reason: null } : {}
+  let q = db.updateTable('tb_observer').set({ ...jsonColumns(changes), ...reason, updated_at: sql`now()` })
     .where('id', '=', id).where('deleted_at', 'is', null)
   if (scope !== undefined) q = q.where(ownedBy('tenant_id', scope))
   try {

@@ -93,6 +93,8 @@ export const ObserverSchema = Type.Object({
   timeout_ms: Type.Integer(),
   ordering: Type.Union([Type.Literal('none'), Type.Literal('entity')]),
   on_dead_letter: Type.Union([Type.Literal('skip'), Type.Literal('block')]),
+  disabled_reason: Nullable(Type.String(), 'Read-only: why the runtime disabled the observer (e.g. an endpoint of its actions was disabled); ' +
+    'null otherwise. Enabling the observer clears it'),
   tenant_id: Nullable(Type.String()),
   created_at: DateTimeSchema,
   updated_at: DateTimeSchema,

@@ -254,3 +254,31 @@ t.test('changes take effect for the next event: create, disable, enable, delete'
   t.equal((await call(app, 'POST', `/${MISSING}/disable`)).statusCode, 404)
   t.equal((await call(app, 'POST', '/nope/disable')).json().code, 'OBS_ERR_INVALID_ID')
 })
+
+t.test('enabling an observer clears its disabled_reason; the field is read-only', async (t) => {
+  const { app, pool, schema } = await build(t, { runtime: { start: false } })
+  const created = await createObserver(app, { actions: [{ type: 'webhook', url: 'https://hooks.example.com/a' }] })
+  t.equal(created.disabled_reason, null, 'null on a new observer')
+  const reason = 'endpoint https://hooks.example.com disabled: its circuit stayed open'
+  const disable = async (id: string): Promise<void> => {
+    await pool.query(`update "${schema}".tb_observer set enabled = false, disabled_reason = $2 where id = $1`, [id, reason])
+  }
+  await disable(created.id)
+
+  const renamed = await call(app, 'PATCH', `/${created.id}`, { description: 'still down' })
+  t.match(renamed.json(), { enabled: false, disabled_reason: reason }, 'another change keeps the reason')
+  const refused = await call(app, 'PATCH', `/${created.id}`, { disabled_reason: null })
+  t.equal(refused.statusCode, 400)
+  t.equal(refused.json().message, 'body/disabled_reason is not an allowed property')
+  t.equal((await call(app, 'POST', '', { name: 'x', actions: [{ type: 'log' }], disabled_reason: 'mine' })).statusCode, 400, 'nor accepted at create')
+
+  const patched = await call(app, 'PATCH', `/${created.id}`, { enabled: true })
+  t.equal(patched.statusCode, 200)
+  t.match(patched.json(), { enabled: true, disabled_reason: null })
+  t.equal((await call(app, 'GET', `/${created.id}`)).json().disabled_reason, null)
+
+  await disable(created.id)
+  t.match((await call(app, 'POST', `/${created.id}/enable`)).json(), { enabled: true, disabled_reason: null }, 'POST /:id/enable clears it too')
+  const listed = (await call(app, 'GET', '')).json().data
+  t.match(listed, [{ id: created.id, disabled_reason: null }], 'the list serves the field')
+})
