@@ -3,7 +3,7 @@
 // came from, or with the release of the claims of the stored deliveries they re-ran. The main
 // path and every re-delivery commit through commitSettlement.
 import { sql, type ExpressionBuilder, type Kysely, type OnConflictDatabase, type OnConflictTables, type Transaction } from 'kysely'
-import type { KeyHold, Settlement } from '../model.js'
+import type { KeyHold, RetryToSchedule, Settlement } from '../model.js'
 import type { Position } from './change-log.repo.js'
 import { advanceCheckpoint, advanceSql, advanceValues } from './checkpoint.repo.js'
 import { qualified, statement } from './statements.js'
@@ -81,6 +81,8 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
     return rows[0].moved === 1
   }
   return await db.transaction().execute(async (trx) => {
+    // first, before any retry row is locked: a circuit closing locks its endpoint, then the retries
+    const reopened = await endpointsReopened(trx, settlement.retries)
     if (checkpoint !== undefined && !await moveCheckpoint(trx, schema, checkpoint)) return false
     // claimed retries go first: one that failed again is scheduled anew below, under the same key
     if (release !== undefined && release.retries.length > 0) {
@@ -89,7 +91,7 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
     if (release?.parked !== undefined && release.parked.length > 0) {
       await trx.deleteFrom('tb_observer_parked').where('pk_observer_parked', 'in', release.parked).execute()
     }
-    await writeSettlement(trx, schema, settlement)
+    await writeSettlement(trx, schema, settlement, reopened)
     if (release !== undefined) await releaseDeadLetters(trx, release.deadLetters)
     return true
   })
@@ -113,11 +115,29 @@ async function moveCheckpoint (trx: Transaction<Database>, schema: string, move:
   return true
 }
 
-async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters, holds, parked }: Settlement): Promise<void> {
+/**
+ * Of the endpoints whose circuit turned deliveries away, those closed (and not paused) by now: what
+ * waits for them is due at once. The share lock orders this commit with a concurrent close: either
+ * the close's wake-up sees these rows, or this read sees the close.
+ */
+async function endpointsReopened (trx: Transaction<Database>, retries: readonly RetryToSchedule[]): Promise<Set<string>> {
+  const waiting = [...new Set(retries.filter((r) => r.waitsForCircuit === true && r.endpoint != null).map((r) => r.endpoint as string))]
+  if (waiting.length === 0) return new Set()
+  const rows = await trx.selectFrom('tb_observer_endpoint').select(['endpoint', 'state', 'paused_until'])
+    .where('endpoint', 'in', waiting).forShare().execute()
+  const stillWaiting = new Set(rows.filter((r) => r.state !== 'closed' || (r.paused_until !== null && r.paused_until.getTime() > Date.now())).map((r) => r.endpoint))
+  return new Set(waiting.filter((endpoint) => !stillWaiting.has(endpoint)))
+}
+
+async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters, holds, parked }: Settlement, reopened: ReadonlySet<string>): Promise<void> {
   if (logs.length > 0) await insertLogs(trx, schema, [JSON.stringify(logs)])
   if (retries.length > 0) {
     await trx.insertInto('tb_observer_retry')
-      .values(retries.map((r) => ({ ...r, event: JSON.stringify(r.event) })))
+      .values(retries.map(({ waitsForCircuit, ...r }) => ({
+        ...r,
+        due_at: waitsForCircuit === true && reopened.has(r.endpoint as string) ? new Date() : r.due_at,
+        event: JSON.stringify(r.event)
+      })))
       // a replay after a crash may schedule the same action again: the first schedule stands
       .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doNothing())
       .execute()

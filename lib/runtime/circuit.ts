@@ -2,6 +2,7 @@
 // circuit opens, how long it stays open, and whether an attempt may go now. No I/O, no clock of
 // its own: the shared state lives in tb_observer_endpoint (lib/db/endpoints.repo.ts) and the
 // runtime's endpoints.ts moves it.
+import type { ActionOutcome } from '../actions/types.js'
 import type { EndpointState } from '../model.js'
 
 export interface CircuitBreakerOptions {
@@ -109,4 +110,13 @@ export function gate (state: EndpointState | undefined, now: number): Gate {
 /** Whether an open endpoint has been open long enough to be disabled. */
 export function disableDue (state: EndpointState, now: number, options: CircuitBreakerOptions): boolean {
   return (state.state === 'open' || state.state === 'half_open') && state.opened_at !== null && now - state.opened_at.getTime() >= options.disableAfterMs
+}
+
+/** An attempt that was not made: it waits (no attempt used) until `until`, or is dead-lettered when disabled. */
+export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'disabled', endpoint: string, until: Date): ActionOutcome {
+  if (reason === 'disabled') return { ok: false, kind: 'permanent', code: 'ENDPOINT_DISABLED', message: `endpoint ${endpoint} is disabled; reset it to send again` }
+  const [code, why] = reason === 'paused'
+    ? ['ENDPOINT_PAUSED', 'asked to wait (Retry-After)']
+    : reason === 'busy' ? ['ENDPOINT_BUSY', 'has every slot busy'] : ['ENDPOINT_OPEN', 'is failing (circuit open)']
+  return { ok: false, kind: 'transient', code, message: `endpoint ${endpoint} ${why}; waiting, no attempt used`, deferUntil: until }
 }

@@ -10,33 +10,8 @@ import { claimProbe, closeCircuit, disableEndpoints, loadEndpoints, openCircuit,
 import type { Database } from '../db/types.js'
 import type { EndpointState } from '../model.js'
 import { endpointUsers, type EndpointUsers, type RateLimit } from './endpoint-users.js'
-import { RollingWindow, gate, nextCoolDown, shouldOpen, type CircuitBreakerOptions } from './circuit.js'
-
-/** An attempt that was not made: it waits (no attempt used) until `until`, or is dead-lettered when disabled. */
-export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'disabled', endpoint: string, until: Date): ActionOutcome {
-  if (reason === 'disabled') return { ok: false, kind: 'permanent', code: 'ENDPOINT_DISABLED', message: `endpoint ${endpoint} is disabled; reset it to send again` }
-  const [code, why] = reason === 'paused'
-    ? ['ENDPOINT_PAUSED', 'asked to wait (Retry-After)']
-    : reason === 'busy' ? ['ENDPOINT_BUSY', 'has every slot busy'] : ['ENDPOINT_OPEN', 'is failing (circuit open)']
-  return { ok: false, kind: 'transient', code, message: `endpoint ${endpoint} ${why}; waiting, no attempt used`, deferUntil: until }
-}
-
-/**
- * A delivery to a slow endpoint (attempts of SLOW_MS or more) that would wait longer than
- * SATURATED_WAIT_MS for one of its slots waits durably instead, with no attempt used, so its batch
- * commits and the reader moves on. A fast endpoint's queue drains quickly and is never deferred.
- */
-export const SLOW_MS = 500
-export const SATURATED_WAIT_MS = 1000
-
-/** One endpoint's slots on this instance: attempts in flight, those queued, and how long one takes. */
-class Lane {
-  inFlight = 0
-  readonly queue: Array<() => void> = []
-  head = 0
-  /** moving average of an attempt's duration, in ms */
-  averageMs = 0
-}
+import { RollingWindow, gate, nextCoolDown, notAttempted, shouldOpen, type CircuitBreakerOptions } from './circuit.js'
+import { EndpointSlots } from './endpoint-slots.js'
 
 export interface Admission { refused?: ActionOutcome, probe: boolean }
 
@@ -45,8 +20,12 @@ const GO: Admission = Object.freeze({ probe: false })
 export class EndpointGuard {
   private states = new Map<string, EndpointState>()
   private readonly windows = new Map<string, RollingWindow>()
-  private readonly lanes = new Map<string, Lane>()
   private readonly opening = new Set<string>()
+  private readonly slots: EndpointSlots
+  /** local changes, numbered, so a refresh read before one does not undo it; and the writes not done yet */
+  private changes = 0
+  private readonly changedAt = new Map<string, number>()
+  private readonly writing = new Map<string, number>()
   private users: EndpointUsers = endpointUsers([], () => null)
 
   constructor (
@@ -55,7 +34,9 @@ export class EndpointGuard {
     private readonly options: CircuitBreakerOptions | false,
     private readonly maxInFlight: number,
     private readonly now: () => number = Date.now
-  ) {}
+  ) {
+    this.slots = new EndpointSlots(maxInFlight, now)
+  }
 
   /** The observers and rate limits per endpoint, after every reload of the observers. */
   setUsers (users: EndpointUsers): void { this.users = users }
@@ -66,7 +47,16 @@ export class EndpointGuard {
 
   /** Reloads the shared state (at start, on an announced change, periodically). */
   async refresh (): Promise<void> {
-    this.states = new Map((await loadEndpoints(this.db)).map((s) => [s.endpoint, s]))
+    const since = this.changes
+    const next = new Map((await loadEndpoints(this.db)).map((s) => [s.endpoint, s]))
+    // what this instance decided after the read began, or has not written yet, is newer than the read
+    for (const [endpoint, at] of this.changedAt) {
+      if (at <= since && (this.writing.get(endpoint) ?? 0) === 0) continue
+      const local = this.states.get(endpoint)
+      if (local === undefined) next.delete(endpoint)
+      else next.set(endpoint, local)
+    }
+    this.states = next
   }
 
   state (endpoint: string): EndpointState | undefined { return this.states.get(endpoint) }
@@ -90,46 +80,13 @@ export class EndpointGuard {
     return this.windows.get(endpoint)?.counts(this.now()) ?? { attempts: 0, failures: 0 }
   }
 
-  inFlight (endpoint: string): number { return this.lanes.get(endpoint)?.inFlight ?? 0 }
+  inFlight (endpoint: string): number { return this.slots.inFlight(endpoint) }
 
-  /**
-   * Takes one of the endpoint's `maxInFlightPerEndpoint` slots for `start` (now, or when one
-   * frees), unless the wait would be long: then returns the outcome of an attempt not made, due
-   * when a slot is expected to be free. `start` must end with `leave`.
-   */
-  enter (endpoint: string, start: () => void): ActionOutcome | undefined {
-    let lane = this.lanes.get(endpoint)
-    if (lane === undefined) this.lanes.set(endpoint, lane = new Lane())
-    if (lane.inFlight < this.maxInFlight) {
-      lane.inFlight++
-      start()
-      return undefined
-    }
-    if (lane.averageMs >= SLOW_MS) {
-      const waitMs = ((lane.queue.length - lane.head + 1) / this.maxInFlight) * lane.averageMs
-      if (waitMs > SATURATED_WAIT_MS) return notAttempted('busy', endpoint, new Date(this.now() + waitMs))
-    }
-    lane.queue.push(start)
-    return undefined
-  }
+  /** Takes one of the endpoint's slots for `start`, or says why the delivery waits instead (endpoint-slots.ts). */
+  enter (endpoint: string, start: () => void): ActionOutcome | undefined { return this.slots.enter(endpoint, start) }
 
-  /** The slot's attempt is over (it took `attemptMs`; undefined when none was made): the slot goes to the oldest queued one. */
-  leave (endpoint: string, attemptMs: number | undefined): void {
-    const lane = this.lanes.get(endpoint)
-    if (lane === undefined) return
-    if (attemptMs !== undefined) lane.averageMs = lane.averageMs === 0 ? attemptMs : lane.averageMs * 0.8 + attemptMs * 0.2
-    if (lane.head < lane.queue.length) {
-      const next = lane.queue[lane.head]
-      lane.queue[lane.head++] = undefined as unknown as () => void
-      if (lane.head === lane.queue.length) {
-        lane.queue.length = 0
-        lane.head = 0
-      }
-      next()
-    } else {
-      lane.inFlight--
-    }
-  }
+  /** The slot's attempt is over (it took `attemptMs`, undefined when none was made). */
+  leave (endpoint: string, attemptMs: number | undefined): void { this.slots.leave(endpoint, attemptMs) }
 
   /**
    * May an attempt go now (after waiting for its rate-limit slot, if any)? If not, `refused` is the
@@ -225,11 +182,14 @@ export class EndpointGuard {
   }
 
   private remember (endpoint: string, change: (state: EndpointState) => EndpointState): void {
+    this.changedAt.set(endpoint, ++this.changes)
     const current = this.states.get(endpoint) ?? { endpoint, state: 'closed', opened_at: null, next_probe_at: null, cool_down_ms: 0, paused_until: null }
     this.states.set(endpoint, change(current))
   }
 
   private background (work: Promise<unknown>, endpoint: string, what: string): void {
+    this.writing.set(endpoint, (this.writing.get(endpoint) ?? 0) + 1)
     work.catch((err: unknown) => { this.log.error({ err, endpoint }, `${what} the endpoint's circuit failed`) })
+      .finally(() => { this.writing.set(endpoint, (this.writing.get(endpoint) ?? 1) - 1) })
   }
 }

@@ -56,7 +56,8 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
         first_failed_at: delivery.firstFailedAt ?? startedAt,
         due_at: (outcome as { deferUntil: Date }).deferUntil,
         last_error: clip((outcome as { message: string }).message),
-        endpoint: endpoint ?? null
+        endpoint: endpoint ?? null,
+        waitsForCircuit: (outcome as { code: string }).code !== 'ENDPOINT_BUSY'
       })
       continue
     }
