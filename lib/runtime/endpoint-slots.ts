@@ -17,8 +17,9 @@ class Lane {
   inFlight = 0
   readonly queue: Array<() => void> = []
   head = 0
-  /** moving average of an attempt's duration, in ms */
+  /** moving average of an attempt's duration, in ms, and the last one's */
   averageMs = 0
+  lastMs = 0
 }
 
 export class EndpointSlots {
@@ -41,8 +42,10 @@ export class EndpointSlots {
       start()
       return undefined
     }
-    if (lane.averageMs >= SLOW_MS) {
-      const waitMs = ((lane.queue.length - lane.head + 1) / this.maxInFlight) * lane.averageMs
+    // slow on average and still slow: one stall (answers held, then released) does not make it slow
+    const typicalMs = Math.min(lane.averageMs, lane.lastMs)
+    if (typicalMs >= SLOW_MS) {
+      const waitMs = ((lane.queue.length - lane.head + 1) / this.maxInFlight) * typicalMs
       if (waitMs > SATURATED_WAIT_MS) return notAttempted('busy', endpoint, new Date(this.now() + waitMs))
     }
     lane.queue.push(start)
@@ -53,7 +56,10 @@ export class EndpointSlots {
   leave (endpoint: string, attemptMs: number | undefined): void {
     const lane = this.lanes.get(endpoint)
     if (lane === undefined) return
-    if (attemptMs !== undefined) lane.averageMs = lane.averageMs === 0 ? attemptMs : lane.averageMs * 0.8 + attemptMs * 0.2
+    if (attemptMs !== undefined) {
+      lane.averageMs = lane.averageMs === 0 ? attemptMs : lane.averageMs * 0.8 + attemptMs * 0.2
+      lane.lastMs = attemptMs
+    }
     if (lane.head < lane.queue.length) {
       const next = lane.queue[lane.head]
       lane.queue[lane.head++] = undefined as unknown as () => void

@@ -1,7 +1,7 @@
 // Settling: what each finished attempt owes the database — its log row, and a retry or a dead
 // letter when it failed. Pure: the caller commits the Settlement (lib/db/settlement.repo.ts).
 import type { ActionOutcome } from '../actions/types.js'
-import type { AttemptLog, Settlement } from '../model.js'
+import type { AttemptLog, ObserverEvent, RetryToSchedule, Settlement } from '../model.js'
 import type { Delivery } from './delivery.js'
 import type { RefusedRow } from './planning.js'
 import { nextRetryDelay } from './retry-policy.js'
@@ -36,29 +36,35 @@ export function disposition ({ delivery, outcome }: AttemptResult): Disposition 
   return outcome.kind === 'transient' && delivery.attempt < delivery.retry.max_attempts ? 'retry' : 'dead_letter'
 }
 
+/** The retry row that schedules `attempt` of the result's delivery at `dueAt`. */
+function retryOf ({ delivery, endpoint }: AttemptResult, event: ObserverEvent, attempt: number, firstFailedAt: Date, dueAt: Date, lastError: string | null, waitsForCircuit: boolean): RetryToSchedule {
+  return {
+    observer_id: delivery.observer.id,
+    event_id: event.event_id,
+    change_log_id: event.change_log_id,
+    action_index: delivery.actionIndex,
+    event,
+    attempt_number: attempt,
+    first_failed_at: firstFailedAt,
+    due_at: dueAt,
+    last_error: lastError,
+    endpoint: endpoint ?? null,
+    waitsForCircuit
+  }
+}
+
 export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [], holds: [], parked: [] })
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
   for (const result of results) {
-    const { delivery, outcome, startedAt, durationMs, trace, endpoint } = result
+    const { delivery, outcome, startedAt, durationMs, trace } = result
     const { observer, actionIndex, action, attempt, retry } = delivery
     let event = delivery.event
     const startedMs = startedAt.getTime()
     const owed = disposition(result)
-    if (owed === 'defer') {
-      into.retries.push({
-        observer_id: observer.id,
-        event_id: event.event_id,
-        change_log_id: event.change_log_id,
-        action_index: actionIndex,
-        event,
-        attempt_number: attempt,
-        first_failed_at: delivery.firstFailedAt ?? startedAt,
-        due_at: (outcome as { deferUntil: Date }).deferUntil,
-        last_error: clip((outcome as { message: string }).message),
-        endpoint: endpoint ?? null,
-        waitsForCircuit: (outcome as { code: string }).code !== 'ENDPOINT_BUSY'
-      })
+    if (owed === 'defer' && !outcome.ok && outcome.deferUntil !== undefined) {
+      // not attempted: the same attempt waits, and no log row is written for it
+      into.retries.push(retryOf(result, event, attempt, delivery.firstFailedAt ?? startedAt, outcome.deferUntil, clip(outcome.message), outcome.code !== 'ENDPOINT_BUSY'))
       continue
     }
     const log: AttemptLog = {
@@ -101,18 +107,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
         ? now
         : new Date(Math.max(now.getTime(), startedMs + durationMs) + (nextRetryDelay(retry, attempt, { retryAfterMs: outcome.retryAfterMs, random }) ?? 0))
       log.next_retry_ms = retryAt.getTime()
-      into.retries.push({
-        observer_id: observer.id,
-        event_id: event.event_id,
-        change_log_id: event.change_log_id,
-        action_index: actionIndex,
-        event,
-        attempt_number: cancelled ? attempt : attempt + 1,
-        first_failed_at: firstFailedAt,
-        due_at: retryAt,
-        last_error: log.error_message,
-        endpoint: endpoint ?? null
-      })
+      into.retries.push(retryOf(result, event, cancelled ? attempt : attempt + 1, firstFailedAt, retryAt, log.error_message, false))
       continue
     }
     into.deadLetters.push({

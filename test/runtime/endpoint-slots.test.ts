@@ -32,3 +32,13 @@ t.test('a slow endpoint\'s long queue waits durably instead (no attempt), due wh
   fast.enter('fast', () => {})
   for (let i = 0; i < 1000; i++) t.equal(fast.enter('fast', () => {}), undefined)
 })
+
+t.test('one stall does not make an endpoint slow: once its answers are quick again, nothing waits durably', async (t) => {
+  const slots = new EndpointSlots(1, () => 0)
+  slots.enter('e', () => {})
+  slots.leave('e', 5000)
+  slots.enter('e', () => {})
+  slots.leave('e', 2)
+  slots.enter('e', () => {})
+  for (let i = 0; i < 100; i++) t.equal(slots.enter('e', () => {}), undefined)
+})
