@@ -52,6 +52,8 @@ export interface NeighbourResult extends WindowReport {
   first_delivery_ms: number
   /** first → last 2xx at the sink, healthy deliveries */
   sink_deliveries_per_s: number
+  /** the longest time the healthy sink went without a new event (first 2xx of each event, sink clock) */
+  longest_pause_ms: number
   neighbour: NeighbourReport | null
 }
 
@@ -62,7 +64,7 @@ export async function drainBeside (ctx: BenchContext, sink: Sink, settings: Neig
 async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings: NeighbourSettings): Promise<Omit<NeighbourResult, 'runtime_log'>> {
   const { schema } = bench
   const { neighbour } = settings
-  await sink.reset()
+  await sink.reset({ keepTimes: true })
   await neighbour?.sink.reset({ ...neighbour.answers, keepRequestTimes: true })
   await insertChangeLog(ctx.pool, schema, settings.events)
   // 'order' only: the runtime's own observers.endpoint announcements are change-log rows too
@@ -100,6 +102,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
     seconds: round(seconds, 3),
     deliveries_per_s: Math.round(deliveries / seconds),
     first_delivery_ms: stats.firstAt === null ? -1 : round(stats.firstAt - offset - started, 1),
+    longest_pause_ms: longestPause((await sink.times()).map(([, at]) => at)),
     sink_deliveries_per_s: stats.lastOkAt !== null && stats.firstAt !== null && stats.lastOkAt > stats.firstAt ? Math.round(stats.delivered / ((stats.lastOkAt - stats.firstAt) / 1000)) : 0,
     ...measured,
     correctness,
@@ -107,6 +110,13 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   }
   ctx.progress(`${settings.name}: ${result.deliveries_per_s} healthy deliveries/s, ${correctness.ok ? 'all delivered' : correctness.problems.join('; ')}`)
   return result
+}
+
+function longestPause (times: number[]): number {
+  const sorted = Float64Array.from(times).sort()
+  let longest = 0
+  for (let i = 1; i < sorted.length; i++) longest = Math.max(longest, sorted[i] - sorted[i - 1])
+  return round(longest, 1)
 }
 
 async function watchNeighbour (ctx: BenchContext, bench: BenchApp, neighbour: NonNullable<NeighbourSettings['neighbour']>, observers: string[], started: number): Promise<NeighbourReport> {
