@@ -4,7 +4,7 @@
 // densest second, which shows whether the limit holds at every moment and not only on average.
 import type { BenchContext } from '../app.js'
 import type { Sink } from '../sink-client.js'
-import { round } from '../stats.js'
+import { distribution, round, type Distribution } from '../stats.js'
 import { drain, type DrainResult } from './drain.js'
 
 export const RATE_LIMIT = { per_second: 50 }
@@ -15,6 +15,9 @@ export interface RateLimitedResult extends DrainResult {
   measured_per_s: number
   /** most deliveries within any one second */
   densest_second: number
+  /** time between two consecutive deliveries at the sink (20 ms at 50/s), and how many came under half of that */
+  interval_ms: Distribution
+  intervals_under_half: number
 }
 
 export async function rateLimited (ctx: BenchContext, sink: Sink): Promise<RateLimitedResult> {
@@ -28,5 +31,13 @@ export async function rateLimited (ctx: BenchContext, sink: Sink): Promise<RateL
     densest = Math.max(densest, i - j + 1)
   }
   const span = times.length > 1 ? (times[times.length - 1] - times[0]) / 1000 : 0
-  return { ...result, rate_limit: RATE_LIMIT, measured_per_s: span > 0 ? round((times.length - 1) / span, 2) : 0, densest_second: densest }
+  const intervals = times.slice(1).map((at, i) => at - times[i])
+  return {
+    ...result,
+    rate_limit: RATE_LIMIT,
+    measured_per_s: span > 0 ? round((times.length - 1) / span, 2) : 0,
+    densest_second: densest,
+    interval_ms: distribution(intervals),
+    intervals_under_half: intervals.filter((ms) => ms < 500 / RATE_LIMIT.per_second).length
+  }
 }
