@@ -30,7 +30,7 @@ export interface DeadEndpointResult {
   requests_before_open: number
   requests_first_second_open: number
   requests_later: number
-  /** ms after opening at which each request after it arrived */
+  /** ms after opening at which each request after it arrived (the first 1 000) */
   after_open_ms: number[]
   /** requests_later per minute of the watch from a second after opening (probes only, if all is well) */
   requests_per_minute_open: number | null
@@ -65,24 +65,24 @@ export async function deadEndpoint (ctx: BenchContext, sink: Sink): Promise<Dead
     })
     const n = result.neighbour
     const opened = n?.opened_ms ?? null
-    const times = n?.request_times_ms ?? []
-    const after = opened === null ? [] : times.filter((t) => t >= opened).map((t) => round(t - opened, 1))
+    const after = n?.after_open_ms ?? []
     if (n !== null && n.db.dead_letters > 0) result.correctness.problems.push(`${n.db.dead_letters} deliveries to the dead endpoint were dead-lettered`)
     if (n !== null && n.db.retries_pending !== events) result.correctness.problems.push(`${n.db.retries_pending} of ${events} deliveries to the dead endpoint waiting`)
     if (opened === null) result.correctness.problems.push('the dead endpoint\'s circuit never opened')
     result.correctness.ok &&= n !== null && n.db.dead_letters === 0 && n.db.retries_pending === events && opened !== null
-    const later = after.filter((t) => t >= ADMITTED_MS)
+    const firstSecond = after.filter((t) => t < ADMITTED_MS).length
+    const later = (n?.requests_after_open ?? 0) - firstSecond
     const watchedMin = n === null || opened === null ? 0 : (n.watched_ms - opened - ADMITTED_MS) / 60_000
     return {
       baseline,
       dead: result,
       healthy_to_baseline: round(result.deliveries_per_s / baseline.deliveries_per_s, 3),
       cool_down_ms: coolDownMs,
-      requests_before_open: times.length - after.length,
-      requests_first_second_open: after.length - later.length,
-      requests_later: later.length,
+      requests_before_open: n?.requests_before_open ?? 0,
+      requests_first_second_open: firstSecond,
+      requests_later: later,
       after_open_ms: after,
-      requests_per_minute_open: watchedMin > 0 ? round(later.length / watchedMin, 2) : null
+      requests_per_minute_open: watchedMin > 0 ? round(later / watchedMin, 2) : null
     }
   } finally {
     await dead.stop()

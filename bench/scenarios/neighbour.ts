@@ -29,8 +29,13 @@ export interface NeighbourSettings {
 export interface NeighbourReport {
   endpoint: string
   sink: Pick<SinkStats, 'requests' | 'delivered' | 'duplicates' | 'answeredStatus'>
-  /** every request's arrival, ms after the runtime started (bench clock) */
+  /** the first MAX_TIMES requests' arrival, ms after the runtime started (bench clock) */
   request_times_ms: number[]
+  /** requests that arrived before the circuit's `opened_at` (all of them if it never opened), and after */
+  requests_before_open: number
+  requests_after_open: number
+  /** the first MAX_TIMES of those after, ms after `opened_at` */
+  after_open_ms: number[]
   /** its observer's logs, retries waiting and dead letters when the watch ended */
   db: DbOutcome
   /** the circuit's shared state when the watch ended (null: it never had one) */
@@ -40,6 +45,9 @@ export interface NeighbourReport {
   /** runtime start → end of the watch */
   watched_ms: number
 }
+
+/** an endpoint without a working breaker gets tens of thousands of requests: their times would fill the result */
+const MAX_TIMES = 1000
 
 export interface NeighbourResult extends WindowReport {
   events: number
@@ -126,14 +134,20 @@ async function watchNeighbour (ctx: BenchContext, bench: BenchApp, neighbour: No
   const stats = await neighbour.sink.stats()
   const offset = (await neighbour.sink.clockOffset()).offsetMs
   const circuit = await endpointRow(ctx.pool, bench.schema, endpoint)
+  // the database's clock and ours are the same machine's
+  const openedMs = circuit?.opened_at == null ? null : round(circuit.opened_at - started, 1)
+  const times = (await neighbour.sink.requestTimes()).map((at) => round(at - offset - started, 1))
+  const after = openedMs === null ? [] : times.filter((t) => t >= openedMs).map((t) => round(t - openedMs, 1))
   return {
     endpoint,
     sink: { requests: stats.requests, delivered: stats.delivered, duplicates: stats.duplicates, answeredStatus: stats.answeredStatus },
-    request_times_ms: (await neighbour.sink.requestTimes()).map((at) => round(at - offset - started, 1)),
+    request_times_ms: times.slice(0, MAX_TIMES),
+    requests_before_open: times.length - after.length,
+    requests_after_open: after.length,
+    after_open_ms: after.slice(0, MAX_TIMES),
     db: await dbOutcome(ctx.pool, bench.schema, observers),
     circuit,
-    // the database's clock and ours are the same machine's
-    opened_ms: circuit?.opened_at == null ? null : round(circuit.opened_at - started, 1),
+    opened_ms: openedMs,
     watched_ms: Math.round(watchedMs)
   }
 }
