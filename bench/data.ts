@@ -48,18 +48,23 @@ export interface ObserverRows {
   timeoutMs?: number
   /** 'entity': ordered delivery per entity */
   ordering?: 'none' | 'entity'
+  /** more fields of the webhook action, e.g. `rate_limit` */
+  action?: Record<string, unknown>
+  /** observer names are `<namePrefix>-<n>`, unique among the schema's observers ('bench') */
+  namePrefix?: string
 }
 
 /** `count` observers with one webhook action each, in one statement; returns their ids in creation order. */
 export async function insertObservers (pool: pg.Pool, schema: string, rows: ObserverRows): Promise<string[]> {
   const { rows: ids } = await pool.query<{ id: string }>(
     `insert into ${q(schema, 'tb_observer')} (name, entity_type, actions, priority, retry_config, timeout_ms, ordering)
-     select 'bench-' || g, ($2::text[])[1 + g % greatest(coalesce(array_length($2::text[], 1), 1), 1)],
-            jsonb_build_array(jsonb_build_object('type', 'webhook', 'url', $3::text)),
+     select $8 || '-' || g, ($2::text[])[1 + g % greatest(coalesce(array_length($2::text[], 1), 1), 1)],
+            jsonb_build_array(jsonb_build_object('type', 'webhook', 'url', $3::text) || $7::jsonb),
             100 + g % 10, $4::jsonb, $5, $6
        from generate_series(1, $1::int) g
      returning id`,
-    [rows.count, rows.entityTypes, rows.url, rows.retryConfig === undefined ? null : JSON.stringify(rows.retryConfig), rows.timeoutMs ?? 5000, rows.ordering ?? 'none'])
+    [rows.count, rows.entityTypes, rows.url, rows.retryConfig === undefined ? null : JSON.stringify(rows.retryConfig), rows.timeoutMs ?? 5000, rows.ordering ?? 'none',
+      JSON.stringify(rows.action ?? {}), rows.namePrefix ?? 'bench'])
   return ids.map((r) => r.id)
 }
 
@@ -81,8 +86,10 @@ export function samePosition (a: Position | null, b: Position | null): boolean {
   return a !== null && b !== null && a.txid === b.txid && a.id === b.id
 }
 
-export async function retriesPending (pool: pg.Pool, schema: string): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from ${q(schema, 'tb_observer_retry')}`)
+/** Retries pending, of every observer or of `observers` only. */
+export async function retriesPending (pool: pg.Pool, schema: string, observers?: readonly string[]): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from ${q(schema, 'tb_observer_retry')}
+    where $1::uuid[] is null or observer_id = any($1::uuid[])`, [observers ?? null])
   return rows[0].n
 }
 
@@ -94,6 +101,22 @@ export interface DbOutcome {
   dead_letters: number
 }
 
+export interface EndpointRow {
+  state: string
+  /** epoch ms */
+  opened_at: number | null
+  next_probe_at: number | null
+  cool_down_ms: number
+}
+
+/** An endpoint's shared circuit state (tb_observer_endpoint), or null while it has none. */
+export async function endpointRow (pool: pg.Pool, schema: string, endpoint: string): Promise<EndpointRow | null> {
+  const { rows } = await pool.query<EndpointRow>(`select state, (extract(epoch from opened_at) * 1000)::float8 as opened_at,
+      (extract(epoch from next_probe_at) * 1000)::float8 as next_probe_at, cool_down_ms
+    from ${q(schema, 'tb_observer_endpoint')} where endpoint = $1`, [endpoint])
+  return rows[0] ?? null
+}
+
 /** Keys held by ordered observers and the events parked behind them. */
 export async function heldKeys (pool: pg.Pool, schema: string): Promise<{ keys: number, parked: number }> {
   const { rows } = await pool.query<{ keys: number, parked: number }>(`select (select count(*) from ${q(schema, 'tb_observer_key')})::int as keys,
@@ -101,20 +124,26 @@ export async function heldKeys (pool: pg.Pool, schema: string): Promise<{ keys: 
   return rows[0]
 }
 
-export async function dbOutcome (pool: pg.Pool, schema: string): Promise<DbOutcome> {
+/** What the database holds of the deliveries, of every observer or of `observers` only. */
+export async function dbOutcome (pool: pg.Pool, schema: string, observers?: readonly string[]): Promise<DbOutcome> {
+  const only = [observers ?? null]
   const { rows: [logs] } = await pool.query<{ success: number, failed: number, other: number }>(`select
       count(*) filter (where status = 'success')::int as success,
       count(*) filter (where status in ('failed', 'timeout'))::int as failed,
       count(*) filter (where status not in ('success', 'failed', 'timeout'))::int as other
-    from ${q(schema, 'tb_observer_log')}`)
-  const { rows: [dead] } = await pool.query<{ n: number }>(`select count(*)::int as n from ${q(schema, 'tb_observer_dead_letter')}`)
-  return { logs_success: logs.success, logs_failed: logs.failed, logs_other: logs.other, retries_pending: await retriesPending(pool, schema), dead_letters: dead.n }
+    from ${q(schema, 'tb_observer_log')} where $1::uuid[] is null or observer_id = any($1::uuid[])`, only)
+  const { rows: [dead] } = await pool.query<{ n: number }>(`select count(*)::int as n from ${q(schema, 'tb_observer_dead_letter')}
+    where $1::uuid[] is null or observer_id = any($1::uuid[])`, only)
+  return { logs_success: logs.success, logs_failed: logs.failed, logs_other: logs.other, retries_pending: await retriesPending(pool, schema, observers), dead_letters: dead.n }
 }
 
-/** Sum of the first 32 bits of md5(event id) over the change log: the sink computes the same over what it got. */
+/**
+ * Sum of the first 32 bits of md5(event id) over the change log (the bench's `order` rows, not the
+ * runtime's own `observers.endpoint` announcements): the sink computes the same over what it got.
+ */
 export async function changeLogChecksum (pool: pg.Pool, schema: string): Promise<number> {
   const { rows } = await pool.query<{ sum: string | null }>(`select sum(('x' || lpad(left(md5(id::text), 8), 16, '0'))::bit(64)::bigint)::text as sum
-    from ${q(schema, 'tb_entity_change_log')}`)
+    from ${q(schema, 'tb_entity_change_log')} where object_type = 'order'`)
   return Number(rows[0].sum ?? 0)
 }
 

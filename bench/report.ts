@@ -6,8 +6,11 @@ import { ROOT } from './root.js'
 import type { HttpCeiling, PgCeiling } from './ceilings.js'
 import type { Machine } from './machine.js'
 import type { AdminResult } from './scenarios/admin.js'
+import type { DeadEndpointResult } from './scenarios/dead-endpoint.js'
 import type { DrainResult } from './scenarios/drain.js'
 import type { OrderedResult } from './scenarios/ordered.js'
+import type { RateLimitedResult } from './scenarios/rate-limited.js'
+import type { SlowEndpointResult } from './scenarios/slow-endpoint.js'
 import type { StartupResult } from './scenarios/startup.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
@@ -19,6 +22,9 @@ export interface Results {
   fanout?: DrainResult
   ordered?: OrderedResult
   ordered_failing?: DrainResult
+  dead_endpoint?: DeadEndpointResult
+  slow_endpoint?: SlowEndpointResult
+  rate_limited?: RateLimitedResult
   steady?: SteadyResult
   admin?: AdminResult
   startup?: StartupResult
@@ -67,12 +73,14 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const http = r.ceiling_http?.requests_per_s
   const pgRows = r.ceiling_pg?.rows_per_s
   const ordered = r.ordered?.ordered.deliveries_per_s
-  const correct = [r.backlog, r.backlog_otel, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing]
+  const rateLimit = r.rate_limited?.rate_limit.per_second
+  const correct = [r.backlog, r.backlog_otel, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing,
+    r.dead_endpoint?.baseline, r.dead_endpoint?.dead, r.slow_endpoint?.baseline, r.slow_endpoint?.slow, r.rate_limited]
     .every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, admin: r.admin, startup: r.startup },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup },
     ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -84,7 +92,10 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       ordered_failing_to_ordered: ratio(r.ordered_failing?.deliveries_per_s, ordered),
       backlog_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog), 1),
       backlog_otel_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog_otel), 1),
-      backlog_otel_to_backlog: ratio(r.backlog_otel?.deliveries_per_s, backlog)
+      backlog_otel_to_backlog: ratio(r.backlog_otel?.deliveries_per_s, backlog),
+      dead_endpoint_healthy_to_baseline: r.dead_endpoint?.healthy_to_baseline ?? null,
+      slow_endpoint_fast_to_baseline: r.slow_endpoint?.fast_to_baseline ?? null,
+      rate_limited_to_limit: ratio(r.rate_limited?.measured_per_s, rateLimit)
     },
     targets: {
       backlog_rate: target('>= 10000 deliveries/s', backlog, (v) => v >= 10_000),
@@ -94,6 +105,11 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       fanout_vs_backlog: target('>= 0.8 of the backlog rate', ratio(fanout, backlog) ?? undefined, (v) => v >= 0.8),
       ordered_vs_unordered: target('>= 0.9 of the unordered rate, 10 000 entities', r.ordered?.ordered_to_unordered, (v) => v >= 0.9),
       ordered_failing_vs_ordered: target('>= 0.9 of the ordered rate with one entity failing', ratio(r.ordered_failing?.deliveries_per_s, ordered) ?? undefined, (v) => v >= 0.9),
+      // SPEC 7, second targets, and 9.3: every ratio against a baseline drained in the same run
+      dead_endpoint_healthy: target('>= 0.9 of the healthy rate without the dead endpoint', r.dead_endpoint?.healthy_to_baseline, (v) => v >= 0.9),
+      dead_endpoint_requests_open: target('a few probes a minute once open (<= 3 requests/min from 1 s after opening)', r.dead_endpoint?.requests_per_minute_open ?? undefined, (v) => v <= 3),
+      slow_endpoint_fast: target('>= 0.9 of the fast rate without the slow endpoint', r.slow_endpoint?.fast_to_baseline, (v) => v >= 0.9),
+      rate_limited_rate: target('50/s within 5 %', r.rate_limited?.measured_per_s, (v) => rateLimit !== undefined && Math.abs(v / rateLimit - 1) <= 0.05),
       admin_observers_p99: target('< 20 ms p99 GET /observers', endpointP99(r.admin, 'list_observers'), (v) => v < 20),
       admin_logs_p99: target('< 50 ms p99 GET /observers/logs', endpointP99(r.admin, 'list_logs'), (v) => v < 50),
       // the same targets for one request at a time (no queue behind a saturated server)
@@ -103,7 +119,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       startup_health: target('< 1500 ms from `npm start` to health 200, ./.data existing', r.startup?.npm_start_ms.max, (v) => v < 1500)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,

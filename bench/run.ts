@@ -17,8 +17,11 @@ import { describeMachine, loadAverage } from './machine.js'
 import { buildReport, saveReport, type Results } from './report.js'
 import { admin } from './scenarios/admin.js'
 import { backlog } from './scenarios/backlog.js'
+import { deadEndpoint } from './scenarios/dead-endpoint.js'
 import { fanout } from './scenarios/fanout.js'
 import { ordered, orderedFailing } from './scenarios/ordered.js'
+import { rateLimited } from './scenarios/rate-limited.js'
+import { slowEndpoint } from './scenarios/slow-endpoint.js'
 import { startup } from './scenarios/startup.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
@@ -121,6 +124,9 @@ async function main (): Promise<number> {
       fanout: [['fanout', async () => { results.fanout = await fanout(ctx, s) }]],
       ordered: [['ordered', async () => { results.ordered = await ordered(ctx, s) }]],
       'ordered-failing': [['ordered_failing', async () => { results.ordered_failing = await orderedFailing(ctx, s) }]],
+      'dead-endpoint': [['dead_endpoint', async () => { results.dead_endpoint = await deadEndpoint(ctx, s) }]],
+      'slow-endpoint': [['slow_endpoint', async () => { results.slow_endpoint = await slowEndpoint(ctx, s) }]],
+      'rate-limited': [['rate_limited', async () => { results.rate_limited = await rateLimited(ctx, s) }]],
       steady: [['steady', async () => { results.steady = await steady(ctx, s) }]],
       admin: [['admin', async () => { results.admin = await admin(ctx, s) }]],
       ceilings: [

@@ -2,7 +2,7 @@
 // recorded, and measure the offset between its clock and ours.
 import { now } from './clock.js'
 import { forkChild } from './ipc.js'
-import type { SinkConfig, SinkReady, SinkStats, SinkTimes } from './sink-protocol.js'
+import type { SinkConfig, SinkReady, SinkRequestTimes, SinkStats, SinkTimes } from './sink-protocol.js'
 
 export interface ClockOffset {
   /** sink clock minus bench clock, ms */
@@ -16,6 +16,8 @@ export interface Sink {
   reset: (config?: Partial<SinkConfig>) => Promise<void>
   stats: () => Promise<SinkStats>
   times: () => Promise<SinkTimes>
+  /** every request's arrival (sink clock), when reset with keepRequestTimes */
+  requestTimes: () => Promise<SinkRequestTimes>
   clockOffset: () => Promise<ClockOffset>
   rssMb: () => Promise<number>
   /** CPU seconds the sink process has used so far */
@@ -32,6 +34,7 @@ export async function startSink (): Promise<Sink> {
     },
     stats: async () => await child.call<SinkStats>('stats'),
     times: async () => await child.call<SinkTimes>('times'),
+    requestTimes: async () => await child.call<SinkRequestTimes>('requestTimes'),
     // NTP-style: the sample with the shortest round trip bounds the error best
     clockOffset: async () => {
       let best: ClockOffset = { offsetMs: 0, rttMs: Infinity }

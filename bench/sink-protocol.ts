@@ -9,11 +9,19 @@ export interface SinkConfig {
   keepTimes: boolean
   /** every attempt for this entity id is answered 500 (an endpoint failing for one entity) */
   failEntity?: string
+  /** every request is answered this status, whatever it carries (a dead endpoint: 503) */
+  status?: number
+  /** every answer waits this long after its request arrived (a slow endpoint) */
+  delayMs?: number
+  /** keep every request's arrival time (for a small endpoint's requests: see requestTimes) */
+  keepRequestTimes?: boolean
 }
 
 export interface SinkStats {
   requests: number
   answered500: number
+  /** requests answered the configured `status` */
+  answeredStatus: number
   /** deliveries (event id + observer id) answered 2xx at least once */
   delivered: number
   /** deliveries answered 2xx more than once, and the extra 2xx answers */
@@ -31,6 +39,9 @@ export interface SinkStats {
 }
 
 export interface SinkReady { url: string }
+
+/** sink clock ms of every request's arrival, with keepRequestTimes */
+export type SinkRequestTimes = number[]
 
 /** [event id, sink clock ms of its first 2xx] */
 export type SinkTimes = Array<[string, number]>

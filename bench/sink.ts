@@ -2,22 +2,25 @@
 // a keep-alive node:http server on 127.0.0.1:0 that answers 200, or 500 for a configured fraction
 // of early attempts, and records what arrived. It keeps counters and one small record per
 // delivery, never the bodies, so it stays cheap at tens of thousands of requests a second.
+// Reset with `status` or `delayMs` it plays a dead or a slow endpoint; a scenario that needs a
+// second endpoint (another origin) forks a second sink.
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { now } from './clock.js'
 import { serve } from './ipc.js'
-import type { SinkConfig, SinkReady, SinkStats, SinkTimes } from './sink-protocol.js'
+import type { SinkConfig, SinkReady, SinkRequestTimes, SinkStats, SinkTimes } from './sink-protocol.js'
 
 interface Delivery { attempts: number, ok: number, eventId: string }
 
 let config: SinkConfig = { failureFraction: 0, failUpTo: 0, keepTimes: false }
 let deliveries = new Map<string, Delivery>()
 let times = new Map<string, number>()
+let requestTimes: SinkRequestTimes = []
 let stats: SinkStats = emptyStats()
 
 function emptyStats (): SinkStats {
-  return { requests: 0, answered500: 0, delivered: 0, duplicates: 0, duplicateRequests: 0, unparsable: 0, attemptsToSucceed: {}, firstAt: null, lastOkAt: null, checksum: 0 }
+  return { requests: 0, answered500: 0, answeredStatus: 0, delivered: 0, duplicates: 0, duplicateRequests: 0, unparsable: 0, attemptsToSucceed: {}, firstAt: null, lastOkAt: null, checksum: 0 }
 }
 
 // FNV-1a then murmur3's finaliser: a fixed, cheap hash, so a given (delivery, attempt) always gets
@@ -46,6 +49,10 @@ function answer (res: ServerResponse, status: number): void {
 }
 
 function receive (at: number, body: string, res: ServerResponse): void {
+  if (config.status !== undefined) {
+    stats.answeredStatus++
+    return answer(res, config.status)
+  }
   let eventId: string
   let key: string
   try {
@@ -89,9 +96,14 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   const at = now()
   stats.requests++
   stats.firstAt ??= at
+  if (config.keepRequestTimes === true) requestTimes.push(at)
   const chunks: Buffer[] = []
   req.on('data', (chunk: Buffer) => chunks.push(chunk))
-  req.on('end', () => receive(at, chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString(), res))
+  req.on('end', () => {
+    const body = chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString()
+    if (config.delayMs === undefined) receive(at, body, res)
+    else setTimeout(() => receive(at, body, res), config.delayMs)
+  })
 })
 // the clients keep their sockets for seconds; never be the side that closes an idle one first
 server.keepAliveTimeout = 60_000
@@ -105,11 +117,13 @@ serve({
     config = next
     deliveries = new Map()
     times = new Map()
+    requestTimes = []
     stats = emptyStats()
     return true
   },
   stats: () => stats,
   times: (): SinkTimes => [...times],
+  requestTimes: (): SinkRequestTimes => requestTimes,
   clock: () => now(),
   memory: () => process.memoryUsage().rss,
   cpu: () => {

@@ -71,10 +71,16 @@ export async function startWindow (ctx: BenchContext, sink: Sink, name: string):
   }
 }
 
-/** `retriesOwed`: retries that stay pending by design (a key held behind an endpoint that never recovers). */
-export async function checkDeliveries (ctx: BenchContext, sink: Sink, schema: string, perEvent: number, expected: number, retriesOwed = 0): Promise<{ correctness: Correctness, sink: SinkStats }> {
+export interface CheckScope {
+  /** retries that stay pending by design (a key held behind an endpoint that never recovers) */
+  retriesOwed?: number
+  /** only these observers' logs, retries and dead letters count (the others send to another endpoint) */
+  observers?: readonly string[]
+}
+
+export async function checkDeliveries (ctx: BenchContext, sink: Sink, schema: string, perEvent: number, expected: number, { retriesOwed = 0, observers }: CheckScope = {}): Promise<{ correctness: Correctness, sink: SinkStats }> {
   const stats = await sink.stats()
-  const db = await dbOutcome(ctx.pool, schema)
+  const db = await dbOutcome(ctx.pool, schema, observers)
   const atHead = samePosition(await readCheckpoint(ctx.pool, schema), await changeLogHead(ctx.pool, schema))
   // the checksum covers every event only when every delivery was made
   const checksumOk = retriesOwed > 0 || stats.checksum === perEvent * await changeLogChecksum(ctx.pool, schema)

@@ -20,6 +20,8 @@ export interface DrainSettings {
   ordering?: 'none' | 'entity'
   /** deliveries that never succeed by design (the sink's failEntity): they stay held, one retry pending */
   heldDeliveries?: number
+  /** more fields of each observer's webhook action, e.g. `rate_limit` */
+  action?: Record<string, unknown>
 }
 
 export interface DrainResult extends WindowReport {
@@ -48,7 +50,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   const insertStart = now()
   await insertChangeLog(ctx.pool, schema, settings.events, { keys: settings.keys })
   const insertSeconds = (now() - insertStart) / 1000
-  await insertObservers(ctx.pool, schema, { count: settings.observers, url: sink.url, entityTypes: null, retryConfig: settings.retryConfig, ordering: settings.ordering })
+  await insertObservers(ctx.pool, schema, { count: settings.observers, url: sink.url, entityTypes: null, retryConfig: settings.retryConfig, ordering: settings.ordering, action: settings.action })
   const head = await changeLogHead(ctx.pool, schema)
   const held = settings.heldDeliveries ?? 0
   const deliveries = settings.events * settings.observers - held
@@ -72,7 +74,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, settings
   }
   const measured = await window.stop(bench.app)
   const seconds = (done - started) / 1000
-  const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, settings.observers, deliveries, held > 0 ? 1 : 0)
+  const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, settings.observers, deliveries, { retriesOwed: held > 0 ? 1 : 0 })
   const offset = (await sink.clockOffset()).offsetMs
   const sinkSpan = stats.lastOkAt !== null && stats.firstAt !== null ? (stats.lastOkAt - stats.firstAt) / 1000 : 0
   const result = {
