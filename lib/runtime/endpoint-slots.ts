@@ -1,25 +1,37 @@
 // Each endpoint's share of the attempt slots on this instance (SPEC 9.3, fairness): at most
-// `maxInFlightPerEndpoint` attempts in flight per endpoint, the rest queued in order, and a slow
-// endpoint's long queue turned into durable waits so its batches commit and the reader moves on.
+// `maxInFlightPerEndpoint` attempts in flight per endpoint, the rest queued in order. A slow
+// endpoint's deliveries wait durably instead of in memory (no attempt used): the read path's
+// always, since a batch commits only when its last delivery ends, so the retry worker sends them;
+// re-deliveries when the wait for a slot would be long. A slow endpoint holds its slots and
+// nothing else.
 import type { ActionOutcome } from '../actions/types.js'
 import { notAttempted } from './circuit.js'
 
-/**
- * A delivery to a slow endpoint (attempts of SLOW_MS or more) that would wait longer than
- * SATURATED_WAIT_MS for one of its slots waits durably instead, with no attempt used, so its batch
- * commits and the reader moves on. A fast endpoint's queue drains quickly and is never deferred.
- */
+/** An endpoint whose attempts take this long, or that freed no slot for this long while full, is slow. */
 export const SLOW_MS = 500
+/** A re-delivery queued for longer than this for a slow endpoint's slot waits durably instead. */
 export const SATURATED_WAIT_MS = 1000
+
+interface Waiting {
+  start: () => void
+  /** the delivery waits durably instead, with this outcome */
+  refuse: (outcome: ActionOutcome) => void
+  /** from the read path (its batch waits for it) rather than a re-delivery */
+  readPath: boolean
+}
 
 /** One endpoint's slots on this instance: attempts in flight, those queued, and how long one takes. */
 class Lane {
   inFlight = 0
-  readonly queue: Array<() => void> = []
+  queue: Waiting[] = []
   head = 0
   /** moving average of an attempt's duration, in ms, and the last one's */
   averageMs = 0
   lastMs = 0
+  /** when the lane last became full or freed a slot while full */
+  busySince = 0
+  /** looks again once SLOW_MS have passed with read-path deliveries queued: the reader may be waiting on them */
+  watch: NodeJS.Timeout | undefined
 }
 
 export class EndpointSlots {
@@ -30,26 +42,47 @@ export class EndpointSlots {
   inFlight (endpoint: string): number { return this.lanes.get(endpoint)?.inFlight ?? 0 }
 
   /**
-   * Takes one of the endpoint's `maxInFlightPerEndpoint` slots for `start` (now, or when one
-   * frees), unless the wait would be long: then returns the outcome of an attempt not made, due
+   * Takes one of the endpoint's slots for `start` (now, or when one frees), unless the endpoint is
+   * slow: then returns the outcome of an attempt not made (or later hands it to `refuse`), due
    * when a slot is expected to be free. `start` must end with `leave`.
    */
-  enter (endpoint: string, start: () => void): ActionOutcome | undefined {
+  enter (endpoint: string, readPath: boolean, start: () => void, refuse: (outcome: ActionOutcome) => void): ActionOutcome | undefined {
     let lane = this.lanes.get(endpoint)
     if (lane === undefined) this.lanes.set(endpoint, lane = new Lane())
+    // a known-slow endpoint takes no delivery from the read path, even with a slot free: it would
+    // hold its whole batch; re-deliveries use its slots
+    const typicalMs = Math.min(lane.averageMs, lane.lastMs)
+    if (readPath && typicalMs >= SLOW_MS) return this.busy(lane, endpoint, typicalMs)
     if (lane.inFlight < this.maxInFlight) {
-      lane.inFlight++
+      if (++lane.inFlight === this.maxInFlight) lane.busySince = this.now()
       start()
       return undefined
     }
-    // slow on average and still slow: one stall (answers held, then released) does not make it slow
-    const typicalMs = Math.min(lane.averageMs, lane.lastMs)
-    if (typicalMs >= SLOW_MS) {
-      const waitMs = ((lane.queue.length - lane.head + 1) / this.maxInFlight) * typicalMs
-      if (waitMs > SATURATED_WAIT_MS) return notAttempted('busy', endpoint, new Date(this.now() + waitMs))
+    const slowMs = this.slowness(lane)
+    if (slowMs >= SLOW_MS) {
+      if (readPath) {
+        // what the read path queued before the endpoint turned out slow waits durably too
+        this.spill(lane, endpoint, slowMs)
+        return this.busy(lane, endpoint, slowMs)
+      }
+      if (this.waitMs(lane, slowMs) > SATURATED_WAIT_MS) return this.busy(lane, endpoint, slowMs)
     }
-    lane.queue.push(start)
+    lane.queue.push({ start, refuse, readPath })
+    if (readPath) this.watch(lane, endpoint)
     return undefined
+  }
+
+  /** A full lane with read-path deliveries queued is looked at again in SLOW_MS, when no new delivery may come to trigger it. */
+  private watch (lane: Lane, endpoint: string): void {
+    if (lane.watch !== undefined) return
+    lane.watch = setTimeout(() => {
+      lane.watch = undefined
+      if (lane.head === lane.queue.length) return
+      const slowMs = this.slowness(lane)
+      if (slowMs >= SLOW_MS) this.spill(lane, endpoint, slowMs)
+      if (lane.queue.slice(lane.head).some((w) => w.readPath)) this.watch(lane, endpoint)
+    }, SLOW_MS)
+    lane.watch.unref()
   }
 
   /** The slot's attempt is over (it took `attemptMs`; undefined when none was made): the slot goes to the oldest queued one. */
@@ -61,15 +94,42 @@ export class EndpointSlots {
       lane.lastMs = attemptMs
     }
     if (lane.head < lane.queue.length) {
+      lane.busySince = this.now()
       const next = lane.queue[lane.head]
-      lane.queue[lane.head++] = undefined as unknown as () => void
+      lane.queue[lane.head++] = undefined as unknown as Waiting
       if (lane.head === lane.queue.length) {
         lane.queue.length = 0
         lane.head = 0
+        clearTimeout(lane.watch)
+        lane.watch = undefined
       }
-      next()
+      next.start()
     } else {
       lane.inFlight--
     }
+  }
+
+  /** How slow the endpoint is now, in ms per attempt: slow on average and still slow, or (full) stuck for that long. */
+  private slowness (lane: Lane): number {
+    return Math.max(Math.min(lane.averageMs, lane.lastMs), this.now() - lane.busySince)
+  }
+
+  private waitMs (lane: Lane, slowMs: number): number {
+    return ((lane.queue.length - lane.head + 1) / this.maxInFlight) * slowMs
+  }
+
+  private busy (lane: Lane, endpoint: string, slowMs: number): ActionOutcome {
+    return notAttempted('busy', endpoint, new Date(this.now() + this.waitMs(lane, slowMs)))
+  }
+
+  private spill (lane: Lane, endpoint: string, slowMs: number): void {
+    if (lane.head === lane.queue.length || !lane.queue.slice(lane.head).some((w) => w.readPath)) return
+    const kept: Waiting[] = []
+    const refused: Waiting[] = []
+    for (let i = lane.head; i < lane.queue.length; i++) (lane.queue[i].readPath ? refused : kept).push(lane.queue[i])
+    lane.queue = kept
+    lane.head = 0
+    const outcome = this.busy(lane, endpoint, slowMs)
+    for (const waiting of refused) waiting.refuse(outcome)
   }
 }

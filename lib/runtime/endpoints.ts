@@ -83,7 +83,9 @@ export class EndpointGuard {
   inFlight (endpoint: string): number { return this.slots.inFlight(endpoint) }
 
   /** Takes one of the endpoint's slots for `start`, or says why the delivery waits instead (endpoint-slots.ts). */
-  enter (endpoint: string, start: () => void): ActionOutcome | undefined { return this.slots.enter(endpoint, start) }
+  enter (endpoint: string, readPath: boolean, start: () => void, refuse: (outcome: ActionOutcome) => void): ActionOutcome | undefined {
+    return this.slots.enter(endpoint, readPath, start, refuse)
+  }
 
   /** The slot's attempt is over (it took `attemptMs`, undefined when none was made). */
   leave (endpoint: string, attemptMs: number | undefined): void { this.slots.leave(endpoint, attemptMs) }

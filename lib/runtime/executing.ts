@@ -80,7 +80,9 @@ export class Executor {
       this.limiter.submit(() => this.run(delivery).then(done))
       return
     }
-    const refused = guard.enter(endpoint, () => { this.guarded(guard, endpoint, delivery).then(done, () => {}) })
+    const refused = guard.enter(endpoint, delivery.origin === 'change_log',
+      () => { this.guarded(guard, endpoint, delivery).then(done, () => {}) },
+      (outcome) => { done(notMade(delivery, outcome, endpoint)) })
     if (refused !== undefined) done(notMade(delivery, refused, endpoint))
   }
 

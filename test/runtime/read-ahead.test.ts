@@ -10,7 +10,8 @@ async function heldBack (t: Parameters<typeof build>[0], runtime: { batchSize: n
   const sink = await startHttpTarget(t)
   const held: ServerResponse[] = []
   sink.respond = (_req, res) => { held.push(res) }
-  const { app, pool, schema } = await build(t, { runtime: { ...runtime, pollIntervalMs: 10 } })
+  // one endpoint here: its own share of the slots (maxInFlightPerEndpoint) is not what is measured
+  const { app, pool, schema } = await build(t, { runtime: { ...runtime, maxInFlightPerEndpoint: 1000, pollIntervalMs: 10 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await app.observers.reload()
   await insertChanges(pool, schema, 200)
