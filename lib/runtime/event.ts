@@ -9,6 +9,13 @@ import {
   type ChangeLogRow, type Changes, type EventEnvelope, type JsonObject, type ModificationType, type ObserverEvent
 } from '../model.js'
 
+/** A row that cannot be turned into an event, and why. */
+export interface RefusedRow {
+  row: ChangeLogRow
+  code: string
+  message: string
+}
+
 /** A change-log row that cannot be an event; it is dead-lettered as a whole with `code`. */
 export class UnreadableChangeError extends Error {
   constructor (readonly code: string, message: string, readonly changeLogId: string) {

@@ -3,16 +3,9 @@
 // form a group (ordering.ts), parked at once when its key is held. Pure: no I/O.
 import type { ChangeLogRow, ObserverEvent } from '../model.js'
 import type { Delivery } from './delivery.js'
-import { toEvent, UnreadableChangeError } from './event.js'
+import { toEvent, UnreadableChangeError, type RefusedRow } from './event.js'
 import type { Matcher } from './matcher.js'
 import { keyOf, type OrderedGroup } from './ordering.js'
-
-/** A row that cannot be turned into an event, and why. */
-export interface RefusedRow {
-  row: ChangeLogRow
-  code: string
-  message: string
-}
 
 export interface Plan {
   /** how many rows of the batch the plan covers: all of them, or fewer to stay within `room` */

@@ -3,7 +3,7 @@
 import type { ActionOutcome } from '../actions/types.js'
 import type { AttemptLog, ObserverEvent, RetryToSchedule, Settlement } from '../model.js'
 import type { Delivery } from './delivery.js'
-import type { RefusedRow } from './planning.js'
+import type { RefusedRow } from './event.js'
 import { nextRetryDelay } from './retry-policy.js'
 
 /** How one attempt of one delivery ended. */
