@@ -19,6 +19,8 @@ export interface Results {
   backlog?: DrainResult
   /** `--otel`: the backlog with an SDK registered */
   backlog_otel?: DrainResult & { spans_exported: number }
+  /** `backlog-1m`, only when named */
+  backlog_1m?: DrainResult
   fanout?: DrainResult
   ordered?: OrderedResult
   ordered_failing?: DrainResult
@@ -74,13 +76,13 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const pgRows = r.ceiling_pg?.rows_per_s
   const ordered = r.ordered?.ordered.deliveries_per_s
   const rateLimit = r.rate_limited?.rate_limit.per_second
-  const correct = [r.backlog, r.backlog_otel, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing,
+  const correct = [r.backlog, r.backlog_otel, r.backlog_1m, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing,
     r.dead_endpoint?.baseline, r.dead_endpoint?.dead, r.slow_endpoint?.baseline, r.slow_endpoint?.slow, r.rate_limited]
     .every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup },
     ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -100,6 +102,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
     targets: {
       backlog_rate: target('>= 10000 deliveries/s', backlog, (v) => v >= 10_000),
       backlog_rss: target('< 200 MB peak RSS', r.backlog?.memory.rss_peak_mb, (v) => v < 200),
+      backlog_1m_rss: target('< 200 MB peak RSS over a 1 000 000-row drain', r.backlog_1m?.memory.rss_peak_mb, (v) => v < 200),
       steady_p50: target('< 2 ms commit-to-delivery p50', r.steady?.latency_ms.p50, (v) => v < 2),
       steady_p99: target('< 10 ms commit-to-delivery p99', r.steady?.latency_ms.p99, (v) => v < 10),
       fanout_vs_backlog: target('>= 0.8 of the backlog rate', ratio(fanout, backlog) ?? undefined, (v) => v >= 0.8),
@@ -119,7 +122,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       startup_health: target('< 1500 ms from `npm start` to health 200, ./.data existing', r.startup?.npm_start_ms.max, (v) => v < 1500)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,

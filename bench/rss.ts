@@ -18,7 +18,11 @@ export interface MemoryReport {
   rss_end_after_gc_mb: number
   gc: { minor: number, major: number, pause_ms: number }
   samples: number
+  /** [seconds since the start, RSS MB] every CURVE_EVERY_S: flat for a long drain means no leak */
+  curve: Array<[number, number]>
 }
+
+const CURVE_EVERY_S = 5
 
 // a full collection on demand, without starting node with --expose-gc
 setFlagsFromString('--expose-gc')
@@ -46,9 +50,13 @@ export function sampleMemory (everyMs = 100): { stop: () => MemoryReport } {
     }
   })
   observer.observe({ entryTypes: ['gc'] })
+  const curve: Array<[number, number]> = [[0, mb(start.rss)]]
+  const began = performance.now()
   const timer = setInterval(() => {
     const m = process.memoryUsage()
     samples++
+    const seconds = (performance.now() - began) / 1000
+    if (seconds >= curve[curve.length - 1][0] + CURVE_EVERY_S) curve.push([Math.round(seconds), mb(m.rss)])
     if (m.rss > peakRss) peakRss = m.rss
     if (m.heapUsed > peakHeap) peakHeap = m.heapUsed
   }, everyMs)
@@ -65,7 +73,8 @@ export function sampleMemory (everyMs = 100): { stop: () => MemoryReport } {
         heap_live_end_mb: -1,
         rss_end_after_gc_mb: -1,
         gc: { ...gc, pause_ms: round(gc.pause_ms, 1) },
-        samples
+        samples,
+        curve
       }
     }
   }

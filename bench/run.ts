@@ -16,7 +16,7 @@ import { findPostmaster } from './cpu.js'
 import { describeMachine, loadAverage } from './machine.js'
 import { buildReport, saveReport, type Results } from './report.js'
 import { admin } from './scenarios/admin.js'
-import { backlog } from './scenarios/backlog.js'
+import { backlog, backlogMillion } from './scenarios/backlog.js'
 import { deadEndpoint } from './scenarios/dead-endpoint.js'
 import { fanout } from './scenarios/fanout.js'
 import { ordered, orderedFailing } from './scenarios/ordered.js'
@@ -121,6 +121,7 @@ async function main (): Promise<number> {
         ['backlog', async () => { results.backlog = await backlog(ctx, s) }],
         ...(args.otel ? [['backlog_otel', async () => { results.backlog_otel = await tracedBacklog(ctx, s) }] as [string, () => Promise<void>]] : [])
       ],
+      'backlog-1m': [['backlog_1m', async () => { results.backlog_1m = await backlogMillion(ctx, s) }]],
       fanout: [['fanout', async () => { results.fanout = await fanout(ctx, s) }]],
       ordered: [['ordered', async () => { results.ordered = await ordered(ctx, s) }]],
       'ordered-failing': [['ordered_failing', async () => { results.ordered_failing = await orderedFailing(ctx, s) }]],
