@@ -81,7 +81,13 @@ export class Executor {
       return
     }
     const refused = guard.enter(endpoint, delivery.origin === 'change_log',
-      () => { this.guarded(guard, endpoint, delivery).then(done, () => {}) },
+      () => {
+        // guarded() settles every path itself; a throw from leaving the slot is a bug, logged
+        this.guarded(guard, endpoint, delivery).then(done, (err: unknown) => {
+          this.log?.error({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id, endpoint }, 'endpoint slot bookkeeping failed')
+          done({ delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint })
+        })
+      },
       (outcome) => { done(notMade(delivery, outcome, endpoint)) })
     if (refused !== undefined) done(notMade(delivery, refused, endpoint))
   }
