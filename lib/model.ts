@@ -180,6 +180,8 @@ export interface RetryToSchedule {
   last_error: string | null
   /** the endpoint it waits for: an open circuit that closes makes it due at once */
   endpoint?: string | null
+  /** an attempt handed over while running: claimed by this instance until then */
+  claimed_until?: Date | null
   /** not attempted because its endpoint's circuit was open or paused: due at once if it closed meanwhile */
   waitsForCircuit?: boolean
 }

@@ -19,9 +19,14 @@ export async function claimDueRetries (db: Kysely<Database>, limit: number, clai
     .execute()
 }
 
-/** When the next retry falls due (null when none is scheduled): the worker sleeps until then. */
+/**
+ * When the next retry falls due (null when none is scheduled): the worker sleeps until then.
+ * Claimed ones are someone's already (the worker looks again within a second anyway).
+ */
 export async function nextRetryDue (db: Kysely<Database>): Promise<Date | null> {
-  const row = await db.selectFrom('tb_observer_retry').select('due_at').orderBy('due_at').limit(1).executeTakeFirst()
+  const row = await db.selectFrom('tb_observer_retry').select('due_at')
+    .where((w) => w.or([w('claimed_until', 'is', null), w('claimed_until', '<', sql<Date>`now()`)]))
+    .orderBy('due_at').limit(1).executeTakeFirst()
   return row === undefined ? null : new Date(row.due_at)
 }
 

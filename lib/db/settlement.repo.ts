@@ -60,6 +60,8 @@ export interface ClaimsToRelease {
   deadLetters: Array<{ id: string, delivered: boolean, failure?: { code: string, message: string } }>
   /** parked events released (run or dropped) */
   parked?: string[]
+  /** attempts the read path handed over while running (claimed retries of the same attempt), by key */
+  handedOver?: Array<{ event_id: string, observer_id: string, action_index: number }>
 }
 
 export interface Commit {
@@ -87,6 +89,10 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
     // claimed retries go first: one that failed again is scheduled anew below, under the same key
     if (release !== undefined && release.retries.length > 0) {
       await trx.deleteFrom('tb_observer_retry').where('pk_observer_retry', 'in', release.retries).execute()
+    }
+    if (release?.handedOver !== undefined && release.handedOver.length > 0) {
+      const keys = release.handedOver
+      await trx.deleteFrom('tb_observer_retry').where((eb) => eb.or(keys.map((k) => eb.and({ event_id: k.event_id, observer_id: k.observer_id, action_index: k.action_index })))).execute()
     }
     if (release?.parked !== undefined && release.parked.length > 0) {
       await trx.deleteFrom('tb_observer_parked').where('pk_observer_parked', 'in', release.parked).execute()

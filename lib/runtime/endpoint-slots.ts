@@ -3,12 +3,18 @@
 // endpoint's deliveries wait durably instead of in memory (no attempt used): the read path's
 // always, since a batch commits only when its last delivery ends, so the retry worker sends them;
 // re-deliveries when the wait for a slot would be long. A slow endpoint holds its slots and
-// nothing else.
+// nothing else; its attempts already running when it turned slow are handed over (executing.ts).
 import type { ActionOutcome } from '../actions/types.js'
 import { notAttempted } from './circuit.js'
 
 /** An endpoint whose attempts take this long, or that freed no slot for this long while full, is slow. */
 export const SLOW_MS = 500
+/**
+ * The longest the read path lets one delivery hold its batch: an attempt running this long is
+ * handed over (executing.ts), and read-path deliveries queued this long behind a full lane that
+ * freed no slot wait durably instead.
+ */
+export const HANDOVER_MS = 200
 /** A re-delivery queued for longer than this for a slow endpoint's slot waits durably instead. */
 export const SATURATED_WAIT_MS = 1000
 
@@ -59,29 +65,27 @@ export class EndpointSlots {
       return undefined
     }
     const slowMs = this.slowness(lane)
-    if (slowMs >= SLOW_MS) {
-      if (readPath) {
-        // what the read path queued before the endpoint turned out slow waits durably too
-        this.spill(lane, endpoint, slowMs)
-        return this.busy(lane, endpoint, slowMs)
-      }
-      if (this.waitMs(lane, slowMs) > SATURATED_WAIT_MS) return this.busy(lane, endpoint, slowMs)
+    if (readPath && slowMs >= HANDOVER_MS) {
+      // what the read path queued before the endpoint turned out slow waits durably too
+      this.spill(lane, endpoint, slowMs)
+      return this.busy(lane, endpoint, slowMs)
     }
+    if (!readPath && slowMs >= SLOW_MS && this.waitMs(lane, slowMs) > SATURATED_WAIT_MS) return this.busy(lane, endpoint, slowMs)
     lane.queue.push({ start, refuse, readPath })
     if (readPath) this.watch(lane, endpoint)
     return undefined
   }
 
-  /** A full lane with read-path deliveries queued is looked at again in SLOW_MS, when no new delivery may come to trigger it. */
+  /** A full lane with read-path deliveries queued is looked at again in HANDOVER_MS, when no new delivery may come to trigger it. */
   private watch (lane: Lane, endpoint: string): void {
     if (lane.watch !== undefined) return
     lane.watch = setTimeout(() => {
       lane.watch = undefined
       if (lane.head === lane.queue.length) return
       const slowMs = this.slowness(lane)
-      if (slowMs >= SLOW_MS) this.spill(lane, endpoint, slowMs)
+      if (slowMs >= HANDOVER_MS) this.spill(lane, endpoint, slowMs)
       if (lane.queue.slice(lane.head).some((w) => w.readPath)) this.watch(lane, endpoint)
-    }, SLOW_MS)
+    }, HANDOVER_MS)
     lane.watch.unref()
   }
 

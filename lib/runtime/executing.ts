@@ -10,6 +10,7 @@ import { Cancellation } from '../actions/cancellation.js'
 import { CANCELLED, InFlightAttempts } from './deadlines.js'
 import { idempotencyKey, type Delivery } from './delivery.js'
 import type { EndpointGuard } from './endpoints.js'
+import { HANDOVER_MS } from './endpoint-slots.js'
 import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './delivery-trace.js'
 import { toEnvelope } from './event.js'
 import { Limiter } from './limiter.js'
@@ -36,6 +37,24 @@ class AttemptContext implements ActionContext {
 const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): AttemptResult =>
   ({ delivery, outcome, startedAt: new Date(), durationMs: 0, endpoint })
 
+/**
+ * An attempt handed over while still running: its batch commits it as a retry of the same attempt,
+ * claimed until well past the attempt's deadline (a crash leaves it to the retry worker then), and
+ * handover.ts settles it when `detached` ends.
+ */
+function handedOver (delivery: Delivery, detached: Promise<AttemptResult>): AttemptResult {
+  const outcome: ActionOutcome = {
+    ok: false,
+    kind: 'transient',
+    code: 'HANDED_OVER',
+    message: 'attempt still in flight; settled when it ends',
+    deferUntil: new Date(Date.now() + timeoutOf(delivery) * 2 + 10_000)
+  }
+  return { delivery, outcome, startedAt: new Date(), durationMs: 0, detached }
+}
+
+const timeoutOf = ({ action, observer }: Delivery): number => typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
+
 const exception = (err: unknown): ActionOutcome =>
   ({ ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
 
@@ -55,35 +74,64 @@ export class Executor {
     this.limiter = new Limiter(concurrency)
   }
 
-  /** Runs the deliveries within the concurrency bound; resolves once every one has an outcome. */
-  runAll (deliveries: readonly Delivery[]): Promise<AttemptResult[]> {
+  /**
+   * Runs the deliveries within the concurrency bound; resolves once every one has an outcome.
+   * With `handover` (the read path's unordered deliveries), an attempt still running after
+   * HANDOVER_MS does not hold the rest: it is handed over (its result says so and carries the
+   * attempt's real end as `detached`), so its batch commits it as a claimed retry and goes on.
+   */
+  runAll (deliveries: readonly Delivery[], handover = false): Promise<AttemptResult[]> {
     const results = new Array<AttemptResult>(deliveries.length)
     if (deliveries.length === 0) return Promise.resolve(results)
     return new Promise<AttemptResult[]>((resolve) => {
       let left = deliveries.length
+      const ended = (i: number, result: AttemptResult): void => {
+        results[i] = result
+        if (--left > 0) return
+        clearTimeout(watch)
+        this.count(results)
+        resolve(results)
+      }
+      const starts = handover ? new Array<number>(deliveries.length).fill(0) : undefined
+      const detached = new Map<number, (result: AttemptResult) => void>()
+      let watch: NodeJS.Timeout | undefined
+      const look = (): void => {
+        const now = performance.now()
+        let next = HANDOVER_MS
+        for (let i = 0; i < deliveries.length; i++) {
+          if (left === 0) return
+          if (results[i] !== undefined || detached.has(i)) continue
+          const started = (starts as number[])[i]
+          if (started > 0 && now - started >= HANDOVER_MS) {
+            ended(i, handedOver(deliveries[i], new Promise((resolve) => detached.set(i, resolve))))
+          } else if (started > 0) {
+            next = Math.min(next, started + HANDOVER_MS - now)
+          }
+        }
+        if (left > 0) watch = setTimeout(look, Math.max(1, next))
+      }
+      if (starts !== undefined) watch = setTimeout(look, HANDOVER_MS)
       for (let i = 0; i < deliveries.length; i++) {
         this.dispatch(deliveries[i], (result) => {
-          results[i] = result
-          if (--left === 0) {
-            this.count(results)
-            resolve(results)
-          }
-        })
+          const resolveDetached = detached.get(i)
+          if (resolveDetached !== undefined) resolveDetached(result)
+          else ended(i, result)
+        }, starts === undefined ? undefined : () => { starts[i] = performance.now() })
       }
     })
   }
 
-  private dispatch (delivery: Delivery, done: (result: AttemptResult) => void): void {
+  private dispatch (delivery: Delivery, done: (result: AttemptResult) => void, onStart?: () => void): void {
     const guard = this.endpoints
     const endpoint = guard === undefined ? null : this.registry.endpointOf(delivery.action)
     if (guard === undefined || endpoint === null) {
-      this.limiter.submit(() => this.run(delivery).then(done))
+      this.limiter.submit(() => this.run(delivery, onStart).then(done))
       return
     }
     const refused = guard.enter(endpoint, delivery.origin === 'change_log',
       () => {
         // guarded() settles every path itself; a throw from leaving the slot is a bug, logged
-        this.guarded(guard, endpoint, delivery).then(done, (err: unknown) => {
+        this.guarded(guard, endpoint, delivery, onStart).then(done, (err: unknown) => {
           this.log?.error({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id, endpoint }, 'endpoint slot bookkeeping failed')
           done({ delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint })
         })
@@ -93,13 +141,13 @@ export class Executor {
   }
 
   /** In one of its endpoint's slots: asks the endpoint's gate, then attempts within the concurrency bound. */
-  private async guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery): Promise<AttemptResult> {
+  private async guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery, onStart?: () => void): Promise<AttemptResult> {
     let attemptMs: number | undefined
     try {
       const admitted = guard.admit(endpoint)
       const { refused, probe } = admitted instanceof Promise ? await admitted : admitted
       if (refused !== undefined) return notMade(delivery, refused, endpoint)
-      const result = await this.limiter.run(() => this.run(delivery))
+      const result = await this.limiter.run(() => this.run(delivery, onStart))
       attemptMs = result.durationMs
       guard.record(endpoint, result.outcome, probe)
       result.endpoint = endpoint
@@ -112,7 +160,8 @@ export class Executor {
   }
 
   /** One attempt of one delivery, now (outside the concurrency bound). */
-  run (delivery: Delivery): Promise<AttemptResult> {
+  run (delivery: Delivery, onStart?: () => void): Promise<AttemptResult> {
+    onStart?.()
     const startedAt = new Date()
     const start = performance.now()
     let trace: DeliveryTrace | undefined
@@ -134,7 +183,7 @@ export class Executor {
     const { inFlight } = this
     if (inFlight.interrupted) return Promise.resolve(CANCELLED)
     const { action, observer, actionIndex } = delivery
-    const timeoutMs = typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
+    const timeoutMs = timeoutOf(delivery)
     const cancellation = new Cancellation()
     const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
       idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation, trace)
@@ -158,7 +207,7 @@ export class Executor {
    * One counter update per (type, outcome) of a batch, the attempts' durations, the delivery
    * latency of the successes, and a debug line per failed attempt.
    */
-  private count (results: readonly AttemptResult[]): void {
+  count (results: readonly AttemptResult[]): void {
     const { metrics, log } = this
     if (metrics === undefined) return
     const counts = new Map<string, { action_type: string, outcome: string, n: number }>()

@@ -11,7 +11,8 @@ import { recordError, warnDeadLetters, type RuntimeContext } from './context.js'
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
-import { settle, settleUnreadable } from './settling.js'
+import { HandedOverAttempts } from './handover.js'
+import { settle, settleUnreadable, type AttemptResult } from './settling.js'
 
 const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 
@@ -23,6 +24,8 @@ interface InFlightBatch {
   settlement?: Settlement
   /** set instead of `settlement` when working it out threw */
   failure?: Error
+  /** attempts handed over while running: settled on their own once the batch committed */
+  handedOver?: AttemptResult[]
   /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
   done: Promise<boolean>
   end: (committed: boolean | Error) => void
@@ -38,14 +41,20 @@ export class BatchPipeline {
   private broken = false
   private deliveriesInFlight = 0
   private rowsInFlight = 0
+  /** attempts that outlived their batch */
+  readonly handedOver: HandedOverAttempts
 
   constructor (
     private readonly ctx: RuntimeContext,
     /** the order of ordered observers' deliveries per key, across batches */
     private readonly order: KeyOrder,
     /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
-    private readonly onRetriesScheduled: () => void = () => {}
-  ) {}
+    private readonly onRetriesScheduled: () => void = () => {},
+    /** told when a handed-over attempt ended, which frees room when no batch is left to wait for */
+    private readonly onRoomFreed: () => void = () => {}
+  ) {
+    this.handedOver = new HandedOverAttempts(ctx, onRetriesScheduled)
+  }
 
   get rows (): number { return this.rowsInFlight }
   get batches (): number { return this.pending.length }
@@ -89,13 +98,24 @@ export class BatchPipeline {
     this.uncommitted.push(entry)
     const { executor } = this.ctx
     const ordered = groups.length === 0 ? NO_GROUPS : Promise.all(groups.map((g) => this.order.run(g, (d) => executor.runAll(d))))
-    Promise.all([executor.runAll(deliveries), ordered]).then(([results, groupResults]) => {
+    let running = count
+    Promise.all([executor.runAll(deliveries, true), ordered]).then(([results, groupResults]) => {
       entry.settlement = settleUnreadable(plan.refused, settleGroups(groupResults, settle(results)))
+      const handedOver = results.filter((r) => r.detached !== undefined)
+      if (handedOver.length === 0) return
+      entry.handedOver = handedOver
+      // still running: they count against channelCapacity until they end
+      running -= handedOver.length
+      const ended = (): void => {
+        this.deliveriesInFlight--
+        this.onRoomFreed()
+      }
+      for (const { detached } of handedOver) detached?.then(ended, ended)
     }).catch((err: Error) => {
       // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
       entry.failure = err
     }).finally(() => {
-      this.deliveriesInFlight -= count
+      this.deliveriesInFlight -= running
       this.commitReady()
     })
   }
@@ -122,7 +142,11 @@ export class BatchPipeline {
     this.committing = true
     this.commit(group).then((committed) => {
       if (!committed) this.broken = true
-      for (const entry of group) entry.end(committed)
+      for (const entry of group) {
+        // not committed: the batch is read again, and what its handed-over attempts did is dropped
+        if (committed && entry.handedOver !== undefined) this.handedOver.add(entry.handedOver)
+        entry.end(committed)
+      }
     }, (err: Error) => {
       this.broken = true
       // the first batch reports the error; the others are discarded with it

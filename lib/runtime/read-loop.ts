@@ -44,7 +44,7 @@ export class ReadLoop {
   constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, private readonly hooks: ReadLoopHooks) {
     const rt = ctx.options.runtime
     this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
-    this.pipeline = new BatchPipeline(ctx, this.order, hooks.onRetriesScheduled)
+    this.pipeline = new BatchPipeline(ctx, this.order, hooks.onRetriesScheduled, () => { this.waker.wake() })
   }
 
   get reading (): boolean { return this.state === 'reading' }
@@ -74,6 +74,7 @@ export class ReadLoop {
       }
     }
     await pipeline.settleAll()
+    await pipeline.handedOver.drain()
   }
 
   /** Releases the lease and closes the session (after run() returned). */
@@ -121,7 +122,9 @@ export class ReadLoop {
       await this.restart()
     }
     if (pipeline.mustSettle() || !pipeline.hasRoom()) {
-      await this.settleOldest()
+      // no batch to wait for: handed-over attempts hold the room, and each one ending wakes the loop
+      if (pipeline.batches === 0) await this.waker.sleep(rt.pollIntervalMs, signal)
+      else await this.settleOldest()
       return
     }
     const batch = await reader.next()

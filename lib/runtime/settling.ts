@@ -16,6 +16,8 @@ export interface AttemptResult {
   endpoint?: string
   /** the `traceparent` the attempt's retries continue when the event carried no trace */
   trace?: { readonly started: string | undefined }
+  /** handed over while still running (executing.ts): the attempt's real end, settled by handover.ts */
+  detached?: Promise<AttemptResult>
 }
 
 const MAX_TEXT = 4096
@@ -37,7 +39,7 @@ export function disposition ({ delivery, outcome }: AttemptResult): Disposition 
 }
 
 /** The retry row that schedules `attempt` of the result's delivery at `dueAt`. */
-function retryOf ({ delivery, endpoint }: AttemptResult, event: ObserverEvent, attempt: number, firstFailedAt: Date, dueAt: Date, lastError: string | null, waitsForCircuit: boolean): RetryToSchedule {
+function retryOf ({ delivery, endpoint, detached }: AttemptResult, event: ObserverEvent, attempt: number, firstFailedAt: Date, dueAt: Date, lastError: string | null, waitsForCircuit: boolean): RetryToSchedule {
   return {
     observer_id: delivery.observer.id,
     event_id: event.event_id,
@@ -49,6 +51,8 @@ function retryOf ({ delivery, endpoint }: AttemptResult, event: ObserverEvent, a
     due_at: dueAt,
     last_error: lastError,
     endpoint: endpoint ?? null,
+    // a handed-over attempt is still running here: no retry worker may take it meanwhile
+    claimed_until: detached === undefined ? null : dueAt,
     waitsForCircuit
   }
 }
@@ -64,7 +68,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     const owed = disposition(result)
     if (owed === 'defer' && !outcome.ok && outcome.deferUntil !== undefined) {
       // not attempted: the same attempt waits, and no log row is written for it
-      into.retries.push(retryOf(result, event, attempt, delivery.firstFailedAt ?? startedAt, outcome.deferUntil, clip(outcome.message), outcome.code !== 'ENDPOINT_BUSY'))
+      into.retries.push(retryOf(result, event, attempt, delivery.firstFailedAt ?? startedAt, outcome.deferUntil, clip(outcome.message), outcome.code !== 'ENDPOINT_BUSY' && result.detached === undefined))
       continue
     }
     const log: AttemptLog = {
