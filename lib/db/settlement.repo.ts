@@ -26,15 +26,47 @@ const LOG_VALUES = `observer_id, event_id, change_log_id, entity_type, entity_id
 const insertLogs = statement((schema) => `insert into ${qualified(schema, 'tb_observer_log')} (${LOG_NAMES})
   select ${LOG_VALUES} from json_to_recordset($1::json) as x(${LOG_COLUMNS})`)
 
-// The common batch, every attempt a success: the checkpoint move and the log rows in one
-// statement, atomic on its own; the rows are written only when the checkpoint moved.
+// Retry rows the same way; times travel as epoch milliseconds. A replay after a crash may schedule
+// the same action again: the first schedule stands.
+const RETRY_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, action_index int, event jsonb,
+  attempt_number int, first_failed_ms float8, due_ms float8, last_error text, endpoint text, claimed_ms float8`
+const RETRY_NAMES = `observer_id, event_id, change_log_id, action_index, event, attempt_number, first_failed_at, due_at,
+  last_error, endpoint, claimed_until`
+const RETRY_VALUES = `observer_id, event_id, change_log_id, action_index, event, attempt_number,
+  to_timestamp(first_failed_ms / 1000), to_timestamp(due_ms / 1000), last_error, endpoint, to_timestamp(claimed_ms / 1000)`
+const retryInsert = (schema: string, param: string, when = ''): string => `insert into ${qualified(schema, 'tb_observer_retry')} (${RETRY_NAMES})
+    select ${RETRY_VALUES} from json_to_recordset(${param}::json) as x(${RETRY_COLUMNS}) ${when}
+    on conflict (event_id, observer_id, action_index) do nothing`
+const insertRetries = statement((schema) => retryInsert(schema, '$1'))
+
+// The common batch, every attempt a success or a plain retry (one whose endpoint is not open): the
+// checkpoint move, the log rows and the retries in one statement, atomic on its own; the rows are
+// written only when the checkpoint moved.
 const moveAndLog = statement((schema) => `
   with moved as (${advanceSql(schema)} returning 1),
   logged as (
     insert into ${qualified(schema, 'tb_observer_log')} (${LOG_NAMES})
     select ${LOG_VALUES} from json_to_recordset($7::json) as x(${LOG_COLUMNS})
-     where exists (select 1 from moved))
+     where exists (select 1 from moved)),
+  retried as (${retryInsert(schema, '$8', 'where exists (select 1 from moved)')})
   select count(*)::int as moved from moved`)
+
+/** The retry rows as one JSON document (`reopened`: endpoints whose waiting deliveries are due at once). */
+function retryDocument (retries: readonly RetryToSchedule[], reopened: ReadonlySet<string> = new Set()): string {
+  return JSON.stringify(retries.map((r) => ({
+    observer_id: r.observer_id,
+    event_id: r.event_id,
+    change_log_id: r.change_log_id,
+    action_index: r.action_index,
+    event: r.event,
+    attempt_number: r.attempt_number,
+    first_failed_ms: r.first_failed_at.getTime(),
+    due_ms: r.waitsForCircuit === true && reopened.has(r.endpoint as string) ? Date.now() : r.due_at.getTime(),
+    last_error: r.last_error,
+    endpoint: r.endpoint,
+    claimed_ms: r.claimed_until?.getTime()
+  })))
+}
 
 /** The checkpoint move of the batch a settlement came from. */
 export interface CheckpointMove {
@@ -76,10 +108,10 @@ export interface Commit {
  */
 export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, commit: Commit = {}): Promise<boolean> {
   const { checkpoint, release } = commit
-  if (checkpoint !== undefined && release === undefined && settlement.retries.length === 0 && settlement.deadLetters.length === 0 &&
-    settlement.holds.length === 0 && settlement.parked.length === 0 && checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
+  if (checkpoint !== undefined && release === undefined && settlement.deadLetters.length === 0 && settlement.holds.length === 0 &&
+    settlement.parked.length === 0 && checkpoint.ahead.length === 0 && !checkpoint.clearAhead && !settlement.retries.some((r) => r.waitsForCircuit === true)) {
     const values = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed)
-    const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs)])
+    const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs), retryDocument(settlement.retries)])
     return rows[0].moved === 1
   }
   return await db.transaction().execute(async (trx) => {
@@ -137,17 +169,7 @@ async function endpointsReopened (trx: Transaction<Database>, retries: readonly 
 
 async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters, holds, parked }: Settlement, reopened: ReadonlySet<string>): Promise<void> {
   if (logs.length > 0) await insertLogs(trx, schema, [JSON.stringify(logs)])
-  if (retries.length > 0) {
-    await trx.insertInto('tb_observer_retry')
-      .values(retries.map(({ waitsForCircuit, ...r }) => ({
-        ...r,
-        due_at: waitsForCircuit === true && reopened.has(r.endpoint as string) ? new Date() : r.due_at,
-        event: JSON.stringify(r.event)
-      })))
-      // a replay after a crash may schedule the same action again: the first schedule stands
-      .onConflict((oc) => oc.columns(['event_id', 'observer_id', 'action_index']).doNothing())
-      .execute()
-  }
+  if (retries.length > 0) await insertRetries(trx, schema, [retryDocument(retries, reopened)])
   const actions = deadLetters.filter((d) => d.observer_id !== null)
   const changes = deadLetters.filter((d) => d.observer_id === null)
   // the same action (or unreadable change) dead-lettered again, after a crash or a retry: one row, updated

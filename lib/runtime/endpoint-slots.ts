@@ -12,11 +12,13 @@ export const SLOW_MS = 500
 /**
  * The longest the read path lets one delivery hold its batch: an attempt running this long is
  * handed over (executing.ts), and read-path deliveries queued this long behind a full lane that
- * freed no slot wait durably instead.
+ * freed no slot wait durably instead (SLOW_MS when the endpoint has been answering quickly).
  */
 export const HANDOVER_MS = 200
 /** A re-delivery queued for longer than this for a slow endpoint's slot waits durably instead. */
 export const SATURATED_WAIT_MS = 1000
+/** How far ahead what waits for a slow endpoint is spread (beyond, it is looked at again then). */
+export const MAX_SPREAD_MS = 30_000
 
 interface Waiting {
   start: () => void
@@ -36,6 +38,8 @@ class Lane {
   lastMs = 0
   /** when the lane last became full or freed a slot while full */
   busySince = 0
+  /** when the last delivery sent to wait durably is due: the next one is due a slot's time after it */
+  nextDue = 0
   /** looks again once SLOW_MS have passed with read-path deliveries queued: the reader may be waiting on them */
   watch: NodeJS.Timeout | undefined
 }
@@ -65,7 +69,7 @@ export class EndpointSlots {
       return undefined
     }
     const slowMs = this.slowness(lane)
-    if (readPath && slowMs >= HANDOVER_MS) {
+    if (readPath && slowMs >= this.spillAfterMs(lane)) {
       // what the read path queued before the endpoint turned out slow waits durably too
       this.spill(lane, endpoint, slowMs)
       return this.busy(lane, endpoint, slowMs)
@@ -83,7 +87,7 @@ export class EndpointSlots {
       lane.watch = undefined
       if (lane.head === lane.queue.length) return
       const slowMs = this.slowness(lane)
-      if (slowMs >= HANDOVER_MS) this.spill(lane, endpoint, slowMs)
+      if (slowMs >= this.spillAfterMs(lane)) this.spill(lane, endpoint, slowMs)
       if (lane.queue.slice(lane.head).some((w) => w.readPath)) this.watch(lane, endpoint)
     }, HANDOVER_MS)
     lane.watch.unref()
@@ -114,6 +118,16 @@ export class EndpointSlots {
   }
 
   /** How slow the endpoint is now, in ms per attempt: slow on average and still slow, or (full) stuck for that long. */
+  /**
+   * How long a full lane may free no slot before the read path's queue waits durably: HANDOVER_MS
+   * for an endpoint that never answered yet, SLOW_MS for one that answered quickly so far (moving
+   * a busy endpoint's queue to the database over a stall of this process or of the endpoint costs
+   * far more than the stall).
+   */
+  private spillAfterMs (lane: Lane): number {
+    return lane.averageMs === 0 || lane.averageMs >= HANDOVER_MS ? HANDOVER_MS : SLOW_MS
+  }
+
   private slowness (lane: Lane): number {
     return Math.max(Math.min(lane.averageMs, lane.lastMs), this.now() - lane.busySince)
   }
@@ -122,8 +136,15 @@ export class EndpointSlots {
     return ((lane.queue.length - lane.head + 1) / this.maxInFlight) * slowMs
   }
 
+  /**
+   * Waits durably, due when a slot should be free for it: what waits is spread over the time the
+   * endpoint takes to answer it, `maxInFlight` at a time, so the retry worker does not take up
+   * (and put back) more than the endpoint can answer.
+   */
   private busy (lane: Lane, endpoint: string, slowMs: number): ActionOutcome {
-    return notAttempted('busy', endpoint, new Date(this.now() + this.waitMs(lane, slowMs)))
+    const now = this.now()
+    lane.nextDue = Math.min(Math.max(lane.nextDue + slowMs / this.maxInFlight, now + this.waitMs(lane, slowMs)), now + MAX_SPREAD_MS)
+    return notAttempted('busy', endpoint, new Date(lane.nextDue))
   }
 
   private spill (lane: Lane, endpoint: string, slowMs: number): void {

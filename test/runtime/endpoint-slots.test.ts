@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { ActionOutcome } from '../../lib/actions/types.js'
-import { EndpointSlots } from '../../lib/runtime/endpoint-slots.js'
+import { EndpointSlots, MAX_SPREAD_MS } from '../../lib/runtime/endpoint-slots.js'
 
 const never = (): void => {}
 
@@ -57,4 +57,15 @@ t.test('a fast endpoint never waits durably, and one stall does not make it slow
   stalled.leave('e', 2)
   stalled.enter('e', true, never, never)
   for (let i = 0; i < 100; i++) t.equal(stalled.enter('e', true, never, never), undefined)
+})
+
+t.test('what waits for a slow endpoint is spread over the time it takes to answer, at most MAX_SPREAD_MS ahead', async (t) => {
+  const now = 1_000_000
+  const slots = new EndpointSlots(4, () => now)
+  for (let i = 0; i < 4; i++) slots.enter('slow', true, never, never)
+  slots.leave('slow', 2000)
+  const due = (): number => ((slots.enter('slow', true, never, never) as { deferUntil: Date }).deferUntil.getTime() - now)
+  t.same([due(), due(), due()], [500, 1000, 1500], 'one slot\'s share of 2 s apart (4 slots)')
+  for (let i = 0; i < 100; i++) due()
+  t.equal(due(), MAX_SPREAD_MS, 'no further than MAX_SPREAD_MS: beyond that they are looked at again then')
 })
