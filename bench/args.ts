@@ -2,7 +2,7 @@
 //   [--runtime '{"batchSize":500}'] [--cpu-prof] [--otel]`
 import type { ObserverPluginOptions } from '../index.js'
 
-export const SCENARIOS = ['backlog', 'backlog-1m', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup'] as const
+export const SCENARIOS = ['backlog', 'backlog-1m', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchArgs {
