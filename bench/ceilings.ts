@@ -89,9 +89,9 @@ function envelopeBody (code: RuntimeCode, n: number, eventId: string): string {
   return JSON.stringify(code.toEnvelope(event, observer))
 }
 
-export async function httpCeiling (ctx: BenchContext, sink: Sink): Promise<HttpCeiling> {
+/** `concurrency` 64: the ceiling; the default `maxInFlightPerEndpoint`: what one endpoint may have in flight. */
+export async function httpCeiling (ctx: BenchContext, sink: Sink, concurrency = 64): Promise<HttpCeiling> {
   const requests = ctx.quick ? 20_000 : 100_000
-  const concurrency = 64
   // the body differs per request only in its event id: build it once, splice the id in
   const template = envelopeBody(ctx.code, 12345, '00000000-0000-0000-0000-000000000000')
   const [head, tail] = template.split('00000000-0000-0000-0000-000000000000')
@@ -135,7 +135,7 @@ export async function httpCeiling (ctx: BenchContext, sink: Sink): Promise<HttpC
       load_average: loadAverage(),
       ...(profile === undefined ? {} : { profile })
     }
-    ctx.progress(`ceiling http: ${result.requests_per_s} POSTs/s`)
+    ctx.progress(`ceiling http: ${result.requests_per_s} POSTs/s, ${concurrency} in flight`)
     return result
   } finally {
     await pool.close()

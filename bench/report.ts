@@ -33,6 +33,8 @@ export interface Results {
   startup?: StartupResult
   first_delivery?: FirstDeliveryResult
   ceiling_http?: HttpCeiling
+  /** the same client with as many in flight as one endpoint may have (maxInFlightPerEndpoint) */
+  ceiling_http_endpoint?: HttpCeiling
   ceiling_pg?: PgCeiling
 }
 
@@ -41,8 +43,8 @@ export interface Target { target: string, measured: number | null, met: boolean 
 export interface Report {
   machine: Machine & { load_average_end: number[] }
   settings: Record<string, unknown>
-  scenarios: Omit<Results, 'ceiling_http' | 'ceiling_pg'>
-  ceilings: { http?: HttpCeiling, pg?: PgCeiling }
+  scenarios: Omit<Results, 'ceiling_http' | 'ceiling_http_endpoint' | 'ceiling_pg'>
+  ceilings: { http?: HttpCeiling, http_endpoint?: HttpCeiling, pg?: PgCeiling }
   ratios: Record<string, number | null>
   targets: Record<string, Target>
   /** share of the machine's CPU used by other processes during each measured window (0 = quiet) */
@@ -85,9 +87,11 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
     machine,
     settings,
     scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery },
-    ceilings: { http: r.ceiling_http, pg: r.ceiling_pg },
+    ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
+      // against the client with one endpoint's share in flight, as the runtime has by default
+      backlog_to_http_endpoint_ceiling: ratio(backlog, r.ceiling_http_endpoint?.requests_per_s),
       backlog_to_pg_ceiling: ratio(backlog, pgRows),
       fanout_to_http_ceiling: ratio(fanout, http),
       fanout_to_pg_ceiling: ratio(fanout, pgRows),
@@ -126,7 +130,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       first_delivery: target('< 100 ms from start() to the first delivery, warm database (p50 of the warm starts)', r.first_delivery?.warm_ms.p50, (v) => v < 100)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_http_endpoint: r.ceiling_http_endpoint?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,

@@ -114,6 +114,7 @@ async function main (): Promise<number> {
       postmaster: await findPostmaster(async (sql) => await benchPool.query(sql)).catch(() => null),
       progress
     }
+    const perEndpoint = code.resolveOptions({ connectionString: database.url, auth: false, runtime: args.runtime }).runtime.maxInFlightPerEndpoint
     const results: Results = {}
     const errors: Record<string, string> = {}
     const s = sink
@@ -133,6 +134,7 @@ async function main (): Promise<number> {
       admin: [['admin', async () => { results.admin = await admin(ctx, s) }]],
       ceilings: [
         ['ceiling_http', async () => { results.ceiling_http = await httpCeiling(ctx, s) }],
+        ['ceiling_http_endpoint', async () => { results.ceiling_http_endpoint = await httpCeiling(ctx, s, perEndpoint) }],
         ['ceiling_pg', async () => { results.ceiling_pg = await pgCeiling(ctx) }]
       ],
       startup: [['startup', async () => { results.startup = await startup(ctx) }]],
