@@ -29,7 +29,7 @@ const insertLogs = statement((schema) => `insert into ${qualified(schema, 'tb_ob
 // Retry rows the same way; times travel as epoch milliseconds. A replay after a crash may schedule
 // the same action again: the first schedule stands.
 const RETRY_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, action_index int, event jsonb,
-  attempt_number int, first_failed_ms float8, due_ms float8, last_error text, endpoint text, claimed_ms float8`
+  attempt_number int, first_failed_ms float8, due_ms float8, last_error text, endpoint text, claimed_ms float8, waits boolean`
 const RETRY_NAMES = `observer_id, event_id, change_log_id, action_index, event, attempt_number, first_failed_at, due_at,
   last_error, endpoint, claimed_until`
 const RETRY_VALUES = `observer_id, event_id, change_log_id, action_index, event, attempt_number,
@@ -39,16 +39,31 @@ const retryInsert = (schema: string, param: string, when = ''): string => `inser
     on conflict (event_id, observer_id, action_index) do nothing`
 const insertRetries = statement((schema) => retryInsert(schema, '$1'))
 
-// The common batch, every attempt a success or a plain retry (one whose endpoint is not open): the
-// checkpoint move, the log rows and the retries in one statement, atomic on its own; the rows are
-// written only when the checkpoint moved.
+// The common batch, every attempt a success or a retry: the checkpoint move, the log rows and the
+// retries in one statement, atomic on its own; the rows are written only when the checkpoint moved.
+// The endpoints that deliveries were turned away from (`waits`) are share-locked before any retry
+// row is written (an uncorrelated subquery runs once, first), as endpointsReopened() does: a circuit
+// closing meanwhile either waits for this commit or is seen by it, and those found closed are due now.
 const moveAndLog = statement((schema) => `
   with moved as (${advanceSql(schema)} returning 1),
   logged as (
     insert into ${qualified(schema, 'tb_observer_log')} (${LOG_NAMES})
     select ${LOG_VALUES} from json_to_recordset($7::json) as x(${LOG_COLUMNS})
      where exists (select 1 from moved)),
-  retried as (${retryInsert(schema, '$8', 'where exists (select 1 from moved)')})
+  locked as (
+    select endpoint, state <> 'closed' or coalesce(paused_until > now(), false) as still_waiting
+      from ${qualified(schema, 'tb_observer_endpoint')}
+     where endpoint in (select endpoint from json_to_recordset($8::json) as w(endpoint text, waits boolean) where waits)
+       for share),
+  retried as (
+    insert into ${qualified(schema, 'tb_observer_retry')} (${RETRY_NAMES})
+    select observer_id, event_id, change_log_id, action_index, event, attempt_number, to_timestamp(first_failed_ms / 1000),
+           case when waits and not exists (select 1 from locked l where l.endpoint = x.endpoint and l.still_waiting)
+                then now() else to_timestamp(due_ms / 1000) end,
+           last_error, endpoint, to_timestamp(claimed_ms / 1000)
+      from json_to_recordset($8::json) as x(${RETRY_COLUMNS})
+     where exists (select 1 from moved) and (select count(*) from locked) >= 0
+    on conflict (event_id, observer_id, action_index) do nothing)
   select count(*)::int as moved from moved`)
 
 /** The retry rows as one JSON document (`reopened`: endpoints whose waiting deliveries are due at once). */
@@ -64,7 +79,8 @@ function retryDocument (retries: readonly RetryToSchedule[], reopened: ReadonlyS
     due_ms: r.waitsForCircuit === true && reopened.has(r.endpoint as string) ? Date.now() : r.due_at.getTime(),
     last_error: r.last_error,
     endpoint: r.endpoint,
-    claimed_ms: r.claimed_until?.getTime()
+    claimed_ms: r.claimed_until?.getTime(),
+    waits: r.waitsForCircuit === true
   })))
 }
 
@@ -109,7 +125,7 @@ export interface Commit {
 export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, commit: Commit = {}): Promise<boolean> {
   const { checkpoint, release } = commit
   if (checkpoint !== undefined && release === undefined && settlement.deadLetters.length === 0 && settlement.holds.length === 0 &&
-    settlement.parked.length === 0 && checkpoint.ahead.length === 0 && !checkpoint.clearAhead && !settlement.retries.some((r) => r.waitsForCircuit === true)) {
+    settlement.parked.length === 0 && checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
     const values = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed)
     const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs), retryDocument(settlement.retries)])
     return rows[0].moved === 1

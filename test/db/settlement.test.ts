@@ -3,7 +3,7 @@
 // letters in a transaction).
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { build } from '../helper.js'
+import { build, eventually } from '../helper.js'
 import { countRows } from '../helpers/rows.js'
 import { commitSettlement, type CheckpointMove } from '../../lib/db/settlement.repo.js'
 import type { AttemptLog, ObserverEvent, Settlement } from '../../lib/model.js'
@@ -65,4 +65,34 @@ t.test('with a retry to schedule: the same, in a transaction', async (t) => {
   t.equal(await commitBatch(db, schema, { ...stale, checkpoint: { ...stale.checkpoint, from: { txid: '0', id: '0' } } }), true)
   t.equal(await countRows(pool, schema, 'tb_observer_log'), 1)
   t.equal(await countRows(pool, schema, 'tb_observer_retry'), 1)
+})
+
+t.test('deliveries turned away by an open circuit: due at once when it closed meanwhile, even while the close is committing', async (t) => {
+  const { app, pool, schema } = await build(t, { runtime: { start: false } })
+  const db = app.observers.db
+  await pool.query(`insert into "${schema}".observer_checkpoints (listener_id) values ('default')`)
+  await pool.query(`insert into "${schema}".tb_observer_endpoint (endpoint, state) values ('http://open', 'open'), ('http://closing', 'open')`)
+  const probeAt = new Date(Date.now() + 3_600_000)
+  const waiting = (endpoint: string) => ({ observer_id: randomUUID(), event_id: randomUUID(), change_log_id: '1', action_index: 0, event: {} as ObserverEvent, attempt_number: 1, first_failed_at: new Date(), due_at: probeAt, last_error: 'circuit open', endpoint, waitsForCircuit: true })
+  const dueSoon = async (endpoint: string): Promise<boolean> => {
+    const { rows } = await pool.query(`select due_at < now() + interval '1 minute' as soon from "${schema}".tb_observer_retry where endpoint = $1`, [endpoint])
+    return rows[0].soon
+  }
+  // a close in progress: the endpoint row is updated, not yet committed
+  const closer = await pool.connect()
+  t.teardown(() => { closer.release() })
+  await closer.query('begin')
+  await closer.query(`update "${schema}".tb_observer_endpoint set state = 'closed' where endpoint = 'http://closing'`)
+  const committing = commitBatch(db, schema, batch({ txid: '0', id: '0' }, { txid: '5', id: '10' }, { logs: [], retries: [waiting('http://open'), waiting('http://closing')] }))
+  let settled = false
+  committing.then(() => { settled = true }, () => {})
+  await eventually(async () => {
+    const { rows } = await pool.query("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like $1", [`%with moved as (update "${schema}"%`])
+    return rows.length > 0 || undefined
+  }, 5000, 'the batch waiting on the endpoint row')
+  t.equal(settled, false, 'the batch waits for the close to commit (its endpoint row is share-locked)')
+  await closer.query('commit')
+  t.equal(await committing, true)
+  t.equal(await dueSoon('http://closing'), true, 'what waited for the endpoint that closed is due at once')
+  t.equal(await dueSoon('http://open'), false, 'what waits for the open one keeps its time')
 })
