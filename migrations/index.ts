@@ -9,6 +9,7 @@ import { unreadableChangeDeadLetters } from './006-unreadable-change-dead-letter
 import { orderedDelivery } from './007-ordered-delivery.js'
 import { traceContext } from './008-trace-context.js'
 import { endpointProtection } from './009-endpoint-protection.js'
+import { retryEventJson } from './010-retry-event-json.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -20,6 +21,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '006-unreadable-change-dead-letters': unreadableChangeDeadLetters(schema),
     '007-ordered-delivery': orderedDelivery(schema),
     '008-trace-context': traceContext(schema),
-    '009-endpoint-protection': endpointProtection(schema)
+    '009-endpoint-protection': endpointProtection(schema),
+    '010-retry-event-json': retryEventJson(schema)
   }
 }

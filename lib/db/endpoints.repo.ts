@@ -129,7 +129,7 @@ export async function disableEndpoints (db: Kysely<Database>, disableAfterMs: nu
             'r.observer_id', sql<string>`coalesce(o.name, '')`.as('observer_name'), 'r.event_id', 'r.change_log_id',
             sql<string>`r.event->>'entity_type'`.as('entity_type'), sql<string>`r.event->>'entity_id'`.as('entity_id'),
             sql<string>`r.event->>'event_type'`.as('event_type'), sql<string | null>`r.event->>'tenant_id'`.as('tenant_id'),
-            'r.action_index', sql<string>`coalesce(o.actions->r.action_index->>'type', 'webhook')`.as('action_type'), 'r.event',
+            'r.action_index', sql<string>`coalesce(o.actions->r.action_index->>'type', 'webhook')`.as('action_type'), sql<unknown>`r.event::jsonb`.as('event'),
             sql<string>`'ENDPOINT_DISABLED'`.as('error_code'),
             sql<string>`${`the endpoint ${endpoint} was disabled after its circuit stayed open`}`.as('error_message'),
             sql<number>`greatest(r.attempt_number - 1, 0)`.as('attempts'), 'r.first_failed_at', sql<Date>`now()`.as('last_failed_at')

@@ -28,7 +28,7 @@ const insertLogs = statement((schema) => `insert into ${qualified(schema, 'tb_ob
 
 // Retry rows the same way; times travel as epoch milliseconds. A replay after a crash may schedule
 // the same action again: the first schedule stands.
-const RETRY_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, action_index int, event jsonb,
+const RETRY_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, action_index int, event json,
   attempt_number int, first_failed_ms float8, due_ms float8, last_error text, endpoint text, claimed_ms float8, waits boolean`
 const RETRY_NAMES = `observer_id, event_id, change_log_id, action_index, event, attempt_number, first_failed_at, due_at,
   last_error, endpoint, claimed_until`

@@ -79,8 +79,9 @@ export class Executor {
    * With `handover` (the read path's unordered deliveries), an attempt still running after
    * HANDOVER_MS does not hold the rest: it is handed over (its result says so and carries the
    * attempt's real end as `detached`), so its batch commits it as a claimed retry and goes on.
+   * `onEnd` is told as each attempt really ends (a handed-over one included).
    */
-  runAll (deliveries: readonly Delivery[], handover = false): Promise<AttemptResult[]> {
+  runAll (deliveries: readonly Delivery[], handover = false, onEnd?: () => void): Promise<AttemptResult[]> {
     const results = new Array<AttemptResult>(deliveries.length)
     if (deliveries.length === 0) return Promise.resolve(results)
     return new Promise<AttemptResult[]>((resolve) => {
@@ -113,6 +114,7 @@ export class Executor {
       if (starts !== undefined) watch = setTimeout(look, HANDOVER_MS)
       for (let i = 0; i < deliveries.length; i++) {
         this.dispatch(deliveries[i], (result) => {
+          onEnd?.()
           const resolveDetached = detached.get(i)
           if (resolveDetached !== undefined) resolveDetached(result)
           else ended(i, result)

@@ -41,6 +41,8 @@ export class BatchPipeline {
   private broken = false
   private deliveriesInFlight = 0
   private rowsInFlight = 0
+  /** the read loop waiting for room or for a batch to finish executing */
+  private roomWaiter: (() => void) | undefined
   /** attempts that outlived their batch */
   readonly handedOver: HandedOverAttempts
 
@@ -67,9 +69,12 @@ export class BatchPipeline {
    * further ahead only keeps events longer in memory (bench/README.md).
    */
   hasRoom (): boolean {
+    return this.room > 0 && this.pending.length < this.maxBatches()
+  }
+
+  private maxBatches (): number {
     const { channelCapacity, batchSize, concurrency } = this.ctx.options.runtime
-    const batches = Math.min(Math.ceil(channelCapacity / batchSize) + 1, Math.ceil(concurrency / batchSize) + 2)
-    return this.room > 0 && this.pending.length < Math.max(2, batches)
+    return Math.max(2, Math.min(Math.ceil(channelCapacity / batchSize) + 1, Math.ceil(concurrency / batchSize) + 2))
   }
 
   /** Rows read above the horizon are known to the ledger only once committed: never overlap a read with them. */
@@ -98,26 +103,48 @@ export class BatchPipeline {
     this.uncommitted.push(entry)
     const { executor } = this.ctx
     const ordered = groups.length === 0 ? NO_GROUPS : Promise.all(groups.map((g) => this.order.run(g, (d) => executor.runAll(d))))
-    let running = count
-    Promise.all([executor.runAll(deliveries, true), ordered]).then(([results, groupResults]) => {
+    // an unordered delivery frees its room as it ends (a handed-over one when it really ends), so
+    // the next batch can be read while this one finishes; an ordered group's when the batch does
+    Promise.all([executor.runAll(deliveries, true, this.deliveryEnded), ordered]).then(([results, groupResults]) => {
       entry.settlement = settleUnreadable(plan.refused, settleGroups(groupResults, settle(results)))
       const handedOver = results.filter((r) => r.detached !== undefined)
-      if (handedOver.length === 0) return
-      entry.handedOver = handedOver
-      // still running: they count against channelCapacity until they end
-      running -= handedOver.length
-      const ended = (): void => {
-        this.deliveriesInFlight--
-        this.onRoomFreed()
-      }
-      for (const { detached } of handedOver) detached?.then(ended, ended)
+      if (handedOver.length > 0) entry.handedOver = handedOver
     }).catch((err: Error) => {
       // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
       entry.failure = err
     }).finally(() => {
-      this.deliveriesInFlight -= running
+      this.deliveriesInFlight -= count - deliveries.length
+      this.wakeRoomWaiter()
       this.commitReady()
     })
+  }
+
+  private readonly deliveryEnded = (): void => {
+    this.deliveriesInFlight--
+    const { batchSize, channelCapacity } = this.ctx.options.runtime
+    // enough for a batch worth reading (a fan-out's batch is many deliveries per row)
+    if (this.room >= Math.min(channelCapacity, Math.max(batchSize, channelCapacity / 2))) this.wakeRoomWaiter()
+    // the read loop sleeps when handed-over attempts alone hold the room
+    if (this.pending.length === 0) this.onRoomFreed()
+  }
+
+  private wakeRoomWaiter (): void {
+    const waiter = this.roomWaiter
+    this.roomWaiter = undefined
+    waiter?.()
+  }
+
+  /** Every batch taken is executing (the read-ahead limit), or the oldest has finished executing: the read loop settles the oldest. */
+  mustWaitForOldest (): boolean {
+    return this.pending.length >= this.maxBatches() || this.pending[0]?.settlement !== undefined || this.pending[0]?.failure !== undefined
+  }
+
+  /**
+   * Resolves once enough room is free for a batch worth reading (deliveries end one by one) or a
+   * batch finished executing, whichever comes first: the read loop then reads more or settles the oldest.
+   */
+  async roomOrBatch (): Promise<void> {
+    await new Promise<void>((resolve) => { this.roomWaiter = resolve })
   }
 
   /** Group commit: every settled batch at the head of the queue goes into one transaction. */

@@ -124,7 +124,9 @@ export class ReadLoop {
     if (pipeline.mustSettle() || !pipeline.hasRoom()) {
       // no batch to wait for: handed-over attempts hold the room, and each one ending wakes the loop
       if (pipeline.batches === 0) await this.waker.sleep(rt.pollIntervalMs, signal)
-      else await this.settleOldest()
+      else if (pipeline.mustSettle() || pipeline.mustWaitForOldest()) await this.settleOldest()
+      // short of room only: deliveries free it as they end, so read on before the batch commits
+      else await pipeline.roomOrBatch()
       return
     }
     const batch = await reader.next()
