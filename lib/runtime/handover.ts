@@ -4,7 +4,7 @@
 // time. Should this instance die first, the claim runs out and the retry worker runs it again.
 import { commitSettlement } from '../db/settlement.repo.js'
 import { warnDeadLetters, type RuntimeContext } from './context.js'
-import { settle, type AttemptResult } from './settling.js'
+import { firstDue, settle, type AttemptResult } from './settling.js'
 
 export class HandedOverAttempts {
   private running = 0
@@ -12,7 +12,7 @@ export class HandedOverAttempts {
   private committing = false
   private idle: Array<() => void> = []
 
-  constructor (private readonly ctx: RuntimeContext, private readonly onRetriesScheduled: () => void) {}
+  constructor (private readonly ctx: RuntimeContext, private readonly onRetriesScheduled: (dueAt: number) => void) {}
 
   /** The handed-over results of a committed batch: each is settled once its attempt ends. */
   add (results: readonly AttemptResult[]): void {
@@ -65,7 +65,7 @@ export class HandedOverAttempts {
       return
     }
     ctx.executor.count(results)
-    if (settlement.retries.length > 0) this.onRetriesScheduled()
+    if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
     warnDeadLetters(ctx, settlement.deadLetters)
   }
 }

@@ -12,7 +12,7 @@ import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
 import { HandedOverAttempts } from './handover.js'
-import { settle, settleUnreadable, type AttemptResult } from './settling.js'
+import { firstDue, settle, settleUnreadable, type AttemptResult } from './settling.js'
 
 const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 
@@ -51,7 +51,7 @@ export class BatchPipeline {
     /** the order of ordered observers' deliveries per key, across batches */
     private readonly order: KeyOrder,
     /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
-    private readonly onRetriesScheduled: () => void = () => {},
+    private readonly onRetriesScheduled: (dueAt: number) => void = () => {},
     /** told when a handed-over attempt ended, which frees room when no batch is left to wait for */
     private readonly onRoomFreed: () => void = () => {}
   ) {
@@ -208,7 +208,7 @@ export class BatchPipeline {
       ctx.metrics.eventsRead.inc(batch.rows.length)
       ctx.metrics.batchDuration.observe((now - started) / 1000)
     }
-    if (settlement.retries.length > 0) this.onRetriesScheduled()
+    if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
     warnDeadLetters(ctx, settlement.deadLetters)
     return true
   }

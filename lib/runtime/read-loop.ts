@@ -22,8 +22,8 @@ export type ReadLoopState = 'connecting' | 'standby' | 'reading'
 export interface ReadLoopHooks {
   /** an observer changed on some instance (NOTIFY) */
   onObserversChanged: () => void
-  /** a committed batch scheduled retries */
-  onRetriesScheduled: () => void
+  /** a committed batch scheduled retries, the first of them due at this time (epoch ms) */
+  onRetriesScheduled: (dueAt: number) => void
   /** a retry or a dead letter was removed somewhere: a held key may be released (NOTIFY) */
   onKeysMayResolve: () => void
   /** an endpoint's circuit or pause changed somewhere (NOTIFY) */

@@ -100,7 +100,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const endpointWaker = new Waker()
   const readLoop = new ReadLoop(ctx, connection, {
     onObserversChanged: requestReload,
-    onRetriesScheduled: () => retryWaker.wake(),
+    // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
+    onRetriesScheduled: (dueAt) => { retryWaker.wakeBy(dueAt) },
     onKeysMayResolve: () => releaseWaker.wake(),
     onEndpointsChanged: () => endpointWaker.wake()
   })

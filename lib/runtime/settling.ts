@@ -57,6 +57,13 @@ function retryOf ({ delivery, endpoint, detached }: AttemptResult, event: Observ
   }
 }
 
+/** When the first of a settlement's retries falls due (epoch ms). */
+export function firstDue ({ retries }: Settlement): number {
+  let first = Number.POSITIVE_INFINITY
+  for (const { due_at: dueAt } of retries) first = Math.min(first, dueAt.getTime())
+  return first
+}
+
 export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [], holds: [], parked: [] })
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
