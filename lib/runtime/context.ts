@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { ActionRegistry } from '../actions/registry.js'
+import { recordCheckpointError } from '../db/checkpoint.repo.js'
 import type { Database } from '../db/types.js'
 import type { DeadLetterToWrite } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
@@ -41,4 +42,12 @@ export function recordError (ctx: Pick<RuntimeContext, 'stats' | 'log'>, err: un
   ctx.stats.lastError = `${message}: ${err instanceof Error ? err.message : String(err)}`
   ctx.stats.lastErrorAt = Date.now()
   ctx.log.error({ err, ...ids }, message)
+}
+
+export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
+  const listenerId = ctx.options.runtime.listenerId
+  recordError(ctx, err, { listener_id: listenerId }, 'reading the change log failed; retrying')
+  // the database is often what failed: recording the error there may fail too
+  await recordCheckpointError(ctx.db, listenerId, err instanceof Error ? err.message : String(err))
+    .catch((cause) => ctx.log.debug({ err: cause, listener_id: listenerId }, 'could not record the error on the checkpoint'))
 }

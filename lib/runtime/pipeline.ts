@@ -5,14 +5,13 @@
 // commit fails every later one, and the read loop goes back to the stored checkpoint:
 // at-least-once, never a skipped row.
 import { commitSettlement, type CheckpointMove } from '../db/settlement.repo.js'
-import { recordCheckpointError } from '../db/checkpoint.repo.js'
 import type { Settlement } from '../model.js'
-import { recordError, warnDeadLetters, type RuntimeContext } from './context.js'
+import { recordLoopError, warnDeadLetters, type RuntimeContext } from './context.js'
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
 import { HandedOverAttempts } from './handover.js'
-import { firstDue, settle, settleUnreadable, type AttemptResult } from './settling.js'
+import { firstDue, mergeSettlements, settle, settleUnreadable, type AttemptResult } from './settling.js'
 
 const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 
@@ -189,7 +188,7 @@ export class BatchPipeline {
     const { ctx } = this
     const listenerId = ctx.options.runtime.listenerId
     const first = group[0].batch
-    const settlement = group.length === 1 ? group[0].settlement as Settlement : merge(group)
+    const settlement = group.length === 1 ? group[0].settlement as Settlement : mergeSettlements(group.map((p) => p.settlement as Settlement))
     const checkpoint: CheckpointMove = {
       listenerId,
       from: first.from,
@@ -238,23 +237,4 @@ export class BatchPipeline {
     }
     this.broken = false
   }
-}
-
-function merge (group: InFlightBatch[]): Settlement {
-  const all = group.map((p) => p.settlement as Settlement)
-  return {
-    logs: all.flatMap((p) => p.logs),
-    retries: all.flatMap((p) => p.retries),
-    deadLetters: all.flatMap((p) => p.deadLetters),
-    holds: all.flatMap((p) => p.holds),
-    parked: all.flatMap((p) => p.parked)
-  }
-}
-
-export async function recordLoopError (ctx: RuntimeContext, err: unknown): Promise<void> {
-  const listenerId = ctx.options.runtime.listenerId
-  recordError(ctx, err, { listener_id: listenerId }, 'reading the change log failed; retrying')
-  // the database is often what failed: recording the error there may fail too
-  await recordCheckpointError(ctx.db, listenerId, err instanceof Error ? err.message : String(err))
-    .catch((cause) => ctx.log.debug({ err: cause, listener_id: listenerId }, 'could not record the error on the checkpoint'))
 }

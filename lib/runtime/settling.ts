@@ -64,6 +64,17 @@ export function firstDue ({ retries }: Settlement): number {
   return first
 }
 
+/** Several batches' settlements as one (a group commit). */
+export function mergeSettlements (all: readonly Settlement[]): Settlement {
+  return {
+    logs: all.flatMap((p) => p.logs),
+    retries: all.flatMap((p) => p.retries),
+    deadLetters: all.flatMap((p) => p.deadLetters),
+    holds: all.flatMap((p) => p.holds),
+    parked: all.flatMap((p) => p.parked)
+  }
+}
+
 export const emptySettlement = (): Settlement => ({ logs: [], retries: [], deadLetters: [], holds: [], parked: [] })
 
 export function settle (results: readonly AttemptResult[], now = new Date(), random = Math.random, into: Settlement = emptySettlement()): Settlement {
