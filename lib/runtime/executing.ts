@@ -7,9 +7,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../actions/registry.js'
 import type { ActionContext, ActionOutcome, ActionServices } from '../actions/types.js'
 import { Cancellation } from '../actions/cancellation.js'
-import { CANCELLED, InFlightAttempts } from './deadlines.js'
+import { CANCELLED, InFlightAttempts, type Running } from './deadlines.js'
 import { idempotencyKey, type Delivery } from './delivery.js'
-import type { EndpointGuard } from './endpoints.js'
+import type { Admission, EndpointGuard } from './endpoints.js'
 import { HANDOVER_MS } from './endpoint-slots.js'
 import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './delivery-trace.js'
 import { toEnvelope } from './event.js'
@@ -57,6 +57,10 @@ const timeoutOf = ({ action, observer }: Delivery): number => typeof action.time
 
 const exception = (err: unknown): ActionOutcome =>
   ({ ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
+
+/** A bug in the bookkeeping around an attempt, as the delivery's outcome. */
+const failure = (delivery: Delivery, err: unknown, endpoint: string): AttemptResult =>
+  ({ delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint })
 
 export class Executor {
   /** the attempts in flight; interrupted at the drain deadline of a shutdown */
@@ -127,83 +131,121 @@ export class Executor {
     const guard = this.endpoints
     const endpoint = guard === undefined ? null : this.registry.endpointOf(delivery.action)
     if (guard === undefined || endpoint === null) {
-      this.limiter.submit(() => this.run(delivery, onStart).then(done))
+      this.limiter.acquire((release) => {
+        this.attempt(delivery, onStart, (result) => {
+          release()
+          done(result)
+        })
+      })
       return
     }
     const refused = guard.enter(endpoint, delivery.origin === 'change_log',
-      () => {
-        // guarded() settles every path itself; a throw from leaving the slot is a bug, logged
-        this.guarded(guard, endpoint, delivery, onStart).then(done, (err: unknown) => {
-          this.log?.error({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id, endpoint }, 'endpoint slot bookkeeping failed')
-          done({ delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint })
-        })
-      },
+      () => { this.guarded(guard, endpoint, delivery, onStart, done) },
       (outcome) => { done(notMade(delivery, outcome, endpoint)) })
     if (refused !== undefined) done(notMade(delivery, refused, endpoint))
   }
 
-  /** In one of its endpoint's slots: asks the endpoint's gate, then attempts within the concurrency bound. */
-  private async guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery, onStart?: () => void): Promise<AttemptResult> {
-    let attemptMs: number | undefined
+  /**
+   * In one of its endpoint's slots: asks the endpoint's gate, then attempts within the concurrency
+   * bound. Callbacks, not an async function: every delivery comes through here.
+   */
+  private guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery, onStart: (() => void) | undefined, done: (result: AttemptResult) => void): void {
+    const failed = (err: unknown): void => { this.leave(guard, endpoint, undefined, failure(delivery, err, endpoint), done) }
+    let admitted: ReturnType<EndpointGuard['admit']>
     try {
-      const admitted = guard.admit(endpoint)
-      const { refused, probe } = admitted instanceof Promise ? await admitted : admitted
-      if (refused !== undefined) return notMade(delivery, refused, endpoint)
-      const result = await this.limiter.run(() => this.run(delivery, onStart))
-      attemptMs = result.durationMs
-      guard.record(endpoint, result.outcome, probe)
-      result.endpoint = endpoint
-      return result
+      admitted = guard.admit(endpoint)
     } catch (err) {
-      return { delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint }
-    } finally {
-      guard.leave(endpoint, attemptMs)
+      failed(err)
+      return
     }
+    const go = ({ refused, probe }: Admission): void => {
+      if (refused !== undefined) {
+        this.leave(guard, endpoint, undefined, notMade(delivery, refused, endpoint), done)
+        return
+      }
+      this.limiter.acquire((release) => {
+        this.attempt(delivery, onStart, (result) => {
+          release()
+          try {
+            guard.record(endpoint, result.outcome, probe)
+            result.endpoint = endpoint
+          } catch (err) {
+            result = failure(delivery, err, endpoint)
+          }
+          this.leave(guard, endpoint, result.durationMs, result, done)
+        })
+      })
+    }
+    if (admitted instanceof Promise) admitted.then(go, failed)
+    else go(admitted)
+  }
+
+  /** Gives the endpoint's slot back (`attemptMs` undefined when no attempt was made) and hands the result on. */
+  private leave (guard: EndpointGuard, endpoint: string, attemptMs: number | undefined, result: AttemptResult, done: (result: AttemptResult) => void): void {
+    try {
+      guard.leave(endpoint, attemptMs)
+    } catch (err) {
+      this.log?.error({ err, observer_id: result.delivery.observer.id, event_id: result.delivery.event.event_id, endpoint }, 'endpoint slot bookkeeping failed')
+      result = failure(result.delivery, err, endpoint)
+    }
+    done(result)
   }
 
   /** One attempt of one delivery, now (outside the concurrency bound). */
   run (delivery: Delivery, onStart?: () => void): Promise<AttemptResult> {
+    return new Promise((resolve) => { this.attempt(delivery, onStart, resolve) })
+  }
+
+  /**
+   * One attempt, calling `done` once with its result (an exception included; never throws). Bounded
+   * by its deadline and interrupted by a shutdown (deadlines.ts).
+   */
+  private attempt (delivery: Delivery, onStart: (() => void) | undefined, done: (result: AttemptResult) => void): void {
     onStart?.()
     const startedAt = new Date()
     const start = performance.now()
     let trace: DeliveryTrace | undefined
-    let outcome: Promise<ActionOutcome>
+    // called from a promise's callback or a deadline's timer: nothing may escape from it
+    const end = (outcome: ActionOutcome): void => {
+      try {
+        if (trace !== undefined) endDeliveryTrace(trace, outcome)
+      } catch (err) {
+        this.log?.warn({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id }, 'ending the attempt\'s span failed')
+      }
+      try {
+        done({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start), trace })
+      } catch (err) {
+        this.log?.error({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id }, 'recording an attempt\'s end failed')
+      }
+    }
+    const { inFlight } = this
+    let running: Running | undefined
+    let ran: Promise<ActionOutcome>
     try {
       trace = startDeliveryTrace(delivery)
-      outcome = this.attempt(delivery, trace)
+      if (inFlight.interrupted) return end(CANCELLED)
+      const { action, observer, actionIndex } = delivery
+      const timeoutMs = timeoutOf(delivery)
+      const cancellation = new Cancellation()
+      const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
+        idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation, trace)
+      const envelope = toEnvelope(delivery.event, observer)
+      running = inFlight.start(timeoutMs, cancellation, end)
+      const parent = trace.context
+      // with an SDK, custom actions' own spans become children of the attempt's
+      ran = parent === undefined
+        ? this.registry.run(envelope, action, ctx)
+        : context.with(parent, () => this.registry.run(envelope, action, ctx))
     } catch (err) {
       // not even a synchronous throw escapes: a batch waits for every one of its attempts
-      outcome = Promise.resolve(exception(err))
+      if (running === undefined) end(exception(err))
+      else this.thrown(running, err)
+      return
     }
-    return outcome.then((outcome) => {
-      if (trace !== undefined) endDeliveryTrace(trace, outcome)
-      return { delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start), trace }
-    })
+    ran.then((outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) }, (err: unknown) => { this.thrown(running, err) })
   }
 
-  private attempt (delivery: Delivery, trace: DeliveryTrace): Promise<ActionOutcome> {
-    const { inFlight } = this
-    if (inFlight.interrupted) return Promise.resolve(CANCELLED)
-    const { action, observer, actionIndex } = delivery
-    const timeoutMs = timeoutOf(delivery)
-    const cancellation = new Cancellation()
-    const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
-      idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation, trace)
-    const envelope = toEnvelope(delivery.event, observer)
-    return new Promise<ActionOutcome>((resolve) => {
-      const running = inFlight.start(timeoutMs, cancellation, resolve)
-      const failed = (err: unknown): void => { running.end(inFlight.interrupted ? CANCELLED : exception(err)) }
-      try {
-        // with an SDK, custom actions' own spans become children of the attempt's
-        const ran = trace.context === undefined
-          ? this.registry.run(envelope, action, ctx)
-          : context.with(trace.context, () => this.registry.run(envelope, action, ctx))
-        ran.then((outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) }, failed)
-      } catch (err) {
-        failed(err)
-      }
-    })
-  }
+  private thrown (running: Running, err: unknown): void { running.end(this.inFlight.interrupted ? CANCELLED : exception(err)) }
 
   /**
    * One counter update per (type, outcome) of a batch, the attempts' durations, the delivery
