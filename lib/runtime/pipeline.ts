@@ -15,16 +15,8 @@ import { firstDue, mergeSettlements, settle, settleUnreadable, type AttemptResul
 
 const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 
-/**
- * What the pipeline keeps of a batch: its place in the change log and its size. Not its rows: held
- * until the batch commits, they would outlive V8's young generation and fill the old one.
- */
-interface TakenBatch extends Pick<Batch, 'from' | 'to' | 'ahead' | 'clearAhead'> {
-  rows: number
-}
-
 interface InFlightBatch {
-  batch: TakenBatch
+  batch: Batch
   /** when its deliveries started (for the batch duration metric) */
   started: number
   /** what its attempts owe the database; set once every delivery of the batch has finished */
@@ -93,20 +85,19 @@ export class BatchPipeline {
   submit (batch: Batch, plan: Plan): void {
     const { deliveries, groups } = plan
     const count = groups.reduce((n, g) => n + g.deliveries.length, deliveries.length)
-    const taken: TakenBatch = { from: batch.from, to: batch.to, ahead: batch.ahead, clearAhead: batch.clearAhead, rows: batch.rows.length }
     this.deliveriesInFlight += count
-    this.rowsInFlight += taken.rows
+    this.rowsInFlight += batch.rows.length
     let end: InFlightBatch['end'] = () => {}
     const done = new Promise<boolean>((resolve, reject) => {
       end = (committed) => {
-        this.rowsInFlight -= taken.rows
+        this.rowsInFlight -= batch.rows.length
         if (committed instanceof Error) reject(committed)
         else resolve(committed)
       }
     })
     // the read loop looks at it when it gets there; until then a failure must not count as unhandled
     done.catch(() => {})
-    const entry: InFlightBatch = { batch: taken, started: performance.now(), done, end }
+    const entry: InFlightBatch = { batch, started: performance.now(), done, end }
     this.pending.push(entry)
     this.uncommitted.push(entry)
     const { executor } = this.ctx
@@ -202,7 +193,7 @@ export class BatchPipeline {
       listenerId,
       from: first.from,
       to: group[group.length - 1].batch.to,
-      processed: group.reduce((n, p) => n + p.batch.rows, 0),
+      processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
       ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
       clearAhead: group.some((p) => p.batch.clearAhead)
     }
@@ -212,8 +203,8 @@ export class BatchPipeline {
     }
     const now = performance.now()
     for (const { batch, started } of group) {
-      ctx.stats.eventsProcessed += batch.rows
-      ctx.metrics.eventsRead.inc(batch.rows)
+      ctx.stats.eventsProcessed += batch.rows.length
+      ctx.metrics.eventsRead.inc(batch.rows.length)
       ctx.metrics.batchDuration.observe((now - started) / 1000)
     }
     if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
