@@ -1,11 +1,13 @@
 // The executing stage's deadlines and cancellation, with actions that answer, never answer, or
 // ignore their cancellation. No database: a registry whose run() is hand-made.
+import type { FastifyBaseLogger } from 'fastify'
 import t from 'tap'
 import type { ActionRegistry } from '../../lib/actions/registry.js'
 import type { ActionContext, ActionOutcome } from '../../lib/actions/types.js'
 import { Cancellation } from '../../lib/actions/cancellation.js'
 import { DEFAULT_RETRY_CONFIG, type Observer, type ObserverEvent } from '../../lib/model.js'
 import type { Delivery } from '../../lib/runtime/delivery.js'
+import type { EndpointGuard } from '../../lib/runtime/endpoints.js'
 import { Executor } from '../../lib/runtime/executing.js'
 import { Limiter } from '../../lib/runtime/limiter.js'
 import { testServices } from '../helpers/action-context.js'
@@ -145,4 +147,39 @@ t.test('Limiter: at most `limit` at once, started in submission order', async (t
   const one = new Limiter(1)
   one.submit(() => { throw new Error('sync') })
   t.equal(await new Promise((resolve) => { one.submit(async () => { resolve('ran') }) }), 'ran')
+})
+
+t.test('a throw in the endpoint bookkeeping ends the delivery as an EXCEPTION, logged with its ids; the slot is given back', async (t) => {
+  const errors: Array<{ obj: Record<string, unknown>, msg: string }> = []
+  const log = { error: (obj: Record<string, unknown>, msg: string) => errors.push({ obj, msg }), warn () {}, debug () {} } as unknown as FastifyBaseLogger
+  const registry = { ...registryOf(async () => ok), endpointOf: () => 'http://sink.test' } as unknown as ActionRegistry
+  const boom = (): never => { throw new Error('bookkeeping broke') }
+  async function deliverThrough (parts: Partial<Record<'admit' | 'record' | 'leave', (...args: never[]) => unknown>>): Promise<{ outcome: ActionOutcome, left: Array<number | undefined> }> {
+    const left: Array<number | undefined> = []
+    const guard = {
+      enter: (_endpoint: string, _readPath: boolean, start: () => void) => { start(); return undefined },
+      admit: () => ({ probe: false }),
+      record: () => {},
+      leave: (_endpoint: string, attemptMs: number | undefined) => { left.push(attemptMs) },
+      ...parts
+    } as unknown as EndpointGuard
+    const [result] = await new Executor(registry, 4, undefined, log, guard).runAll([delivery(1000)])
+    return { outcome: result.outcome, left }
+  }
+  const exception = { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'bookkeeping broke' }
+
+  const recorded = await deliverThrough({ record: boom })
+  t.match(recorded.outcome, exception, 'recording the outcome threw')
+  t.equal(recorded.left.length, 1, 'the slot was given back once')
+  t.type(recorded.left[0], 'number', 'with the attempt it made')
+
+  for (const admit of [boom, async () => await Promise.reject(new Error('bookkeeping broke'))]) {
+    const refused = await deliverThrough({ admit })
+    t.match(refused.outcome, exception, 'asking the gate threw or rejected')
+    t.same(refused.left, [undefined], 'the slot was given back, no attempt made')
+  }
+
+  const leaving = await deliverThrough({ leave: boom })
+  t.match(leaving.outcome, exception, 'giving the slot back threw')
+  t.match(errors, [{ msg: 'endpoint slot bookkeeping failed', obj: { event_id: event.event_id, observer_id: delivery(0).observer.id, endpoint: 'http://sink.test' } }])
 })
