@@ -2,36 +2,17 @@
 // endpoint, whose circuit and rate limit are asked first: endpoints.ts), each bounded by its
 // deadline and interrupted by a shutdown, through the registry's run (the one way to run any
 // action). Never throws: every delivery ends in an outcome, an attempt not made included.
-import { context } from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../actions/registry.js'
-import type { ActionContext, ActionOutcome, ActionServices } from '../actions/types.js'
-import { Cancellation } from '../actions/cancellation.js'
-import { CANCELLED, InFlightAttempts, type Running } from './deadlines.js'
-import { idempotencyKey, type Delivery } from './delivery.js'
+import type { ActionOutcome } from '../actions/types.js'
+import { exception, runAttempt, timeoutOf, type AttemptDeps } from './attempt.js'
+import { InFlightAttempts } from './deadlines.js'
+import type { Delivery } from './delivery.js'
 import type { Admission, EndpointGuard } from './endpoints.js'
 import { HANDOVER_MS } from './endpoint-slots.js'
-import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './delivery-trace.js'
-import { toEnvelope } from './event.js'
 import { Limiter } from './limiter.js'
 import type { Metrics } from './metrics.js'
 import type { AttemptResult } from './settling.js'
-
-/** What an action sees of its attempt; the AbortSignal is only made if the action reads it. */
-class AttemptContext implements ActionContext {
-  constructor (
-    readonly observer: { id: string, name: string },
-    readonly actionIndex: number,
-    readonly attempt: number,
-    readonly idempotencyKey: string,
-    readonly timeoutMs: number,
-    readonly services: ActionServices,
-    readonly cancellation: Cancellation,
-    readonly trace: DeliveryTrace
-  ) {}
-
-  get signal (): AbortSignal { return this.cancellation.signal }
-}
 
 /** A delivery not attempted (its endpoint is open, paused or busy): it waits, with no attempt used. */
 const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): AttemptResult =>
@@ -53,11 +34,6 @@ function handedOver (delivery: Delivery, detached: Promise<AttemptResult>): Atte
   return { delivery, outcome, startedAt: new Date(), durationMs: 0, detached }
 }
 
-const timeoutOf = ({ action, observer }: Delivery): number => typeof action.timeout_ms === 'number' ? action.timeout_ms : observer.timeout_ms
-
-const exception = (err: unknown): ActionOutcome =>
-  ({ ok: false, kind: 'transient', code: 'EXCEPTION', message: err instanceof Error ? err.message : String(err) })
-
 /** A bug in the bookkeeping around an attempt, as the delivery's outcome. */
 const failure = (delivery: Delivery, err: unknown, endpoint: string): AttemptResult =>
   ({ delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint })
@@ -66,6 +42,7 @@ export class Executor {
   /** the attempts in flight; interrupted at the drain deadline of a shutdown */
   readonly inFlight = new InFlightAttempts()
   private readonly limiter: Limiter
+  private readonly attempts: AttemptDeps
 
   constructor (
     private readonly registry: ActionRegistry,
@@ -76,6 +53,7 @@ export class Executor {
     readonly endpoints?: EndpointGuard
   ) {
     this.limiter = new Limiter(concurrency)
+    this.attempts = { registry, inFlight: this.inFlight, log }
   }
 
   /**
@@ -132,7 +110,7 @@ export class Executor {
     const endpoint = guard === undefined ? null : this.registry.endpointOf(delivery.action)
     if (guard === undefined || endpoint === null) {
       this.limiter.acquire((release) => {
-        this.attempt(delivery, onStart, (result) => {
+        runAttempt(this.attempts, delivery, onStart, (result) => {
           release()
           done(result)
         })
@@ -164,7 +142,7 @@ export class Executor {
         return
       }
       this.limiter.acquire((release) => {
-        this.attempt(delivery, onStart, (result) => {
+        runAttempt(this.attempts, delivery, onStart, (result) => {
           release()
           try {
             guard.record(endpoint, result.outcome, probe)
@@ -190,62 +168,6 @@ export class Executor {
     }
     done(result)
   }
-
-  /** One attempt of one delivery, now (outside the concurrency bound). */
-  run (delivery: Delivery, onStart?: () => void): Promise<AttemptResult> {
-    return new Promise((resolve) => { this.attempt(delivery, onStart, resolve) })
-  }
-
-  /**
-   * One attempt, calling `done` once with its result (an exception included; never throws). Bounded
-   * by its deadline and interrupted by a shutdown (deadlines.ts).
-   */
-  private attempt (delivery: Delivery, onStart: (() => void) | undefined, done: (result: AttemptResult) => void): void {
-    onStart?.()
-    const startedAt = new Date()
-    const start = performance.now()
-    let trace: DeliveryTrace | undefined
-    // called from a promise's callback or a deadline's timer: nothing may escape from it
-    const end = (outcome: ActionOutcome): void => {
-      try {
-        if (trace !== undefined) endDeliveryTrace(trace, outcome)
-      } catch (err) {
-        this.log?.warn({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id }, 'ending the attempt\'s span failed')
-      }
-      try {
-        done({ delivery, outcome, startedAt, durationMs: Math.round(performance.now() - start), trace })
-      } catch (err) {
-        this.log?.error({ err, observer_id: delivery.observer.id, event_id: delivery.event.event_id }, 'recording an attempt\'s end failed')
-      }
-    }
-    const { inFlight } = this
-    let running: Running | undefined
-    let ran: Promise<ActionOutcome>
-    try {
-      trace = startDeliveryTrace(delivery)
-      if (inFlight.interrupted) return end(CANCELLED)
-      const { action, observer, actionIndex } = delivery
-      const timeoutMs = timeoutOf(delivery)
-      const cancellation = new Cancellation()
-      const ctx = new AttemptContext({ id: observer.id, name: observer.name }, actionIndex, delivery.attempt,
-        idempotencyKey(delivery.event.event_id, observer.id, actionIndex), timeoutMs, this.registry.services, cancellation, trace)
-      const envelope = toEnvelope(delivery.event, observer)
-      running = inFlight.start(timeoutMs, cancellation, end)
-      const parent = trace.context
-      // with an SDK, custom actions' own spans become children of the attempt's
-      ran = parent === undefined
-        ? this.registry.run(envelope, action, ctx)
-        : context.with(parent, () => this.registry.run(envelope, action, ctx))
-    } catch (err) {
-      // not even a synchronous throw escapes: a batch waits for every one of its attempts
-      if (running === undefined) end(exception(err))
-      else this.thrown(running, err)
-      return
-    }
-    ran.then((outcome) => { running.end(!outcome.ok && inFlight.interrupted ? CANCELLED : outcome) }, (err: unknown) => { this.thrown(running, err) })
-  }
-
-  private thrown (running: Running, err: unknown): void { running.end(this.inFlight.interrupted ? CANCELLED : exception(err)) }
 
   /**
    * One counter update per (type, outcome) of a batch, the attempts' durations, the delivery

@@ -22,19 +22,6 @@ export class Limiter {
     } else this.waiting.push(task)
   }
 
-  /** Starts `task` in a slot; the slot is released however its promise ends. */
-  submit (task: () => Promise<unknown>): void {
-    this.acquire((release) => {
-      let running: Promise<unknown>
-      try {
-        running = task()
-      } catch (err) {
-        running = Promise.reject(err)
-      }
-      running.then(release, release)
-    })
-  }
-
   // the slot is handed to the oldest waiting task
   private readonly release = (): void => {
     if (this.next < this.waiting.length) {

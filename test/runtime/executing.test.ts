@@ -10,6 +10,7 @@ import type { Delivery } from '../../lib/runtime/delivery.js'
 import type { EndpointGuard } from '../../lib/runtime/endpoints.js'
 import { Executor } from '../../lib/runtime/executing.js'
 import { Limiter } from '../../lib/runtime/limiter.js'
+import type { AttemptResult } from '../../lib/runtime/settling.js'
 import { testServices } from '../helpers/action-context.js'
 
 type Run = (ctx: ActionContext) => Promise<ActionOutcome>
@@ -19,6 +20,9 @@ function registryOf (run: Run): ActionRegistry {
 }
 
 const executorOf = (run: Run): Executor => new Executor(registryOf(run), 32)
+
+/** One delivery through the executor (its concurrency bound, no endpoint guard), as a promise of its result. */
+const attemptOne = async (executor: Executor, delivery: Delivery): Promise<AttemptResult> => (await executor.runAll([delivery]))[0]
 
 const event: ObserverEvent = {
   event_id: '7d4c6f3e-7d6a-4a39-9a43-0f9b1c3f2a10',
@@ -45,7 +49,7 @@ const ok: ActionOutcome = { ok: true, statusCode: 200 }
 
 t.test('an action that ignores its cancellation still ends at its timeout, and its signal aborts', async (t) => {
   let seen: ActionContext | undefined
-  const { outcome } = await executorOf(async (ctx) => { seen = ctx; return await never() }).run(delivery(40))
+  const { outcome } = await attemptOne(executorOf(async (ctx) => { seen = ctx; return await never() }), delivery(40))
   t.same(outcome, { ok: false, kind: 'transient', code: 'TIMEOUT', message: 'no answer within 40 ms', timedOut: true })
   t.equal(seen?.signal.aborted, true, 'the signal read afterwards is aborted')
   t.equal((seen?.signal.reason as Error).name, 'TimeoutError')
@@ -54,8 +58,8 @@ t.test('an action that ignores its cancellation still ends at its timeout, and i
 t.test('each attempt ends at its own deadline, whatever the order they started in', async (t) => {
   const executor = executorOf(never)
   const ended: number[] = []
-  const slow = executor.run(delivery(120)).then((r) => { ended.push(120); return r })
-  const fast = executor.run(delivery(30)).then((r) => { ended.push(30); return r })
+  const slow = attemptOne(executor, delivery(120)).then((r) => { ended.push(120); return r })
+  const fast = attemptOne(executor, delivery(30)).then((r) => { ended.push(30); return r })
   const results = await Promise.all([slow, fast])
   t.same(ended, [30, 120], 'the shorter timeout ended first')
   t.same(results.map((r) => r.outcome.ok === false && r.outcome.code), ['TIMEOUT', 'TIMEOUT'])
@@ -65,11 +69,11 @@ t.test('an attempt that answered is never cancelled by its deadline', async (t) 
   const contexts: ActionContext[] = []
   let answer: Run = async (ctx) => { contexts.push(ctx); return ok }
   const executor = executorOf(async (ctx) => await answer(ctx))
-  const first = await executor.run(delivery(30))
+  const first = await attemptOne(executor, delivery(30))
   t.same(first.outcome, ok)
   // a later attempt with the same timeout: once it timed out, the first one's deadline has passed too
   answer = never
-  const second = await executor.run(delivery(30))
+  const second = await attemptOne(executor, delivery(30))
   t.match(second.outcome, { code: 'TIMEOUT' })
   t.equal(contexts[0].cancellation?.cancelled, false)
 })
@@ -82,21 +86,21 @@ t.test('interruptAll ends every attempt in flight as CANCELLED and refuses new o
     ctx.cancellation?.listen((reason) => cancelled.push(reason))
     return await never()
   })
-  const running = [executor.run(delivery(60_000)), executor.run(delivery(30_000, 1))]
+  const running = [attemptOne(executor, delivery(60_000)), attemptOne(executor, delivery(30_000, 1))]
   await t.resolveMatch(new Promise((resolve) => setImmediate(() => resolve(started))), 2)
   executor.interruptAll(new Error('shutdown'))
   const results = await Promise.all(running)
   t.same(results.map((r) => r.outcome.ok === false && r.outcome.code), ['CANCELLED', 'CANCELLED'])
   t.same(cancelled.map((e) => e?.message), ['shutdown', 'shutdown'], 'each action was told')
-  t.match((await executor.run(delivery(1000))).outcome, { code: 'CANCELLED' })
+  t.match((await attemptOne(executor, delivery(1000))).outcome, { code: 'CANCELLED' })
   t.equal(started, 2, 'no new attempt ran after the interruption')
 })
 
 t.test('an action that throws is a transient EXCEPTION', async (t) => {
-  t.match((await executorOf(async () => { throw new Error('boom') }).run(delivery(1000))).outcome,
+  t.match((await attemptOne(executorOf(async () => { throw new Error('boom') }), delivery(1000))).outcome,
     { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'boom' })
   const broken = { services: testServices(), run: () => { throw new Error('registry broke') } } as unknown as ActionRegistry
-  t.match((await new Executor(broken, 1).run(delivery(1000))).outcome,
+  t.match((await attemptOne(new Executor(broken, 1), delivery(1000))).outcome,
     { ok: false, kind: 'transient', code: 'EXCEPTION', message: 'registry broke' }, 'even a synchronous throw before the action ends as an outcome')
 })
 
@@ -123,30 +127,33 @@ t.test('Cancellation: the signal is made on demand and follows; the listener is 
   t.same(heard, ['first', 'now'], 'a removed listener is not called')
 })
 
-t.test('Limiter: at most `limit` at once, started in submission order', async (t) => {
+t.test('Limiter: at most `limit` at once, started in submission order; each release starts the oldest waiting', async (t) => {
   const limiter = new Limiter(2)
   let active = 0
   let most = 0
   const order: number[] = []
   const done = await new Promise<number[]>((resolve) => {
     for (let i = 0; i < 6; i++) {
-      limiter.submit(async () => {
+      limiter.acquire((release) => {
         order.push(i)
         active++
         most = Math.max(most, active)
-        await new Promise((resolve) => setImmediate(resolve))
-        active--
-        if (order.length === 6 && active === 0) resolve(order)
-        if (i === 2) throw new Error('a failing task frees its slot too')
+        setImmediate(() => {
+          active--
+          release()
+          if (order.length === 6 && active === 0) resolve(order)
+        })
       })
     }
   })
   t.same(done, [0, 1, 2, 3, 4, 5])
   t.equal(most, 2)
-  // a task that throws before returning its promise frees its slot too
-  const one = new Limiter(1)
-  one.submit(() => { throw new Error('sync') })
-  t.equal(await new Promise((resolve) => { one.submit(async () => { resolve('ran') }) }), 'ran')
+  // every slot came back: two more start at once
+  const started: number[] = []
+  limiter.acquire(() => { started.push(1) })
+  limiter.acquire(() => { started.push(2) })
+  limiter.acquire(() => { started.push(3) })
+  t.same(started, [1, 2], 'two slots free, the third waits')
 })
 
 t.test('a throw in the endpoint bookkeeping ends the delivery as an EXCEPTION, logged with its ids; the slot is given back', async (t) => {

@@ -7,27 +7,38 @@ const never = new AbortController().signal
 const keepAlive = setInterval(() => {}, 1000)
 t.teardown(() => { clearInterval(keepAlive) })
 
-const elapsed = async (sleep: Promise<void>): Promise<number> => {
-  const started = performance.now()
-  await sleep
-  return performance.now() - started
+/** A sleep, and whether it has ended yet. */
+function watched (sleep: Promise<void>): { ended: () => boolean, sleep: Promise<void> } {
+  let ended = false
+  return { ended: () => ended, sleep: sleep.then(() => { ended = true }) }
 }
+// a turn of the event loop: a sleep that was ended meanwhile has resolved by then
+const turn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
 
 t.test('wakeBy ends a sleep that would last past the due time, not one that ends before it', async (t) => {
   const waker = new Waker()
-  const short = waker.sleep(50, never)
+  const short = watched(waker.sleep(50, never))
   waker.wakeBy(Date.now() + 60_000)
-  t.ok(await elapsed(short) >= 40, 'a 50 ms sleep runs out by itself: work due in a minute does not wake it')
-  const long = waker.sleep(60_000, never)
+  await turn()
+  t.notOk(short.ended(), 'a 50 ms sleep goes on: work due in a minute does not wake it')
+  await short.sleep
+  const long = watched(waker.sleep(60_000, never))
   waker.wakeBy(Date.now())
-  t.ok(await elapsed(long) < 5000, 'a one-minute sleep ends at once for work due now')
+  await turn()
+  t.ok(long.ended(), 'a one-minute sleep ends at once for work due now')
 })
 
 t.test('work due while awake shortens the next sleep to its due time; wake() still ends it at once', async (t) => {
   const waker = new Waker()
   waker.wakeBy(Date.now() + 100)
-  const ms = await elapsed(waker.sleep(60_000, never))
-  t.ok(ms >= 50 && ms < 5000, `the next sleep ends when that work is due (${Math.round(ms)} ms)`)
+  const next = watched(waker.sleep(60_000, never))
+  await turn()
+  t.notOk(next.ended(), 'the next sleep does not end at once')
+  const started = Date.now()
+  await next.sleep
+  t.ok(Date.now() - started < 30_000, 'it ended when that work was due, not after its minute')
   waker.wake()
-  t.ok(await elapsed(waker.sleep(60_000, never)) < 5000, 'wake() while awake ends the next sleep at once')
+  const woken = watched(waker.sleep(60_000, never))
+  await turn()
+  t.ok(woken.ended(), 'wake() while awake ends the next sleep at once')
 })
