@@ -22,8 +22,8 @@ type SettlementRepo = typeof import('../lib/db/settlement.repo.js')
 type Migrate = typeof import('../lib/db/migrate.js')
 type Model = typeof import('../lib/model.js')
 type Options = typeof import('../lib/options.js')
-type Event = typeof import('../lib/runtime/event.js')
-type Settling = typeof import('../lib/runtime/settling.js')
+type Event = typeof import('../lib/runtime/delivery/event.js')
+type Settling = typeof import('../lib/runtime/delivery/settling.js')
 
 export interface RuntimeCode {
   source: 'typescript via tsx' | 'compiled with tsc'
@@ -68,8 +68,8 @@ export async function loadRuntimeCode (): Promise<RuntimeCode> {
     load<Migrate>('lib/db/migrate.ts'),
     load<Model>('lib/model.ts'),
     load<Options>('lib/options.ts'),
-    load<Event>('lib/runtime/event.ts'),
-    load<Settling>('lib/runtime/settling.ts')
+    load<Event>('lib/runtime/delivery/event.ts'),
+    load<Settling>('lib/runtime/delivery/settling.ts')
   ])
   return {
     source: RUNNING_COMPILED ? 'compiled with tsc' : 'typescript via tsx',

@@ -6,7 +6,7 @@ import { REDACTED } from '../lib/actions/types.js'
 import { checkCondition } from '../lib/condition/index.js'
 import { InvalidActionError, InvalidConditionError, ValidationError } from '../lib/errors.js'
 import type { ActionConfig, Observer, OnDeadLetter, Ordering, RetryConfig } from '../lib/model.js'
-import { checkRetryConfig } from '../lib/runtime/retry-policy.js'
+import { checkRetryConfig } from '../lib/runtime/delivery/retry-policy.js'
 
 export interface ObserverInput {
   name?: string

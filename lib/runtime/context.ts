@@ -6,9 +6,9 @@ import { recordCheckpointError } from '../db/checkpoint.repo.js'
 import type { Database } from '../db/types.js'
 import type { DeadLetterToWrite } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Executor } from './executing.js'
+import type { Executor } from './delivery/executor.js'
 import type { Metrics } from './metrics.js'
-import type { LoadedObservers } from './observers.js'
+import type { LoadedObservers } from './observers/loaded.js'
 
 export interface RuntimeStats {
   eventsProcessed: number

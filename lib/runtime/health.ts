@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox'
 import { transactionHolding } from '../db/change-log.repo.js'
 import { readGauges, type Gauges } from '../db/gauges.repo.js'
 import type { RuntimeContext } from './context.js'
-import type { ChangeLogReader, HorizonState } from './reading.js'
+import type { ChangeLogReader, HorizonState } from './read-path/reading.js'
 
 export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('degraded')]),

@@ -1,7 +1,7 @@
 // The observer resource: what the API accepts and what it serves.
 import { Type, type TSchema } from 'typebox'
 import type { RetryConfig } from '../../lib/model.js'
-import { RetryConfigSchema } from '../../lib/runtime/retry-policy.js'
+import { RetryConfigSchema } from '../../lib/runtime/delivery/retry-policy.js'
 import { explainPattern } from '../../lib/schema-errors.js'
 import { DateTimeSchema, Nullable, UuidSchema } from './common.js'
 

@@ -1,0 +1,205 @@
+// Executing: runs deliveries, at most `concurrency` at once (and `maxInFlightPerEndpoint` per
+// endpoint, whose circuit and rate limit are asked first: endpoints.ts), each bounded by its
+// deadline and interrupted by a shutdown, through the registry's run (the one way to run any
+// action). Never throws: every delivery ends in an outcome, an attempt not made included.
+import type { FastifyBaseLogger } from 'fastify'
+import type { ActionRegistry } from '../../actions/registry.js'
+import type { ActionOutcome } from '../../actions/types.js'
+import { exception, runAttempt, timeoutOf, type AttemptDeps } from './attempt.js'
+import { InFlightAttempts } from './deadlines.js'
+import type { Delivery } from './delivery.js'
+import type { Admission, EndpointGuard } from '../endpoints/guard.js'
+import { HANDOVER_MS } from '../endpoints/slots.js'
+import { Limiter } from './limiter.js'
+import type { Metrics } from '../metrics.js'
+import type { AttemptResult } from './settling.js'
+
+/** A delivery not attempted (its endpoint is open, paused or busy): it waits, with no attempt used. */
+const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): AttemptResult =>
+  ({ delivery, outcome, startedAt: new Date(), durationMs: 0, endpoint })
+
+/**
+ * An attempt handed over while still running: its batch commits it as a retry of the same attempt,
+ * claimed until well past the attempt's deadline (a crash leaves it to the retry worker then), and
+ * handover.ts settles it when `detached` ends.
+ */
+function handedOver (delivery: Delivery, detached: Promise<AttemptResult>): AttemptResult {
+  const outcome: ActionOutcome = {
+    ok: false,
+    kind: 'transient',
+    code: 'HANDED_OVER',
+    message: 'attempt still in flight; settled when it ends',
+    deferUntil: new Date(Date.now() + timeoutOf(delivery) * 2 + 10_000)
+  }
+  return { delivery, outcome, startedAt: new Date(), durationMs: 0, detached }
+}
+
+/** A bug in the bookkeeping around an attempt, as the delivery's outcome. */
+const failure = (delivery: Delivery, err: unknown, endpoint: string): AttemptResult =>
+  ({ delivery, outcome: exception(err), startedAt: new Date(), durationMs: 0, endpoint })
+
+export class Executor {
+  /** the attempts in flight; interrupted at the drain deadline of a shutdown */
+  readonly inFlight = new InFlightAttempts()
+  private readonly limiter: Limiter
+  private readonly attempts: AttemptDeps
+
+  constructor (
+    private readonly registry: ActionRegistry,
+    concurrency: number,
+    private readonly metrics?: Metrics,
+    private readonly log?: FastifyBaseLogger,
+    /** endpoint protection; without it every delivery goes straight to the concurrency bound */
+    readonly endpoints?: EndpointGuard
+  ) {
+    this.limiter = new Limiter(concurrency)
+    this.attempts = { registry, inFlight: this.inFlight, log }
+  }
+
+  /**
+   * Runs the deliveries within the concurrency bound; resolves once every one has an outcome.
+   * With `handover` (the read path's unordered deliveries), an attempt still running after
+   * HANDOVER_MS does not hold the rest: it is handed over (its result says so and carries the
+   * attempt's real end as `detached`), so its batch commits it as a claimed retry and goes on.
+   * `onEnd` is told as each attempt really ends (a handed-over one included).
+   */
+  runAll (deliveries: readonly Delivery[], handover = false, onEnd?: () => void): Promise<AttemptResult[]> {
+    const results = new Array<AttemptResult>(deliveries.length)
+    if (deliveries.length === 0) return Promise.resolve(results)
+    return new Promise<AttemptResult[]>((resolve) => {
+      let left = deliveries.length
+      const ended = (i: number, result: AttemptResult): void => {
+        results[i] = result
+        if (--left > 0) return
+        clearTimeout(watch)
+        this.count(results)
+        resolve(results)
+      }
+      const starts = handover ? new Array<number>(deliveries.length).fill(0) : undefined
+      const detached = new Map<number, (result: AttemptResult) => void>()
+      let watch: NodeJS.Timeout | undefined
+      const look = (): void => {
+        const now = performance.now()
+        let next = HANDOVER_MS
+        for (let i = 0; i < deliveries.length; i++) {
+          if (left === 0) return
+          if (results[i] !== undefined || detached.has(i)) continue
+          const started = (starts as number[])[i]
+          if (started > 0 && now - started >= HANDOVER_MS) {
+            ended(i, handedOver(deliveries[i], new Promise((resolve) => detached.set(i, resolve))))
+          } else if (started > 0) {
+            next = Math.min(next, started + HANDOVER_MS - now)
+          }
+        }
+        if (left > 0) watch = setTimeout(look, Math.max(1, next))
+      }
+      if (starts !== undefined) watch = setTimeout(look, HANDOVER_MS)
+      for (let i = 0; i < deliveries.length; i++) {
+        this.dispatch(deliveries[i], (result) => {
+          onEnd?.()
+          const resolveDetached = detached.get(i)
+          if (resolveDetached !== undefined) resolveDetached(result)
+          else ended(i, result)
+        }, starts === undefined ? undefined : () => { starts[i] = performance.now() })
+      }
+    })
+  }
+
+  private dispatch (delivery: Delivery, done: (result: AttemptResult) => void, onStart?: () => void): void {
+    const guard = this.endpoints
+    const endpoint = guard === undefined ? null : this.registry.endpointOf(delivery.action)
+    if (guard === undefined || endpoint === null) {
+      this.limiter.acquire((release) => {
+        runAttempt(this.attempts, delivery, onStart, (result) => {
+          release()
+          done(result)
+        })
+      })
+      return
+    }
+    const refused = guard.enter(endpoint, delivery.origin === 'change_log',
+      () => { this.guarded(guard, endpoint, delivery, onStart, done) },
+      (outcome) => { done(notMade(delivery, outcome, endpoint)) })
+    if (refused !== undefined) done(notMade(delivery, refused, endpoint))
+  }
+
+  /**
+   * In one of its endpoint's slots: asks the endpoint's gate, then attempts within the concurrency
+   * bound. Callbacks, not an async function: every delivery comes through here.
+   */
+  private guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery, onStart: (() => void) | undefined, done: (result: AttemptResult) => void): void {
+    const failed = (err: unknown): void => { this.leave(guard, endpoint, undefined, failure(delivery, err, endpoint), done) }
+    let admitted: ReturnType<EndpointGuard['admit']>
+    try {
+      admitted = guard.admit(endpoint)
+    } catch (err) {
+      failed(err)
+      return
+    }
+    const go = ({ refused, probe }: Admission): void => {
+      if (refused !== undefined) {
+        this.leave(guard, endpoint, undefined, notMade(delivery, refused, endpoint), done)
+        return
+      }
+      this.limiter.acquire((release) => {
+        runAttempt(this.attempts, delivery, onStart, (result) => {
+          release()
+          try {
+            guard.record(endpoint, result.outcome, probe)
+            result.endpoint = endpoint
+          } catch (err) {
+            result = failure(delivery, err, endpoint)
+          }
+          this.leave(guard, endpoint, result.durationMs, result, done)
+        })
+      })
+    }
+    if (admitted instanceof Promise) admitted.then(go, failed)
+    else go(admitted)
+  }
+
+  /** Gives the endpoint's slot back (`attemptMs` undefined when no attempt was made) and hands the result on. */
+  private leave (guard: EndpointGuard, endpoint: string, attemptMs: number | undefined, result: AttemptResult, done: (result: AttemptResult) => void): void {
+    try {
+      guard.leave(endpoint, attemptMs)
+    } catch (err) {
+      this.log?.error({ err, observer_id: result.delivery.observer.id, event_id: result.delivery.event.event_id, endpoint }, 'endpoint slot bookkeeping failed')
+      result = failure(result.delivery, err, endpoint)
+    }
+    done(result)
+  }
+
+  /**
+   * One counter update per (type, outcome) of a batch, the attempts' durations, the delivery
+   * latency of the successes, and a debug line per failed attempt.
+   */
+  count (results: readonly AttemptResult[]): void {
+    const { metrics, log } = this
+    if (metrics === undefined) return
+    const counts = new Map<string, { action_type: string, outcome: string, n: number }>()
+    for (const { delivery, outcome, startedAt, durationMs } of results) {
+      if (!outcome.ok && outcome.deferUntil !== undefined) continue
+      const type = delivery.action.type
+      const kind = outcome.ok ? 'success' : outcome.code === 'CANCELLED' ? 'cancelled' : outcome.kind
+      const key = `${type}\n${kind}`
+      const count = counts.get(key)
+      if (count === undefined) counts.set(key, { action_type: type, outcome: kind, n: 1 })
+      else count.n++
+      metrics.actionDuration.observe(type, durationMs / 1000)
+      // from the change's created_at (the writing transaction's start) to the end of the attempt
+      // that delivered it; a stored event's timestamp is any text, and NaN would make observe() throw
+      const created = outcome.ok ? Date.parse(delivery.event.timestamp) : Number.NaN
+      if (Number.isFinite(created)) metrics.deliveryLatency.observe(type, Math.max(0, startedAt.getTime() + durationMs - created) / 1000)
+      // every attempt is in tb_observer_log; a failing endpoint would flood the host's log at
+      // info level, so the line is debug (dead letters are warned once committed)
+      if (!outcome.ok && outcome.code !== 'CANCELLED') {
+        log?.debug({ observer_id: delivery.observer.id, event_id: delivery.event.event_id, action_index: delivery.actionIndex, attempt: delivery.attempt, code: outcome.code, status_code: outcome.statusCode }, `action failed: ${outcome.message}`)
+      }
+    }
+    for (const { action_type: actionType, outcome, n } of counts.values()) metrics.actions.inc({ action_type: actionType, outcome }, n)
+  }
+
+  interruptAll (reason: Error): void { this.inFlight.interruptAll(reason) }
+
+  reset (): void { this.inFlight.reset() }
+}

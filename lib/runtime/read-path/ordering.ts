@@ -1,0 +1,110 @@
+// Ordered delivery per entity, on the reader's side. For an observer with `ordering = 'entity'`,
+// the deliveries one event owes it form a group; the groups of one key (observer, entity_type,
+// entity_id) run one after another in commit order, across batches too. A group that does not
+// resolve (a retry is scheduled, or a dead letter holds the key) makes the key held: its later
+// groups are parked, durably, until release-worker.ts releases them in order. Keys that never
+// fail cost a Map lookup: nothing is written for them.
+import type { Observer, ObserverEvent, Settlement } from '../../model.js'
+import type { Delivery } from '../delivery/delivery.js'
+import { disposition, settle, type AttemptResult } from '../delivery/settling.js'
+
+/** The deliveries one event owes one ordered observer. */
+export interface OrderedGroup {
+  key: string
+  observer: Observer
+  event: ObserverEvent
+  deliveries: Delivery[]
+  /** the key was held when the group was planned: park it without running it */
+  parked: boolean
+}
+
+export type GroupState = 'resolved' | 'blocked' | 'parked'
+
+export interface GroupResult {
+  group: OrderedGroup
+  state: GroupState
+  results: AttemptResult[]
+}
+
+export const keyOf = (observerId: string, entityType: string, entityId: string): string => `${observerId}\u0000${entityType}\u0000${entityId}`
+
+/** A group resolves when every action succeeded, or was dead-lettered by an observer that skips dead letters; one waiting for its endpoint holds the key. */
+export function stateOf (results: readonly AttemptResult[], observer: Observer): GroupState {
+  for (const result of results) {
+    const owed = disposition(result)
+    if (owed === 'retry' || owed === 'defer' || (owed === 'dead_letter' && observer.on_dead_letter === 'block')) return 'blocked'
+  }
+  return 'resolved'
+}
+
+const RESOLVED: Promise<GroupState> = Promise.resolve('resolved')
+
+export class KeyOrder {
+  /** keys held in the database (or about to be, by a batch in flight): their events are parked */
+  private held = new Set<string>()
+  /** the last group of each key still in flight: the next one runs after it */
+  private readonly tails = new Map<string, Promise<GroupState>>()
+  /** groups parked per held key since it was loaded (a key is freed only if none came meanwhile) */
+  private readonly parks = new Map<string, number>()
+
+  /** Back to what the database holds (after a restart, a lost lease or a discarded batch). */
+  reset (keys: ReadonlyArray<{ observer_id: string, entity_type: string, entity_id: string }>): void {
+    this.held = new Set(keys.map((k) => keyOf(k.observer_id, k.entity_type, k.entity_id)))
+    this.tails.clear()
+    this.parks.clear()
+  }
+
+  isHeld (key: string): boolean { return this.held.has(key) }
+
+  get heldCount (): number { return this.held.size }
+
+  /** Runs a group after the previous group of its key; parks it if that one did not resolve. */
+  run (group: OrderedGroup, execute: (deliveries: Delivery[]) => Promise<AttemptResult[]>): Promise<GroupResult> {
+    const { key } = group
+    const previous = this.tails.get(key) ?? RESOLVED
+    const result = previous.then((before): GroupResult | Promise<GroupResult> => {
+      if (group.parked || before !== 'resolved') return this.parked(group)
+      return execute(group.deliveries).then((results) => {
+        const state = stateOf(results, group.observer)
+        if (state === 'blocked') this.held.add(key)
+        return { group, state, results }
+      })
+    })
+    const state = result.then((r) => r.state, () => 'blocked' as const)
+    this.tails.set(key, state)
+    state.then(() => { if (this.tails.get(key) === state) this.tails.delete(key) }, () => {})
+    return result
+  }
+
+  private parked (group: OrderedGroup): GroupResult {
+    this.held.add(group.key)
+    this.parks.set(group.key, (this.parks.get(group.key) ?? 0) + 1)
+    return { group, state: 'parked', results: [] }
+  }
+
+  /** How many groups of `key` were parked so far (read before freeing it). */
+  parkedSoFar (key: string): number { return this.parks.get(key) ?? 0 }
+
+  /** The key's row is gone: its events run again, unless something was parked since `seenParks`. */
+  free (key: string, seenParks: number): void {
+    if (this.parkedSoFar(key) !== seenParks || this.tails.has(key)) return
+    this.held.delete(key)
+    this.parks.delete(key)
+  }
+}
+
+/** What the groups owe: their attempts settled as usual, plus the keys they hold and the events they park. */
+export function settleGroups (groups: readonly GroupResult[], into: Settlement, now = new Date()): Settlement {
+  for (const { group, state, results } of groups) {
+    const { observer, event } = group
+    const key = { observer_id: observer.id, entity_type: event.entity_type, entity_id: event.entity_id }
+    if (state === 'parked') {
+      into.parked.push({ ...key, event_id: event.event_id, change_log_id: event.change_log_id, event })
+      into.holds.push({ ...key, blocking_event_id: null, blocking_change_log_id: null })
+      continue
+    }
+    settle(results, now, Math.random, into)
+    if (state === 'blocked') into.holds.push({ ...key, blocking_event_id: event.event_id, blocking_change_log_id: event.change_log_id })
+  }
+  return into
+}

@@ -1,0 +1,240 @@
+// The batches between reading and committing. Each batch taken by the read loop is executed at
+// once (while the next ones are read), settled when its last attempt ends, and committed strictly
+// in read order: batches that finish while a commit is in flight are committed together next
+// (group commit). Each commit is conditional on the checkpoint the previous one wrote, so a failed
+// commit fails every later one, and the read loop goes back to the stored checkpoint:
+// at-least-once, never a skipped row.
+import { commitSettlement, type CheckpointMove } from '../../db/settlement.repo.js'
+import type { Settlement } from '../../model.js'
+import { recordLoopError, warnDeadLetters, type RuntimeContext } from '../context.js'
+import type { Plan } from './planning.js'
+import type { Batch } from './reading.js'
+import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
+import { HandedOverAttempts } from '../stored/handover.js'
+import { firstDue, mergeSettlements, settle, settleUnreadable, type AttemptResult } from '../delivery/settling.js'
+
+const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
+
+interface InFlightBatch {
+  batch: Batch
+  /** when its deliveries started (for the batch duration metric) */
+  started: number
+  /** what its attempts owe the database; set once every delivery of the batch has finished */
+  settlement?: Settlement
+  /** set instead of `settlement` when working it out threw */
+  failure?: Error
+  /** attempts handed over while running: settled on their own once the batch committed */
+  handedOver?: AttemptResult[]
+  /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
+  done: Promise<boolean>
+  end: (committed: boolean | Error) => void
+}
+
+export class BatchPipeline {
+  /** taken and not yet settled by the read loop, in read order */
+  private readonly pending: InFlightBatch[] = []
+  /** executed or executing and not committed yet, in read order */
+  private readonly uncommitted: InFlightBatch[] = []
+  private committing = false
+  /** a commit failed or was refused: every later batch is discarded until the pipeline is settled */
+  private broken = false
+  private deliveriesInFlight = 0
+  private rowsInFlight = 0
+  /** the read loop waiting for room or for a batch to finish executing */
+  private roomWaiter: (() => void) | undefined
+  /** attempts that outlived their batch */
+  readonly handedOver: HandedOverAttempts
+
+  constructor (
+    private readonly ctx: RuntimeContext,
+    /** the order of ordered observers' deliveries per key, across batches */
+    private readonly order: KeyOrder,
+    /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
+    private readonly onRetriesScheduled: (dueAt: number) => void = () => {},
+    /** told when a handed-over attempt ended, which frees room when no batch is left to wait for */
+    private readonly onRoomFreed: () => void = () => {}
+  ) {
+    this.handedOver = new HandedOverAttempts(ctx, onRetriesScheduled)
+  }
+
+  get rows (): number { return this.rowsInFlight }
+  get batches (): number { return this.pending.length }
+  /** deliveries the next batch may plan (`channelCapacity` bounds those in flight) */
+  get room (): number { return this.ctx.options.runtime.channelCapacity - this.deliveriesInFlight }
+
+  /**
+   * Room for more deliveries, and no more batches read ahead than the actions can use: enough to
+   * keep `concurrency` slots busy while a batch is read and the previous one commits. Reading
+   * further ahead only keeps events longer in memory (bench/README.md).
+   */
+  hasRoom (): boolean {
+    return this.room > 0 && this.pending.length < this.maxBatches()
+  }
+
+  private maxBatches (): number {
+    const { channelCapacity, batchSize, concurrency } = this.ctx.options.runtime
+    return Math.max(2, Math.min(Math.ceil(channelCapacity / batchSize) + 1, Math.ceil(concurrency / batchSize) + 2))
+  }
+
+  /** Rows read above the horizon are known to the ledger only once committed: never overlap a read with them. */
+  mustSettle (): boolean {
+    return this.pending.some((p) => p.batch.ahead.length > 0)
+  }
+
+  /** Starts executing a planned batch; it commits after every batch taken before it. */
+  submit (batch: Batch, plan: Plan): void {
+    const { deliveries, groups } = plan
+    const count = groups.reduce((n, g) => n + g.deliveries.length, deliveries.length)
+    this.deliveriesInFlight += count
+    this.rowsInFlight += batch.rows.length
+    let end: InFlightBatch['end'] = () => {}
+    const done = new Promise<boolean>((resolve, reject) => {
+      end = (committed) => {
+        this.rowsInFlight -= batch.rows.length
+        if (committed instanceof Error) reject(committed)
+        else resolve(committed)
+      }
+    })
+    // the read loop looks at it when it gets there; until then a failure must not count as unhandled
+    done.catch(() => {})
+    const entry: InFlightBatch = { batch, started: performance.now(), done, end }
+    this.pending.push(entry)
+    this.uncommitted.push(entry)
+    const { executor } = this.ctx
+    const ordered = groups.length === 0 ? NO_GROUPS : Promise.all(groups.map((g) => this.order.run(g, (d) => executor.runAll(d))))
+    // an unordered delivery frees its room as it ends (a handed-over one when it really ends), so
+    // the next batch can be read while this one finishes; an ordered group's when the batch does
+    Promise.all([executor.runAll(deliveries, true, this.deliveryEnded), ordered]).then(([results, groupResults]) => {
+      entry.settlement = settleUnreadable(plan.refused, settleGroups(groupResults, settle(results)))
+      const handedOver = results.filter((r) => r.detached !== undefined)
+      if (handedOver.length > 0) entry.handedOver = handedOver
+    }).catch((err: Error) => {
+      // a bug, not an outcome: the batch is not committed and the reader goes back to the checkpoint
+      entry.failure = err
+    }).finally(() => {
+      this.deliveriesInFlight -= count - deliveries.length
+      this.wakeRoomWaiter()
+      this.commitReady()
+    })
+  }
+
+  private readonly deliveryEnded = (): void => {
+    this.deliveriesInFlight--
+    const { batchSize, channelCapacity } = this.ctx.options.runtime
+    // enough for a batch worth reading (a fan-out's batch is many deliveries per row)
+    if (this.room >= Math.min(channelCapacity, Math.max(batchSize, channelCapacity / 2))) this.wakeRoomWaiter()
+    // the read loop sleeps when handed-over attempts alone hold the room
+    if (this.pending.length === 0) this.onRoomFreed()
+  }
+
+  private wakeRoomWaiter (): void {
+    const waiter = this.roomWaiter
+    this.roomWaiter = undefined
+    waiter?.()
+  }
+
+  /** Every batch taken is executing (the read-ahead limit), or the oldest has finished executing: the read loop settles the oldest. */
+  mustWaitForOldest (): boolean {
+    return this.pending.length >= this.maxBatches() || this.pending[0]?.settlement !== undefined || this.pending[0]?.failure !== undefined
+  }
+
+  /**
+   * Resolves once enough room is free for a batch worth reading (deliveries end one by one) or a
+   * batch finished executing, whichever comes first: the read loop then reads more or settles the oldest.
+   */
+  async roomOrBatch (): Promise<void> {
+    await new Promise<void>((resolve) => { this.roomWaiter = resolve })
+  }
+
+  /** Group commit: every settled batch at the head of the queue goes into one transaction. */
+  private commitReady (): void {
+    if (this.committing) return
+    const group: InFlightBatch[] = []
+    for (let head = this.uncommitted[0]; head !== undefined; head = this.uncommitted[0]) {
+      if (head.failure !== undefined && group.length === 0) {
+        this.uncommitted.shift()
+        head.end(this.broken ? false : head.failure)
+        this.broken = true
+        continue
+      }
+      if (head.settlement === undefined || head.failure !== undefined) break
+      group.push(this.uncommitted.shift() as InFlightBatch)
+    }
+    if (group.length === 0) return
+    if (this.broken) {
+      for (const entry of group) entry.end(false)
+      return
+    }
+    this.committing = true
+    this.commit(group).then((committed) => {
+      if (!committed) this.broken = true
+      for (const entry of group) {
+        // not committed: the batch is read again, and what its handed-over attempts did is dropped
+        if (committed && entry.handedOver !== undefined) this.handedOver.add(entry.handedOver)
+        entry.end(committed)
+      }
+    }, (err: Error) => {
+      this.broken = true
+      // the first batch reports the error; the others are discarded with it
+      group[0].end(err)
+      for (const entry of group.slice(1)) entry.end(false)
+    }).finally(() => {
+      this.committing = false
+      this.commitReady()
+    })
+  }
+
+  private async commit (group: InFlightBatch[]): Promise<boolean> {
+    const { ctx } = this
+    const listenerId = ctx.options.runtime.listenerId
+    const first = group[0].batch
+    const settlement = group.length === 1 ? group[0].settlement as Settlement : mergeSettlements(group.map((p) => p.settlement as Settlement))
+    const checkpoint: CheckpointMove = {
+      listenerId,
+      from: first.from,
+      to: group[group.length - 1].batch.to,
+      processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
+      ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
+      clearAhead: group.some((p) => p.batch.clearAhead)
+    }
+    if (!await commitSettlement(ctx.db, ctx.schema, settlement, { checkpoint })) {
+      ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
+      return false
+    }
+    const now = performance.now()
+    for (const { batch, started } of group) {
+      ctx.stats.eventsProcessed += batch.rows.length
+      ctx.metrics.eventsRead.inc(batch.rows.length)
+      ctx.metrics.batchDuration.observe((now - started) / 1000)
+    }
+    if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
+    warnDeadLetters(ctx, settlement.deadLetters)
+    return true
+  }
+
+  /**
+   * Waits for the oldest batch. False when it was not committed: everything in flight is then
+   * settled too, and the caller must restart the reader at the stored checkpoint.
+   */
+  async settleOldest (): Promise<boolean> {
+    const oldest = this.pending.shift()
+    if (oldest === undefined) return true
+    let ok = false
+    try {
+      ok = await oldest.done
+    } catch (err) {
+      await recordLoopError(this.ctx, err)
+    }
+    if (!ok) await this.settleAll()
+    return ok
+  }
+
+  /** Waits for every batch in flight; afterwards the next batch commits on its own merit. */
+  async settleAll (): Promise<void> {
+    while (this.pending.length > 0) {
+      const next = this.pending.shift() as InFlightBatch
+      await next.done.catch(async (err) => { await recordLoopError(this.ctx, err) })
+    }
+    this.broken = false
+  }
+}

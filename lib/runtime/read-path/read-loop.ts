@@ -1,0 +1,194 @@
+// The read loop of one listener: it holds the listener's lease, is woken by NOTIFY, and moves
+// every batch through the stages: read (reading.ts) -> plan (planning.ts) -> execute, settle and
+// commit in order (pipeline.ts). Only this loop moves the reader's position.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { checkpointChannel } from '../../db/checkpoint.repo.js'
+import type { Connection } from '../../db/connection.js'
+import { loadHeldKeys } from '../../db/ordering.repo.js'
+import { openKyselySession, openPoolSession, type Session } from '../../db/session.js'
+import { recordError, recordLoopError, type RuntimeContext } from '../context.js'
+import { BatchPipeline } from './pipeline.js'
+import { planBatch } from './planning.js'
+import { KeyOrder } from './ordering.js'
+import { ChangeLogReader } from './reading.js'
+import { Waker } from '../primitives/waker.js'
+
+/** How often an instance without the lease tries to take it (a dead holder is replaced within this). */
+const LEASE_RETRY_MS = 1000
+
+/** connecting: no session yet (or it was lost); standby: another instance holds the lease. */
+export type ReadLoopState = 'connecting' | 'standby' | 'reading'
+
+export interface ReadLoopHooks {
+  /** an observer changed on some instance (NOTIFY) */
+  onObserversChanged: () => void
+  /** a committed batch scheduled retries, the first of them due at this time (epoch ms) */
+  onRetriesScheduled: (dueAt: number) => void
+  /** a retry or a dead letter was removed somewhere: a held key may be released (NOTIFY) */
+  onKeysMayResolve: () => void
+  /** an endpoint's circuit or pause changed somewhere (NOTIFY) */
+  onEndpointsChanged: () => void
+}
+
+export class ReadLoop {
+  state: ReadLoopState = 'connecting'
+  readonly reader: ChangeLogReader
+  /** ordered observers' keys: held ones, and the groups in flight per key */
+  readonly order = new KeyOrder()
+  readonly pipeline: BatchPipeline
+  private session: Session | undefined
+  private readonly waker = new Waker()
+  /** an operator moved this listener's checkpoint: go back to it before the next batch */
+  private checkpointMoved = false
+
+  constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, private readonly hooks: ReadLoopHooks) {
+    const rt = ctx.options.runtime
+    this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
+    this.pipeline = new BatchPipeline(ctx, this.order, hooks.onRetriesScheduled, () => { this.waker.wake() })
+  }
+
+  get reading (): boolean { return this.state === 'reading' }
+
+  wake (): void { this.waker.wake() }
+
+  /** Reads until `signal` aborts, then lets what is in flight finish (or be interrupted) and commit. */
+  async run (signal: AbortSignal): Promise<void> {
+    const { ctx, pipeline } = this
+    let failures = 0
+    while (!signal.aborted) {
+      try {
+        this.session ??= await this.openSession(signal)
+        if (this.state !== 'reading' && !await this.takeLease(this.session)) {
+          await this.waker.sleep(LEASE_RETRY_MS, signal)
+          continue
+        }
+        await this.step(signal)
+        failures = 0
+      } catch (err) {
+        failures++
+        await recordLoopError(ctx, err)
+        await pipeline.settleAll()
+        // when this fails too, the next round tries again (and logs what it meets)
+        await this.restart().catch((cause) => ctx.log.debug({ err: cause, listener_id: ctx.options.runtime.listenerId }, 'going back to the checkpoint failed'))
+        await sleep(Math.min(100 * 2 ** failures, 5000), undefined, { signal, ref: false }).catch(() => {})
+      }
+    }
+    await pipeline.settleAll()
+    await pipeline.handedOver.drain()
+  }
+
+  /** Releases the lease and closes the session (after run() returned). */
+  async close (): Promise<void> {
+    const { session } = this
+    if (session === undefined) return
+    const { schema, options } = this.ctx
+    // closing the connection releases the lock anyway
+    if (this.state === 'reading') {
+      await session.unlock(schema, options.runtime.listenerId).catch((err) => this.ctx.log.debug({ err }, 'unlocking the lease failed'))
+    }
+    await session.close()
+    this.session = undefined
+    this.state = 'connecting'
+  }
+
+  private async takeLease (session: Session): Promise<boolean> {
+    const { ctx } = this
+    const listenerId = ctx.options.runtime.listenerId
+    await this.pipeline.settleAll() // batches read under a lost lease: their commits are refused
+    if (!await session.tryLock(ctx.schema, listenerId)) {
+      this.state = 'standby'
+      return false
+    }
+    this.state = 'reading'
+    ctx.log.info({ listener_id: listenerId }, 'lease taken: reading the change log')
+    await this.restart()
+    return true
+  }
+
+  /** Back to what is committed: the stored checkpoint, and the keys held in the database. */
+  private async restart (): Promise<void> {
+    const [, held] = await Promise.all([this.reader.restart(), loadHeldKeys(this.ctx.db)])
+    this.order.reset(held)
+  }
+
+  /** One round: a batch read and handed to the pipeline, or a wait for room, for rows or for a wake-up. */
+  private async step (signal: AbortSignal): Promise<void> {
+    const { ctx, reader, pipeline } = this
+    const rt = ctx.options.runtime
+    await ctx.observers.refresh()
+    if (this.checkpointMoved) {
+      this.checkpointMoved = false
+      await pipeline.settleAll()
+      await this.restart()
+    }
+    if (pipeline.mustSettle() || !pipeline.hasRoom()) {
+      // no batch to wait for: handed-over attempts hold the room, and each one ending wakes the loop
+      if (pipeline.batches === 0) await this.waker.sleep(rt.pollIntervalMs, signal)
+      else if (pipeline.mustSettle() || pipeline.mustWaitForOldest()) await this.settleOldest()
+      // short of room only: deliveries free it as they end, so read on before the batch commits
+      else await pipeline.roomOrBatch()
+      return
+    }
+    const batch = await reader.next()
+    ctx.metrics.reads.inc({ result: batch !== null ? 'rows' : reader.heldBack ? 'held' : 'empty' })
+    if (batch === null) {
+      if (pipeline.batches > 0) await this.settleOldest()
+      else await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)
+      return
+    }
+    // an observer changed before these rows committed and its NOTIFY has not been handled yet (or
+    // cannot be: a caller's Kysely gives no connection to LISTEN on)
+    if (rt.autoReload) await ctx.observers.refresh(batch.observersVersion)
+    const plan = planBatch(batch.rows, ctx.observers.matcher, pipeline.room, this.order)
+    for (const { row, code, message } of plan.refused) {
+      recordError(ctx, new Error(message), { change_log_id: row.pk_entity_change_log, event_id: row.id, code }, 'change-log row is not an event; dead-lettered')
+    }
+    pipeline.submit(reader.take(batch, plan.kept), plan)
+    // it took everything there was: wait for a NOTIFY (one that came meanwhile ends the wait at
+    // once) or the poll interval rather than read again to find nothing; the batch commits meanwhile
+    if (batch.full !== true && plan.kept === batch.rows.length) await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)
+  }
+
+  private async settleOldest (): Promise<void> {
+    if (!await this.pipeline.settleOldest()) await this.restart()
+  }
+
+  private async openSession (signal: AbortSignal): Promise<Session> {
+    const { ctx, connection } = this
+    const { options, schema } = ctx
+    const rt = options.runtime
+    const session = connection.pool !== undefined
+      ? await openPoolSession(connection.pool)
+      : await openKyselySession(options.connection.kind === 'db' ? options.connection.db : connection.db)
+    session.onLost((err) => {
+      if (signal.aborted) return
+      ctx.log.warn({ err, listener_id: rt.listenerId }, 'lease connection lost; reconnecting')
+      this.state = 'connecting'
+      this.session = undefined
+      this.waker.wake()
+    })
+    const changes = `${schema}_changes`
+    const observers = `${schema}_observers`
+    const checkpoints = checkpointChannel(schema)
+    const keys = `${schema}_keys`
+    const endpoints = `${schema}_endpoints`
+    await session.listen([changes, observers, checkpoints, keys, endpoints], (channel, payload) => {
+      if (channel === keys) {
+        this.hooks.onKeysMayResolve()
+      } else if (channel === endpoints) {
+        this.hooks.onEndpointsChanged()
+      } else if (channel === observers) {
+        if (rt.autoReload) this.hooks.onObserversChanged()
+      } else if (channel === checkpoints) {
+        if (payload === rt.listenerId) {
+          this.checkpointMoved = true
+          this.waker.wake()
+        }
+      } else {
+        this.reader.committed(payload)
+        this.waker.wake()
+      }
+    })
+    return session
+  }
+}

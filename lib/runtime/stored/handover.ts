@@ -1,0 +1,71 @@
+// Attempts handed over by the read path (executing.ts, HANDOVER_MS): their batch committed each as
+// a retry of the same attempt, claimed by this instance, and went on. When such an attempt ends,
+// its outcome is settled like any other and committed here with the end of that claim, a few at a
+// time. Should this instance die first, the claim runs out and the retry worker runs it again.
+import { commitSettlement } from '../../db/settlement.repo.js'
+import { warnDeadLetters, type RuntimeContext } from '../context.js'
+import { firstDue, settle, type AttemptResult } from '../delivery/settling.js'
+
+export class HandedOverAttempts {
+  private running = 0
+  private ended: AttemptResult[] = []
+  private committing = false
+  private idle: Array<() => void> = []
+
+  constructor (private readonly ctx: RuntimeContext, private readonly onRetriesScheduled: (dueAt: number) => void) {}
+
+  /** The handed-over results of a committed batch: each is settled once its attempt ends. */
+  add (results: readonly AttemptResult[]): void {
+    for (const { detached } of results) {
+      if (detached === undefined) continue
+      this.running++
+      detached.then((result) => {
+        this.running--
+        this.ended.push(result)
+        this.commitEnded()
+      }, (err: unknown) => {
+        // an attempt always ends in an outcome; should that break, its claim runs out and it runs again
+        this.running--
+        this.ctx.log.error({ err }, 'a handed-over attempt ended without an outcome')
+        this.commitEnded()
+      })
+    }
+  }
+
+  /** Resolves once every handed-over attempt has ended and been committed (or failed to be). */
+  async drain (): Promise<void> {
+    if (this.running === 0 && this.ended.length === 0 && !this.committing) return
+    await new Promise<void>((resolve) => this.idle.push(resolve))
+  }
+
+  private commitEnded (): void {
+    if (this.committing) return
+    if (this.ended.length === 0) {
+      if (this.running === 0) for (const resolve of this.idle.splice(0)) resolve()
+      return
+    }
+    const results = this.ended
+    this.ended = []
+    this.committing = true
+    this.commit(results).finally(() => {
+      this.committing = false
+      this.commitEnded()
+    })
+  }
+
+  private async commit (results: AttemptResult[]): Promise<void> {
+    const { ctx } = this
+    const settlement = settle(results)
+    const handedOver = results.map(({ delivery }) => ({ event_id: delivery.event.event_id, observer_id: delivery.observer.id, action_index: delivery.actionIndex }))
+    try {
+      await commitSettlement(ctx.db, ctx.schema, settlement, { release: { retries: [], deadLetters: [], handedOver } })
+    } catch (err) {
+      // the claims run out and the retry worker runs these again: at least once, maybe twice
+      for (const id of handedOver) ctx.log.error({ err, ...id }, 'committing a handed-over attempt failed; it runs again when its claim ends')
+      return
+    }
+    ctx.executor.count(results)
+    if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
+    warnDeadLetters(ctx, settlement.deadLetters)
+  }
+}

@@ -1,0 +1,37 @@
+// Runs retries that fell due. Any instance may: a claim keeps two from running the same one.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { claimDueRetries, nextRetryDue } from '../../db/retry.repo.js'
+import { recordError, type RuntimeContext } from '../context.js'
+import { claimMs, redeliver } from './run-stored.js'
+import type { Waker } from '../primitives/waker.js'
+
+/** Claims and runs one round of due retries; returns how many ran. */
+export async function runDueRetries (ctx: RuntimeContext): Promise<number> {
+  const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimMs(ctx))
+  if (rows.length === 0) return 0
+  await redeliver(ctx, rows.map((row) => ({
+    origin: 'retry',
+    claim: String(row.pk_observer_retry),
+    observer_id: row.observer_id,
+    action_index: row.action_index,
+    event: row.event,
+    attempt: row.attempt_number,
+    first_failed_at: new Date(row.first_failed_at)
+  })))
+  return rows.length
+}
+
+/** Runs due retries until `signal` aborts, sleeping until the next one is due (or a wake-up). */
+export async function retryLoop (ctx: RuntimeContext, waker: Waker, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await ctx.observers.refresh()
+      if (await runDueRetries(ctx) > 0) continue
+      const due = await nextRetryDue(ctx.db)
+      await waker.sleep(due === null ? 1000 : Math.max(0, Math.min(1000, due.getTime() - Date.now())), signal)
+    } catch (err) {
+      recordError(ctx, err, {}, 'running due retries failed; retrying')
+      await sleep(1000, undefined, { signal, ref: false }).catch(() => {})
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import t from 'tap'
+import type { ActionOutcome } from '../../../lib/actions/types.js'
+import { EndpointSlots, MAX_SPREAD_MS } from '../../../lib/runtime/endpoints/slots.js'
+
+const never = (): void => {}
+
+t.test('at most maxInFlight per endpoint, the rest started in order as slots free; other endpoints unaffected', async (t) => {
+  const slots = new EndpointSlots(2)
+  const started: string[] = []
+  for (const name of ['a1', 'a2', 'a3', 'a4']) t.equal(slots.enter('a', true, () => started.push(name), never), undefined)
+  slots.enter('b', true, () => started.push('b1'), never)
+  t.same(started, ['a1', 'a2', 'b1'])
+  t.equal(slots.inFlight('a'), 2)
+  slots.leave('a', 5)
+  t.same(started, ['a1', 'a2', 'b1', 'a3'])
+  for (let i = 0; i < 3; i++) slots.leave('a', 5)
+  t.same(started, ['a1', 'a2', 'b1', 'a3', 'a4'])
+  t.equal(slots.inFlight('a'), 0)
+})
+
+t.test('a slow endpoint: the read path always waits durably (what it queued too); a re-delivery takes a slot, or queues until the wait would be long', async (t) => {
+  let now = 1_000_000
+  const slots = new EndpointSlots(4, () => now)
+  const refused: ActionOutcome[] = []
+  for (let i = 0; i < 4; i++) slots.enter('slow', true, never, never)
+  slots.leave('slow', 2000)
+  const busy = slots.enter('slow', true, never, never)
+  t.match(busy, { ok: false, kind: 'transient', code: 'ENDPOINT_BUSY' })
+  t.equal((busy as { deferUntil: Date }).deferUntil.getTime(), now + 500, 'due when a slot should be free (4 slots, 2 s each): even with one free now, the read path does not take it')
+  t.equal(slots.enter('slow', false, never, never), undefined, 'a re-delivery takes the free slot')
+  t.equal(slots.enter('slow', false, never, (o) => refused.push(o)), undefined, 'a re-delivery queues: a slot within 0.5 s')
+  t.equal(slots.enter('slow', false, never, (o) => refused.push(o)), undefined, 'and within 1 s')
+  t.match(slots.enter('slow', false, never, never), { code: 'ENDPOINT_BUSY' }, 'the next would wait too long')
+  t.same(refused, [], 'queued re-deliveries stay queued')
+
+  // a new endpoint, stuck: no slot freed for SLOW_MS while full; what the read path queued meanwhile spills
+  const stuck = new EndpointSlots(1, () => now)
+  stuck.enter('s', true, never, never)
+  const spilled: ActionOutcome[] = []
+  t.equal(stuck.enter('s', true, never, (o) => spilled.push(o)), undefined, 'queued: nothing known yet')
+  t.equal(stuck.enter('s', false, never, never), undefined, 'a re-delivery queued too')
+  now += 600
+  t.match(stuck.enter('s', true, never, never), { code: 'ENDPOINT_BUSY' })
+  t.match(spilled, [{ code: 'ENDPOINT_BUSY' }], 'the queued read-path delivery waits durably now')
+})
+
+t.test('a fast endpoint never waits durably, and one stall does not make it slow', async (t) => {
+  const fast = new EndpointSlots(1, () => 0)
+  fast.enter('fast', true, never, never)
+  fast.leave('fast', 2)
+  fast.enter('fast', true, never, never)
+  for (let i = 0; i < 1000; i++) t.equal(fast.enter('fast', true, never, never), undefined)
+  const stalled = new EndpointSlots(1, () => 0)
+  stalled.enter('e', true, never, never)
+  stalled.leave('e', 5000)
+  stalled.enter('e', true, never, never)
+  stalled.leave('e', 2)
+  stalled.enter('e', true, never, never)
+  for (let i = 0; i < 100; i++) t.equal(stalled.enter('e', true, never, never), undefined)
+})
+
+t.test('what waits for a slow endpoint is spread over the time it takes to answer, at most MAX_SPREAD_MS ahead', async (t) => {
+  const now = 1_000_000
+  const slots = new EndpointSlots(4, () => now)
+  for (let i = 0; i < 4; i++) slots.enter('slow', true, never, never)
+  slots.leave('slow', 2000)
+  const due = (): number => ((slots.enter('slow', true, never, never) as { deferUntil: Date }).deferUntil.getTime() - now)
+  t.same([due(), due(), due()], [500, 1000, 1500], 'one slot\'s share of 2 s apart (4 slots)')
+  for (let i = 0; i < 100; i++) due()
+  t.equal(due(), MAX_SPREAD_MS, 'no further than MAX_SPREAD_MS: beyond that they are looked at again then')
+})
