@@ -7,7 +7,7 @@ import type { Database } from '../db/types.js'
 import type { DeadLetterToWrite } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Executor } from './delivery/executor.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from './metrics/metrics.js'
 import type { LoadedObservers } from './observers/loaded.js'
 
 export interface RuntimeStats {

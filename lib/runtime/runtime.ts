@@ -17,9 +17,9 @@ import { listEndpoints, resetEndpointByHand, type EndpointView } from './endpoin
 import { endpointLoop } from './endpoints/worker.js'
 import { endpointUsers } from './endpoints/users.js'
 import { EndpointGuard } from './endpoints/guard.js'
-import { Executor } from './delivery/executor.js'
+import { Executor, HANDOVER_MS } from './delivery/executor.js'
 import { readHealth, refreshGauges, type Health } from './health.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics } from './metrics/metrics.js'
 import { LoadedObservers } from './observers/loaded.js'
 import { ReadLoop } from './read-path/read-loop.js'
 import { releaseLoop } from './stored/parked-release.js'
@@ -88,7 +88,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     await refreshGauges(ctx, currentReader()).catch((err: Error) => { log.warn({ err }, 'metrics: could not read the gauges from the database') })
   })
   const stats = { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 }
-  const endpoints = new EndpointGuard(db, log, rt.circuitBreaker, rt.maxInFlightPerEndpoint)
+  const endpoints = new EndpointGuard(db, log, rt.circuitBreaker, rt.maxInFlightPerEndpoint, HANDOVER_MS)
   const observers = new LoadedObservers(db, log, (observer, event, err) => {
     recordError(ctx, err, { observer_id: observer.id, event_id: event.event_id }, 'condition failed while evaluated; the event is not delivered to this observer')
   }, (loaded) => { endpoints.setUsers(endpointUsers(loaded, registry.endpointOf)) })

@@ -9,7 +9,20 @@ import { CANCELLED, type InFlightAttempts, type Running } from './deadlines.js'
 import { idempotencyKey, type Delivery } from './delivery.js'
 import { endDeliveryTrace, startDeliveryTrace, type DeliveryTrace } from './trace.js'
 import { toEnvelope } from './event.js'
-import type { AttemptResult } from './settling.js'
+
+/** How one attempt of one delivery ended. */
+export interface AttemptResult {
+  delivery: Delivery
+  outcome: ActionOutcome
+  startedAt: Date
+  durationMs: number
+  /** the endpoint (origin) it went to, when its action has one: its retries wait for the endpoint's circuit */
+  endpoint?: string
+  /** the `traceparent` the attempt's retries continue when the event carried no trace */
+  trace?: { readonly started: string | undefined }
+  /** handed over while still running (the executor): the attempt's real end, settled by stored/handover.ts */
+  detached?: Promise<AttemptResult>
+}
 
 /** What an action sees of its attempt; the AbortSignal is only made if the action reads it. */
 class AttemptContext implements ActionContext {

@@ -1,18 +1,23 @@
-// Executing: runs deliveries, at most `concurrency` at once (and `maxInFlightPerEndpoint` per
-// endpoint, whose circuit and rate limit are asked first: endpoints.ts), each bounded by its
-// deadline and interrupted by a shutdown, through the registry's run (the one way to run any
-// action). Never throws: every delivery ends in an outcome, an attempt not made included.
+// The executor: runs deliveries, at most `concurrency` at once (and, through the endpoint guard,
+// within each endpoint's share, circuit and rate limit), each bounded by its deadline and
+// interrupted by a shutdown, through the registry's run (the one way to run any action). Never
+// throws: every delivery ends in an outcome, an attempt not made included.
 import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../../actions/registry.js'
 import type { ActionOutcome } from '../../actions/types.js'
-import { exception, runAttempt, timeoutOf, type AttemptDeps } from './attempt.js'
+import { exception, runAttempt, timeoutOf, type AttemptDeps, type AttemptResult } from './attempt.js'
 import { InFlightAttempts } from './deadlines.js'
 import type { Delivery } from './delivery.js'
-import type { Admission, EndpointGuard } from '../endpoints/guard.js'
-import { HANDOVER_MS } from '../endpoints/slots.js'
+import type { EndpointGuard, Guarded } from '../endpoints/guard.js'
 import { Limiter } from './limiter.js'
-import type { Metrics } from '../metrics.js'
-import type { AttemptResult } from './settling.js'
+import type { Metrics } from '../metrics/metrics.js'
+
+/**
+ * The longest the read path lets one delivery hold its batch: an attempt running this long is
+ * handed over (stored/handover.ts settles it), and one queued this long behind its endpoint's full
+ * lane waits durably instead (the guard's slots).
+ */
+export const HANDOVER_MS = 200
 
 /** A delivery not attempted (its endpoint is open, paused or busy): it waits, with no attempt used. */
 const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): AttemptResult =>
@@ -21,7 +26,7 @@ const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): 
 /**
  * An attempt handed over while still running: its batch commits it as a retry of the same attempt,
  * claimed until well past the attempt's deadline (a crash leaves it to the retry worker then), and
- * handover.ts settles it when `detached` ends.
+ * stored/handover.ts settles it when `detached` ends.
  */
 function handedOver (delivery: Delivery, detached: Promise<AttemptResult>): AttemptResult {
   const outcome: ActionOutcome = {
@@ -108,65 +113,27 @@ export class Executor {
   private dispatch (delivery: Delivery, done: (result: AttemptResult) => void, onStart?: () => void): void {
     const guard = this.endpoints
     const endpoint = guard === undefined ? null : this.registry.endpointOf(delivery.action)
-    if (guard === undefined || endpoint === null) {
+    const attempt = (finish: (result: AttemptResult) => void): void => {
       this.limiter.acquire((release) => {
         runAttempt(this.attempts, delivery, onStart, (result) => {
           release()
-          done(result)
-        })
-      })
-      return
-    }
-    const refused = guard.enter(endpoint, delivery.origin === 'change_log',
-      () => { this.guarded(guard, endpoint, delivery, onStart, done) },
-      (outcome) => { done(notMade(delivery, outcome, endpoint)) })
-    if (refused !== undefined) done(notMade(delivery, refused, endpoint))
-  }
-
-  /**
-   * In one of its endpoint's slots: asks the endpoint's gate, then attempts within the concurrency
-   * bound. Callbacks, not an async function: every delivery comes through here.
-   */
-  private guarded (guard: EndpointGuard, endpoint: string, delivery: Delivery, onStart: (() => void) | undefined, done: (result: AttemptResult) => void): void {
-    const failed = (err: unknown): void => { this.leave(guard, endpoint, undefined, failure(delivery, err, endpoint), done) }
-    let admitted: ReturnType<EndpointGuard['admit']>
-    try {
-      admitted = guard.admit(endpoint)
-    } catch (err) {
-      failed(err)
-      return
-    }
-    const go = ({ refused, probe }: Admission): void => {
-      if (refused !== undefined) {
-        this.leave(guard, endpoint, undefined, notMade(delivery, refused, endpoint), done)
-        return
-      }
-      this.limiter.acquire((release) => {
-        runAttempt(this.attempts, delivery, onStart, (result) => {
-          release()
-          try {
-            guard.record(endpoint, result.outcome, probe)
-            result.endpoint = endpoint
-          } catch (err) {
-            result = failure(delivery, err, endpoint)
-          }
-          this.leave(guard, endpoint, result.durationMs, result, done)
+          finish(result)
         })
       })
     }
-    if (admitted instanceof Promise) admitted.then(go, failed)
-    else go(admitted)
+    if (guard === undefined || endpoint === null) attempt(done)
+    else guard.attempt(endpoint, delivery.origin === 'change_log', attempt, (ended) => { done(this.guarded(delivery, endpoint, ended)) })
   }
 
-  /** Gives the endpoint's slot back (`attemptMs` undefined when no attempt was made) and hands the result on. */
-  private leave (guard: EndpointGuard, endpoint: string, attemptMs: number | undefined, result: AttemptResult, done: (result: AttemptResult) => void): void {
-    try {
-      guard.leave(endpoint, attemptMs)
-    } catch (err) {
-      this.log?.error({ err, observer_id: result.delivery.observer.id, event_id: result.delivery.event.event_id, endpoint }, 'endpoint slot bookkeeping failed')
-      result = failure(result.delivery, err, endpoint)
+  /** The result of a guarded delivery; a throw in the guard's bookkeeping ends it as an exception. */
+  private guarded (delivery: Delivery, endpoint: string, ended: Guarded<AttemptResult>): AttemptResult {
+    if ('broken' in ended) {
+      this.log?.error({ err: ended.broken, observer_id: delivery.observer.id, event_id: delivery.event.event_id, endpoint }, 'endpoint bookkeeping failed')
+      return failure(delivery, ended.broken, endpoint)
     }
-    done(result)
+    if ('notMade' in ended) return notMade(delivery, ended.notMade, endpoint)
+    ended.made.endpoint = endpoint
+    return ended.made
   }
 
   /**

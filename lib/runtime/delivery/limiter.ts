@@ -1,13 +1,13 @@
 // At most `limit` tasks at once across every caller (the read path, retries, dead-letter retries
 // share one), started in the order they were submitted.
+import { Fifo } from '../primitives/fifo.js'
 
 /** Starts work in a slot; `release` gives the slot back and must be called exactly once. */
 export type SlotTask = (release: () => void) => void
 
 export class Limiter {
   private active = 0
-  private readonly waiting: SlotTask[] = []
-  private next = 0
+  private readonly waiting = new Fifo<SlotTask>()
 
   constructor (private readonly limit: number) {}
 
@@ -24,14 +24,8 @@ export class Limiter {
 
   // the slot is handed to the oldest waiting task
   private readonly release = (): void => {
-    if (this.next < this.waiting.length) {
-      const task = this.waiting[this.next]
-      this.waiting[this.next++] = undefined as unknown as SlotTask
-      if (this.next === this.waiting.length) {
-        this.waiting.length = 0
-        this.next = 0
-      }
-      task(this.release)
-    } else this.active--
+    const next = this.waiting.shift()
+    if (next !== undefined) next(this.release)
+    else this.active--
   }
 }

@@ -1,24 +1,9 @@
 // Settling: what each finished attempt owes the database — its log row, and a retry or a dead
 // letter when it failed. Pure: the caller commits the Settlement (lib/db/settlement.repo.ts).
-import type { ActionOutcome } from '../../actions/types.js'
 import type { AttemptLog, ObserverEvent, RetryToSchedule, Settlement } from '../../model.js'
-import type { Delivery } from './delivery.js'
+import type { AttemptResult } from './attempt.js'
 import type { RefusedRow } from './event.js'
 import { nextRetryDelay } from './retry-policy.js'
-
-/** How one attempt of one delivery ended. */
-export interface AttemptResult {
-  delivery: Delivery
-  outcome: ActionOutcome
-  startedAt: Date
-  durationMs: number
-  /** the endpoint (origin) it went to, when its action has one: its retries wait for the endpoint's circuit */
-  endpoint?: string
-  /** the `traceparent` the attempt's retries continue when the event carried no trace */
-  trace?: { readonly started: string | undefined }
-  /** handed over while still running (executing.ts): the attempt's real end, settled by handover.ts */
-  detached?: Promise<AttemptResult>
-}
 
 const MAX_TEXT = 4096
 const clip = (text: string | undefined): string | null => text === undefined ? null : text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text

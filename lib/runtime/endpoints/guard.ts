@@ -1,7 +1,8 @@
-// Endpoint protection on the executing side (SPEC 9.3): before an attempt to an endpoint goes, its
-// circuit, pause and rate limit are consulted; after, its outcome feeds the endpoint's window.
-// The shared state (tb_observer_endpoint) is cached here and reloaded when an instance announces
-// a change; the decisions are circuit.ts's.
+// Endpoint protection around each attempt (SPEC 9.3): one call takes one of the endpoint's slots,
+// consults its circuit, pause and rate limit, runs the attempt, and feeds its outcome to the
+// endpoint's window; or says why the delivery waits instead, and until when. The shared state
+// (tb_observer_endpoint) is cached here and reloaded when an instance announces a change; the
+// decisions are circuit.ts's, the slots slots.ts's.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -13,9 +14,18 @@ import { endpointUsers, type EndpointUsers, type RateLimit } from './users.js'
 import { RollingWindow, gate, nextCoolDown, notAttempted, shouldOpen, type CircuitBreakerOptions } from './circuit.js'
 import { EndpointSlots } from './slots.js'
 
-export interface Admission { refused?: ActionOutcome, probe: boolean }
+interface Admission { refused?: ActionOutcome, probe: boolean }
 
 const GO: Admission = Object.freeze({ probe: false })
+
+/** What an attempt reports back to the guard. */
+export interface Attempted { outcome: ActionOutcome, durationMs: number }
+
+/**
+ * How a guarded attempt ended: `made` (its outcome recorded), `notMade` (the delivery waits, with
+ * no attempt used), or `broken` (the guard's own bookkeeping threw; `made` when the attempt ran).
+ */
+export type Guarded<R extends Attempted> = { made: R } | { notMade: ActionOutcome } | { broken: unknown, made?: R }
 
 export class EndpointGuard {
   private states = new Map<string, EndpointState>()
@@ -32,10 +42,12 @@ export class EndpointGuard {
     private readonly db: Kysely<Database>,
     private readonly log: FastifyBaseLogger,
     private readonly options: CircuitBreakerOptions | false,
-    private readonly maxInFlight: number,
+    maxInFlight: number,
+    /** the longest a read-path delivery may wait for a slot before it waits durably instead */
+    holdMs: number,
     private readonly now: () => number = Date.now
   ) {
-    this.slots = new EndpointSlots(maxInFlight, now)
+    this.slots = new EndpointSlots(maxInFlight, holdMs, now)
   }
 
   /** The observers and rate limits per endpoint, after every reload of the observers. */
@@ -82,20 +94,57 @@ export class EndpointGuard {
 
   inFlight (endpoint: string): number { return this.slots.inFlight(endpoint) }
 
-  /** Takes one of the endpoint's slots for `start`, or says why the delivery waits instead (endpoint-slots.ts). */
-  enter (endpoint: string, readPath: boolean, start: () => void, refuse: (outcome: ActionOutcome) => void): ActionOutcome | undefined {
-    return this.slots.enter(endpoint, readPath, start, refuse)
+  /**
+   * Runs one attempt to `endpoint` under its protection and calls `end` once with how it ended.
+   * `attempt` is started in one of the endpoint's slots, once the circuit, a pause and the rate
+   * limit let it go, and must call `finish` once. Callbacks, not promises: every delivery to an
+   * endpoint comes through here.
+   */
+  attempt<R extends Attempted> (endpoint: string, readPath: boolean, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
+    const refused = this.slots.enter(endpoint, readPath, () => { this.inSlot(endpoint, attempt, end) }, (notMade) => { end({ notMade }) })
+    if (refused !== undefined) end({ notMade: refused })
+  }
+
+  private inSlot<R extends Attempted> (endpoint: string, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
+    const leave = (attemptMs: number | undefined, ended: Guarded<R>): void => {
+      try {
+        this.leave(endpoint, attemptMs)
+      } catch (broken) {
+        ended = { broken, made: 'made' in ended ? ended.made : undefined }
+      }
+      end(ended)
+    }
+    const go = ({ refused, probe }: Admission): void => {
+      if (refused !== undefined) return leave(undefined, { notMade: refused })
+      attempt((made) => {
+        let ended: Guarded<R> = { made }
+        try {
+          this.record(endpoint, made.outcome, probe)
+        } catch (broken) {
+          ended = { broken, made }
+        }
+        leave(made.durationMs, ended)
+      })
+    }
+    let admitted: Admission | Promise<Admission>
+    try {
+      admitted = this.admit(endpoint)
+    } catch (broken) {
+      return leave(undefined, { broken })
+    }
+    if (admitted instanceof Promise) admitted.then(go, (broken: unknown) => { leave(undefined, { broken }) })
+    else go(admitted)
   }
 
   /** The slot's attempt is over (it took `attemptMs`, undefined when none was made). */
-  leave (endpoint: string, attemptMs: number | undefined): void { this.slots.leave(endpoint, attemptMs) }
+  private leave (endpoint: string, attemptMs: number | undefined): void { this.slots.leave(endpoint, attemptMs) }
 
   /**
    * May an attempt go now (after waiting for its rate-limit slot, if any)? If not, `refused` is the
    * outcome of an attempt not made; `probe` is set when this attempt is the circuit's probe.
    * Synchronous for an endpoint with no state and no rate limit: the common case costs two lookups.
    */
-  admit (endpoint: string): Admission | Promise<Admission> {
+  private admit (endpoint: string): Admission | Promise<Admission> {
     const state = this.states.get(endpoint)
     const limit = this.users.rateLimitOf(endpoint)
     if (state === undefined && limit === undefined) return GO
@@ -140,7 +189,7 @@ export class EndpointGuard {
   }
 
   /** Feeds an attempt's outcome to the endpoint's window and circuit. */
-  record (endpoint: string, outcome: ActionOutcome, probe: boolean): void {
+  private record (endpoint: string, outcome: ActionOutcome, probe: boolean): void {
     const failed = !outcome.ok && outcome.kind === 'transient' && outcome.code !== 'CANCELLED'
     if (!outcome.ok && outcome.statusCode === 429 && outcome.retryAfterMs !== undefined) {
       const until = this.now() + outcome.retryAfterMs

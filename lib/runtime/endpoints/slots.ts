@@ -3,18 +3,13 @@
 // endpoint's deliveries wait durably instead of in memory (no attempt used): the read path's
 // always, since a batch commits only when its last delivery ends, so the retry worker sends them;
 // re-deliveries when the wait for a slot would be long. A slow endpoint holds its slots and
-// nothing else; its attempts already running when it turned slow are handed over (executing.ts).
+// nothing else; its attempts already running when it turned slow are handed over by the executor.
 import type { ActionOutcome } from '../../actions/types.js'
+import { Fifo } from '../primitives/fifo.js'
 import { notAttempted } from './circuit.js'
 
 /** An endpoint whose attempts take this long, or that freed no slot for this long while full, is slow. */
 export const SLOW_MS = 500
-/**
- * The longest the read path lets one delivery hold its batch: an attempt running this long is
- * handed over (executing.ts), and read-path deliveries queued this long behind a full lane that
- * freed no slot wait durably instead (SLOW_MS when the endpoint has been answering quickly).
- */
-export const HANDOVER_MS = 200
 /** A re-delivery queued for longer than this for a slow endpoint's slot waits durably instead. */
 export const SATURATED_WAIT_MS = 1000
 /** How far ahead what waits for a slow endpoint is spread (beyond, it is looked at again then). */
@@ -28,11 +23,12 @@ interface Waiting {
   readPath: boolean
 }
 
+const isReadPath = (waiting: Waiting): boolean => waiting.readPath
+
 /** One endpoint's slots on this instance: attempts in flight, those queued, and how long one takes. */
 class Lane {
   inFlight = 0
-  queue: Waiting[] = []
-  head = 0
+  readonly queue = new Fifo<Waiting>()
   /** moving average of an attempt's duration, in ms, and the last one's */
   averageMs = 0
   lastMs = 0
@@ -40,14 +36,23 @@ class Lane {
   busySince = 0
   /** when the last delivery sent to wait durably is due: the next one is due a slot's time after it */
   nextDue = 0
-  /** looks again once SLOW_MS have passed with read-path deliveries queued: the reader may be waiting on them */
+  /** looks again once `holdMs` has passed with read-path deliveries queued: the reader may be waiting on them */
   watch: NodeJS.Timeout | undefined
 }
 
 export class EndpointSlots {
   private readonly lanes = new Map<string, Lane>()
 
-  constructor (private readonly maxInFlight: number, private readonly now: () => number = Date.now) {}
+  constructor (
+    private readonly maxInFlight: number,
+    /**
+     * the longest the read path lets one delivery hold its batch: read-path deliveries queued this
+     * long behind a full lane that freed no slot wait durably instead (SLOW_MS when the endpoint
+     * has been answering quickly)
+     */
+    private readonly holdMs: number,
+    private readonly now: () => number = Date.now
+  ) {}
 
   inFlight (endpoint: string): number { return this.lanes.get(endpoint)?.inFlight ?? 0 }
 
@@ -80,16 +85,16 @@ export class EndpointSlots {
     return undefined
   }
 
-  /** A full lane with read-path deliveries queued is looked at again in HANDOVER_MS, when no new delivery may come to trigger it. */
+  /** A full lane with read-path deliveries queued is looked at again in `holdMs`, when no new delivery may come to trigger it. */
   private watch (lane: Lane, endpoint: string): void {
     if (lane.watch !== undefined) return
     lane.watch = setTimeout(() => {
       lane.watch = undefined
-      if (lane.head === lane.queue.length) return
+      if (lane.queue.size === 0) return
       const slowMs = this.slowness(lane)
       if (slowMs >= this.spillAfterMs(lane)) this.spill(lane, endpoint, slowMs)
-      if (lane.queue.slice(lane.head).some((w) => w.readPath)) this.watch(lane, endpoint)
-    }, HANDOVER_MS)
+      if (lane.queue.some(isReadPath)) this.watch(lane, endpoint)
+    }, this.holdMs)
     lane.watch.unref()
   }
 
@@ -101,39 +106,36 @@ export class EndpointSlots {
       lane.averageMs = lane.averageMs === 0 ? attemptMs : lane.averageMs * 0.8 + attemptMs * 0.2
       lane.lastMs = attemptMs
     }
-    if (lane.head < lane.queue.length) {
-      lane.busySince = this.now()
-      const next = lane.queue[lane.head]
-      lane.queue[lane.head++] = undefined as unknown as Waiting
-      if (lane.head === lane.queue.length) {
-        lane.queue.length = 0
-        lane.head = 0
-        clearTimeout(lane.watch)
-        lane.watch = undefined
-      }
-      next.start()
-    } else {
+    const next = lane.queue.shift()
+    if (next === undefined) {
       lane.inFlight--
+      return
     }
+    lane.busySince = this.now()
+    if (lane.queue.size === 0) {
+      clearTimeout(lane.watch)
+      lane.watch = undefined
+    }
+    next.start()
   }
 
-  /** How slow the endpoint is now, in ms per attempt: slow on average and still slow, or (full) stuck for that long. */
   /**
-   * How long a full lane may free no slot before the read path's queue waits durably: HANDOVER_MS
+   * How long a full lane may free no slot before the read path's queue waits durably: `holdMs`
    * for an endpoint that never answered yet, SLOW_MS for one that answered quickly so far (moving
    * a busy endpoint's queue to the database over a stall of this process or of the endpoint costs
    * far more than the stall).
    */
   private spillAfterMs (lane: Lane): number {
-    return lane.averageMs === 0 || lane.averageMs >= HANDOVER_MS ? HANDOVER_MS : SLOW_MS
+    return lane.averageMs === 0 || lane.averageMs >= this.holdMs ? this.holdMs : SLOW_MS
   }
 
+  /** How slow the endpoint is now, in ms per attempt: slow on average and still slow, or (full) stuck for that long. */
   private slowness (lane: Lane): number {
     return Math.max(Math.min(lane.averageMs, lane.lastMs), this.now() - lane.busySince)
   }
 
   private waitMs (lane: Lane, slowMs: number): number {
-    return ((lane.queue.length - lane.head + 1) / this.maxInFlight) * slowMs
+    return ((lane.queue.size + 1) / this.maxInFlight) * slowMs
   }
 
   /**
@@ -148,12 +150,8 @@ export class EndpointSlots {
   }
 
   private spill (lane: Lane, endpoint: string, slowMs: number): void {
-    if (lane.head === lane.queue.length || !lane.queue.slice(lane.head).some((w) => w.readPath)) return
-    const kept: Waiting[] = []
-    const refused: Waiting[] = []
-    for (let i = lane.head; i < lane.queue.length; i++) (lane.queue[i].readPath ? refused : kept).push(lane.queue[i])
-    lane.queue = kept
-    lane.head = 0
+    if (!lane.queue.some(isReadPath)) return
+    const refused = lane.queue.take(isReadPath)
     const outcome = this.busy(lane, endpoint, slowMs)
     for (const waiting of refused) waiting.refuse(outcome)
   }

@@ -6,7 +6,8 @@
 // fail cost a Map lookup: nothing is written for them.
 import type { Observer, ObserverEvent, Settlement } from '../../model.js'
 import type { Delivery } from '../delivery/delivery.js'
-import { disposition, settle, type AttemptResult } from '../delivery/settling.js'
+import type { AttemptResult } from '../delivery/attempt.js'
+import { disposition, settle } from '../delivery/settling.js'
 
 /** The deliveries one event owes one ordered observer. */
 export interface OrderedGroup {

@@ -11,7 +11,8 @@ import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
 import { HandedOverAttempts } from '../stored/handover.js'
-import { firstDue, mergeSettlements, settle, settleUnreadable, type AttemptResult } from '../delivery/settling.js'
+import type { AttemptResult } from '../delivery/attempt.js'
+import { firstDue, mergeSettlements, settle, settleUnreadable } from '../delivery/settling.js'
 
 const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 

@@ -4,7 +4,8 @@
 // time. Should this instance die first, the claim runs out and the retry worker runs it again.
 import { commitSettlement } from '../../db/settlement.repo.js'
 import { warnDeadLetters, type RuntimeContext } from '../context.js'
-import { firstDue, settle, type AttemptResult } from '../delivery/settling.js'
+import type { AttemptResult } from '../delivery/attempt.js'
+import { firstDue, settle } from '../delivery/settling.js'
 
 export class HandedOverAttempts {
   private running = 0

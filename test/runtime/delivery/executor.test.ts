@@ -7,10 +7,12 @@ import type { ActionContext, ActionOutcome } from '../../../lib/actions/types.js
 import { Cancellation } from '../../../lib/actions/cancellation.js'
 import { DEFAULT_RETRY_CONFIG, type Observer, type ObserverEvent } from '../../../lib/model.js'
 import type { Delivery } from '../../../lib/runtime/delivery/delivery.js'
-import type { EndpointGuard } from '../../../lib/runtime/endpoints/guard.js'
+import type { Kysely } from 'kysely'
+import type { Database } from '../../../lib/db/types.js'
+import { EndpointGuard } from '../../../lib/runtime/endpoints/guard.js'
 import { Executor } from '../../../lib/runtime/delivery/executor.js'
 import { Limiter } from '../../../lib/runtime/delivery/limiter.js'
-import type { AttemptResult } from '../../../lib/runtime/delivery/settling.js'
+import type { AttemptResult } from '../../../lib/runtime/delivery/attempt.js'
 import { testServices } from '../../helpers/action-context.js'
 
 type Run = (ctx: ActionContext) => Promise<ActionOutcome>
@@ -161,15 +163,18 @@ t.test('a throw in the endpoint bookkeeping ends the delivery as an EXCEPTION, l
   const log = { error: (obj: Record<string, unknown>, msg: string) => errors.push({ obj, msg }), warn () {}, debug () {} } as unknown as FastifyBaseLogger
   const registry = { ...registryOf(async () => ok), endpointOf: () => 'http://sink.test' } as unknown as ActionRegistry
   const boom = (): never => { throw new Error('bookkeeping broke') }
-  async function deliverThrough (parts: Partial<Record<'admit' | 'record' | 'leave', (...args: never[]) => unknown>>): Promise<{ outcome: ActionOutcome, left: Array<number | undefined> }> {
+  async function deliverThrough (parts: Partial<Record<'admit' | 'record' | 'leave', (...args: unknown[]) => unknown>>): Promise<{ outcome: ActionOutcome, left: Array<number | undefined> }> {
     const left: Array<number | undefined> = []
-    const guard = {
-      enter: (_endpoint: string, _readPath: boolean, start: () => void) => { start(); return undefined },
-      admit: () => ({ probe: false }),
-      record: () => {},
-      leave: (_endpoint: string, attemptMs: number | undefined) => { left.push(attemptMs) },
-      ...parts
-    } as unknown as EndpointGuard
+    // a real guard (no state, no rate limit: it needs no database), its inner steps made to fail in turn
+    const guard = new EndpointGuard(undefined as unknown as Kysely<Database>, log, false, 4, 200)
+    const inner = guard as unknown as Record<'admit' | 'record' | 'leave', (...args: unknown[]) => unknown>
+    const leave = inner.leave.bind(guard)
+    inner.leave = (endpoint: unknown, attemptMs: unknown) => {
+      left.push(attemptMs as number | undefined)
+      return (parts.leave ?? leave)(endpoint, attemptMs)
+    }
+    if (parts.admit !== undefined) inner.admit = parts.admit
+    if (parts.record !== undefined) inner.record = parts.record
     const [result] = await new Executor(registry, 4, undefined, log, guard).runAll([delivery(1000)])
     return { outcome: result.outcome, left }
   }
@@ -188,5 +193,6 @@ t.test('a throw in the endpoint bookkeeping ends the delivery as an EXCEPTION, l
 
   const leaving = await deliverThrough({ leave: boom })
   t.match(leaving.outcome, exception, 'giving the slot back threw')
-  t.match(errors, [{ msg: 'endpoint slot bookkeeping failed', obj: { event_id: event.event_id, observer_id: delivery(0).observer.id, endpoint: 'http://sink.test' } }])
+  t.equal(errors.length, 4, 'each failure logged once')
+  t.match(errors[3], { msg: 'endpoint bookkeeping failed', obj: { event_id: event.event_id, observer_id: delivery(0).observer.id, endpoint: 'http://sink.test' } })
 })

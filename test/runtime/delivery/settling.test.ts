@@ -2,7 +2,8 @@
 // retry it schedules, or the dead letter.
 import t from 'tap'
 import { DEFAULT_RETRY_CONFIG, type Observer, type ObserverEvent } from '../../../lib/model.js'
-import { settle, type AttemptResult } from '../../../lib/runtime/delivery/settling.js'
+import type { AttemptResult } from '../../../lib/runtime/delivery/attempt.js'
+import { settle } from '../../../lib/runtime/delivery/settling.js'
 
 const event = {
   event_id: '7d4c6f3e-7d6a-4a39-9a43-0f9b1c3f2a10', event_type: 'INSERT', entity_type: 'order', entity_id: '1', change_log_id: '1'

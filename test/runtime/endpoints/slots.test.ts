@@ -3,9 +3,11 @@ import type { ActionOutcome } from '../../../lib/actions/types.js'
 import { EndpointSlots, MAX_SPREAD_MS } from '../../../lib/runtime/endpoints/slots.js'
 
 const never = (): void => {}
+/** how long the read path lets a delivery hold its batch (the executor's HANDOVER_MS) */
+const HOLD_MS = 200
 
 t.test('at most maxInFlight per endpoint, the rest started in order as slots free; other endpoints unaffected', async (t) => {
-  const slots = new EndpointSlots(2)
+  const slots = new EndpointSlots(2, HOLD_MS)
   const started: string[] = []
   for (const name of ['a1', 'a2', 'a3', 'a4']) t.equal(slots.enter('a', true, () => started.push(name), never), undefined)
   slots.enter('b', true, () => started.push('b1'), never)
@@ -20,7 +22,7 @@ t.test('at most maxInFlight per endpoint, the rest started in order as slots fre
 
 t.test('a slow endpoint: the read path always waits durably (what it queued too); a re-delivery takes a slot, or queues until the wait would be long', async (t) => {
   let now = 1_000_000
-  const slots = new EndpointSlots(4, () => now)
+  const slots = new EndpointSlots(4, HOLD_MS, () => now)
   const refused: ActionOutcome[] = []
   for (let i = 0; i < 4; i++) slots.enter('slow', true, never, never)
   slots.leave('slow', 2000)
@@ -34,7 +36,7 @@ t.test('a slow endpoint: the read path always waits durably (what it queued too)
   t.same(refused, [], 'queued re-deliveries stay queued')
 
   // a new endpoint, stuck: no slot freed for SLOW_MS while full; what the read path queued meanwhile spills
-  const stuck = new EndpointSlots(1, () => now)
+  const stuck = new EndpointSlots(1, HOLD_MS, () => now)
   stuck.enter('s', true, never, never)
   const spilled: ActionOutcome[] = []
   t.equal(stuck.enter('s', true, never, (o) => spilled.push(o)), undefined, 'queued: nothing known yet')
@@ -45,12 +47,12 @@ t.test('a slow endpoint: the read path always waits durably (what it queued too)
 })
 
 t.test('a fast endpoint never waits durably, and one stall does not make it slow', async (t) => {
-  const fast = new EndpointSlots(1, () => 0)
+  const fast = new EndpointSlots(1, HOLD_MS, () => 0)
   fast.enter('fast', true, never, never)
   fast.leave('fast', 2)
   fast.enter('fast', true, never, never)
   for (let i = 0; i < 1000; i++) t.equal(fast.enter('fast', true, never, never), undefined)
-  const stalled = new EndpointSlots(1, () => 0)
+  const stalled = new EndpointSlots(1, HOLD_MS, () => 0)
   stalled.enter('e', true, never, never)
   stalled.leave('e', 5000)
   stalled.enter('e', true, never, never)
@@ -61,7 +63,7 @@ t.test('a fast endpoint never waits durably, and one stall does not make it slow
 
 t.test('what waits for a slow endpoint is spread over the time it takes to answer, at most MAX_SPREAD_MS ahead', async (t) => {
   const now = 1_000_000
-  const slots = new EndpointSlots(4, () => now)
+  const slots = new EndpointSlots(4, HOLD_MS, () => now)
   for (let i = 0; i < 4; i++) slots.enter('slow', true, never, never)
   slots.leave('slow', 2000)
   const due = (): number => ((slots.enter('slow', true, never, never) as { deferUntil: Date }).deferUntil.getTime() - now)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Histogram, Registry } from 'prom-client'
-import { LabelledHistogram } from '../../../lib/runtime/primitives/histogram.js'
+import { LabelledHistogram } from '../../../lib/runtime/metrics/histogram.js'
 
 t.test('the per-delivery histograms are scraped exactly as prom-client\'s own histogram would be', async (t) => {
   const buckets = [0.001, 0.01, 0.1, 1]

@@ -1,6 +1,6 @@
 // Prometheus metrics of one runtime, in a registry of its own (two plugins in one process never clash).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { LabelledHistogram } from './primitives/histogram.js'
+import { LabelledHistogram } from './histogram.js'
 
 export interface Metrics {
   registry: Registry
