@@ -124,7 +124,7 @@ export type OnDeadLetter = 'skip' | 'block'
 /** Statuses written to tb_observer_log. */
 export type AttemptStatus = 'success' | 'failed' | 'timeout' | 'skipped' | 'cancelled' | 'dead_lettered'
 
-// ---- what settled attempts owe the database (built by lib/runtime/settling.ts, written by lib/db/settlement.repo.ts) ----
+// ---- what settled attempts owe the database (built by lib/runtime/delivery/settling.ts, written by lib/db/settlement.repo.ts) ----
 
 /**
  * One attempt's row of tb_observer_log: times are epoch milliseconds and `completed_at` is

@@ -1,4 +1,4 @@
-// tb_entity_change_log as the reader sees it: commit-order-safe batches (see lib/runtime/reader.ts).
+// tb_entity_change_log as the reader sees it: commit-order-safe batches (see lib/runtime/read-path/reading.ts).
 import { sql, type Kysely } from 'kysely'
 import type { ChangeLogRow } from '../model.js'
 import type { Database } from './types.js'

@@ -133,7 +133,7 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
   return await db.transaction().execute(async (trx) => {
     // first, before any retry row is locked: a circuit closing locks its endpoint, then the retries
     const reopened = await endpointsReopened(trx, settlement.retries)
-    if (checkpoint !== undefined && !await moveCheckpoint(trx, schema, checkpoint)) return false
+    if (checkpoint !== undefined && !await advanceWithLedger(trx, schema, checkpoint)) return false
     // claimed retries go first: one that failed again is scheduled anew below, under the same key
     if (release !== undefined && release.retries.length > 0) {
       await trx.deleteFrom('tb_observer_retry').where('pk_observer_retry', 'in', release.retries).execute()
@@ -151,7 +151,8 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
   })
 }
 
-async function moveCheckpoint (trx: Transaction<Database>, schema: string, move: CheckpointMove): Promise<boolean> {
+/** The read path's advance past a batch, with the rows it read beyond the horizon kept in (or cleared from) the ahead-ledger. */
+async function advanceWithLedger (trx: Transaction<Database>, schema: string, move: CheckpointMove): Promise<boolean> {
   if (!await advanceCheckpoint(trx, schema, move.listenerId, move.from, move.to, move.processed)) return false
   if (move.ahead.length > 0) {
     await trx.insertInto('tb_change_log_ahead')

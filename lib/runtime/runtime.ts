@@ -1,6 +1,7 @@
 // The runtime's lifecycle (start, stop with a drain, reload, health) and the decorator
-// `app.observers`. The work itself is done by three loops: the read loop (read-loop.ts), the retry
-// loop (retry-worker.ts) and maintenance (retention.ts); see lib/runtime/README.md.
+// `app.observers`. The work itself is done by loops: the read loop (read-path/), the retry and
+// parked-release loops (stored/), the endpoints' view (endpoints/worker.ts) and maintenance
+// (retention.ts); see lib/runtime/README.md.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -25,6 +26,7 @@ import { ReadLoop } from './read-path/read-loop.js'
 import { releaseLoop } from './stored/parked-release.js'
 import type { ChangeLogReader } from './read-path/reading.js'
 import { maintenanceLoop } from './retention.js'
+import { HandedOverAttempts } from './stored/handover.js'
 import { retryLoop } from './stored/retry-worker.js'
 import { Waker } from './primitives/waker.js'
 
@@ -98,10 +100,11 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const retryWaker = new Waker()
   const releaseWaker = new Waker()
   const endpointWaker = new Waker()
-  const readLoop = new ReadLoop(ctx, connection, {
+  // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
+  const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
+  const readLoop = new ReadLoop(ctx, connection, new HandedOverAttempts(ctx, { onRetriesScheduled }), {
     onObserversChanged: requestReload,
-    // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
-    onRetriesScheduled: (dueAt) => { retryWaker.wakeBy(dueAt) },
+    onRetriesScheduled,
     onKeysMayResolve: () => releaseWaker.wake(),
     onEndpointsChanged: () => endpointWaker.wake()
   })
@@ -122,7 +125,10 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       readLoop.run(abort.signal),
       retryLoop(ctx, retryWaker, abort.signal),
       releaseLoop(ctx, readLoop, releaseWaker, abort.signal),
-      endpointLoop(ctx, endpoints, endpointWaker, requestReload, abort.signal),
+      endpointLoop(endpoints, metrics.endpointState, endpointWaker, {
+        onDisabled: requestReload,
+        onError: (err) => { recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying') }
+      }, abort.signal),
       maintenanceLoop(ctx, requestReload, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }
@@ -158,7 +164,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
 
   /** the reader, when this instance holds the lease: its position is current */
   function currentReader (): ChangeLogReader | undefined {
-    return readLoop.state === 'reading' ? readLoop.reader : undefined
+    return readLoop.reading ? readLoop.reader : undefined
   }
 
   async function health (): Promise<Health> {
@@ -190,9 +196,9 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       detach: async (tableSchema, table) => await detachCapture(db, options.schema, tableSchema, table)
     },
     endpoints: {
-      list: async () => await listEndpoints(ctx, endpoints),
+      list: async () => await listEndpoints(db, endpoints),
       reset: async (endpoint, enableObservers) => {
-        const result = await resetEndpointByHand(ctx, endpoints, endpoint, enableObservers)
+        const result = await resetEndpointByHand(db, endpoints, metrics.endpointState, endpoint, enableObservers)
         if (enableObservers) requestReload()
         return result
       }

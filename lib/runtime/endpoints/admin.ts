@@ -1,8 +1,10 @@
 // What operators see of the endpoints and the one thing they do by hand (SPEC 9.3): the list
 // behind GET /observers/endpoints, and the reset that closes a circuit.
+import type { Kysely } from 'kysely'
+import type { Gauge } from 'prom-client'
 import { resetEndpoint, waitingByEndpoint } from '../../db/endpoints.repo.js'
+import type { Database } from '../../db/types.js'
 import type { CircuitState } from '../../model.js'
-import type { RuntimeContext } from '../context.js'
 import { refreshEndpoints } from './worker.js'
 import type { RateLimit } from './users.js'
 import type { EndpointGuard } from './guard.js'
@@ -27,9 +29,9 @@ export interface EndpointView {
 const iso = (date: Date | null): string | null => date === null ? null : date.toISOString()
 
 /** Every endpoint with a state or a loaded observer sending to it, current as of now. */
-export async function listEndpoints (ctx: RuntimeContext, guard: EndpointGuard): Promise<EndpointView[]> {
+export async function listEndpoints (db: Kysely<Database>, guard: EndpointGuard): Promise<EndpointView[]> {
   await guard.refresh()
-  const waiting = await waitingByEndpoint(ctx.db)
+  const waiting = await waitingByEndpoint(db)
   const names = [...new Set([...guard.endpoints(), ...waiting.keys()])].sort()
   return names.map((endpoint) => {
     const state = guard.state(endpoint)
@@ -54,9 +56,9 @@ export async function listEndpoints (ctx: RuntimeContext, guard: EndpointGuard):
  * Closes the endpoint's circuit by hand (what waited for it is due at once); with
  * `enableObservers`, the observers its disabling disabled are enabled again.
  */
-export async function resetEndpointByHand (ctx: RuntimeContext, guard: EndpointGuard, endpoint: string, enableObservers: boolean): Promise<{ closed: boolean }> {
-  const closed = await resetEndpoint(ctx.db, endpoint, guard.observersOf(endpoint), enableObservers)
+export async function resetEndpointByHand (db: Kysely<Database>, guard: EndpointGuard, gauge: Gauge<'endpoint'>, endpoint: string, enableObservers: boolean): Promise<{ closed: boolean }> {
+  const closed = await resetEndpoint(db, endpoint, guard.observersOf(endpoint), enableObservers)
   guard.forget(endpoint)
-  await refreshEndpoints(ctx, guard)
+  await refreshEndpoints(guard, gauge)
   return { closed }
 }

@@ -1,7 +1,7 @@
 // Endpoint protection's pure core (SPEC 9.3): the rolling window of attempts per endpoint, when a
 // circuit opens, how long it stays open, and whether an attempt may go now. No I/O, no clock of
 // its own: the shared state lives in tb_observer_endpoint (lib/db/endpoints.repo.ts) and the
-// runtime's endpoints.ts moves it.
+// guard (guard.ts) moves it.
 import type { ActionOutcome } from '../../actions/types.js'
 import type { EndpointState } from '../../model.js'
 

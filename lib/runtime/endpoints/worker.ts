@@ -1,9 +1,9 @@
 // Keeps this instance's view of the endpoints current: on an announced change (NOTIFY on
 // `<schema>_endpoints`, heard by the instance holding the lease) and every second otherwise. It
 // also disables the endpoints whose circuit stayed open too long, and sets the state gauge.
-import { recordError, type RuntimeContext } from '../context.js'
-import type { EndpointGuard } from './guard.js'
+import type { Gauge } from 'prom-client'
 import type { Waker } from '../primitives/waker.js'
+import type { EndpointGuard } from './guard.js'
 
 const REFRESH_MS = 1000
 
@@ -11,22 +11,27 @@ const REFRESH_MS = 1000
 export const STATE_VALUES = { closed: 0, open: 1, half_open: 2, disabled: 3 } as const
 
 /** One round: the shared state read again, overdue endpoints disabled (true when one was). */
-export async function refreshEndpoints (ctx: RuntimeContext, guard: EndpointGuard): Promise<boolean> {
+export async function refreshEndpoints (guard: EndpointGuard, gauge: Gauge<'endpoint'>): Promise<boolean> {
   await guard.refresh()
   const disabled = await guard.disableOverdue()
-  const gauge = ctx.metrics.endpointState
   gauge.reset()
   for (const endpoint of guard.endpoints()) gauge.set({ endpoint }, STATE_VALUES[guard.state(endpoint)?.state ?? 'closed'])
   return disabled.length > 0
 }
 
-/** Until `signal` aborts; a disabled endpoint disabled observers, so they are reloaded. */
-export async function endpointLoop (ctx: RuntimeContext, guard: EndpointGuard, waker: Waker, requestReload: () => void, signal: AbortSignal): Promise<void> {
+export interface EndpointLoopHooks {
+  /** an endpoint was disabled, and its observers with it */
+  onDisabled: () => void
+  onError: (err: unknown) => void
+}
+
+/** Until `signal` aborts. */
+export async function endpointLoop (guard: EndpointGuard, gauge: Gauge<'endpoint'>, waker: Waker, hooks: EndpointLoopHooks, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
-      if (await refreshEndpoints(ctx, guard)) requestReload()
+      if (await refreshEndpoints(guard, gauge)) hooks.onDisabled()
     } catch (err) {
-      recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying')
+      hooks.onError(err)
     }
     await waker.sleep(REFRESH_MS, signal)
   }

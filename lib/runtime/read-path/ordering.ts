@@ -2,7 +2,7 @@
 // the deliveries one event owes it form a group; the groups of one key (observer, entity_type,
 // entity_id) run one after another in commit order, across batches too. A group that does not
 // resolve (a retry is scheduled, or a dead letter holds the key) makes the key held: its later
-// groups are parked, durably, until release-worker.ts releases them in order. Keys that never
+// groups are parked, durably, until stored/parked-release.ts releases them in order. Keys that never
 // fail cost a Map lookup: nothing is written for them.
 import type { Observer, ObserverEvent, Settlement } from '../../model.js'
 import type { Delivery } from '../delivery/delivery.js'

@@ -10,9 +10,15 @@ import { recordLoopError, warnDeadLetters, type RuntimeContext } from '../contex
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
-import { HandedOverAttempts } from '../stored/handover.js'
 import type { AttemptResult } from '../delivery/attempt.js'
 import { firstDue, mergeSettlements, settle, settleUnreadable } from '../delivery/settling.js'
+
+/** Where attempts that outlived their batch go once it committed (stored/handover.ts). */
+export interface HandOver {
+  add: (results: readonly AttemptResult[]) => void
+  /** resolves once every attempt handed over has ended and been committed */
+  drain: () => Promise<void>
+}
 
 const NO_GROUPS: Promise<GroupResult[]> = Promise.resolve([])
 
@@ -36,27 +42,27 @@ export class BatchPipeline {
   private readonly pending: InFlightBatch[] = []
   /** executed or executing and not committed yet, in read order */
   private readonly uncommitted: InFlightBatch[] = []
-  private committing = false
-  /** a commit failed or was refused: every later batch is discarded until the pipeline is settled */
-  private broken = false
+  /**
+   * open: settled batches commit; committing: one commit is in flight, the next ones wait for it;
+   * discarding: a commit failed or was refused, so every later batch is discarded until the
+   * pipeline is settled
+   */
+  private commits: 'open' | 'committing' | 'discarding' = 'open'
   private deliveriesInFlight = 0
   private rowsInFlight = 0
   /** the read loop waiting for room or for a batch to finish executing */
   private roomWaiter: (() => void) | undefined
-  /** attempts that outlived their batch */
-  readonly handedOver: HandedOverAttempts
-
   constructor (
     private readonly ctx: RuntimeContext,
     /** the order of ordered observers' deliveries per key, across batches */
     private readonly order: KeyOrder,
+    /** attempts that outlived their batch */
+    readonly handOver: HandOver,
     /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
     private readonly onRetriesScheduled: (dueAt: number) => void = () => {},
     /** told when a handed-over attempt ended, which frees room when no batch is left to wait for */
     private readonly onRoomFreed: () => void = () => {}
-  ) {
-    this.handedOver = new HandedOverAttempts(ctx, onRetriesScheduled)
-  }
+  ) {}
 
   get rows (): number { return this.rowsInFlight }
   get batches (): number { return this.pending.length }
@@ -106,7 +112,8 @@ export class BatchPipeline {
     // an unordered delivery frees its room as it ends (a handed-over one when it really ends), so
     // the next batch can be read while this one finishes; an ordered group's when the batch does
     Promise.all([executor.runAll(deliveries, true, this.deliveryEnded), ordered]).then(([results, groupResults]) => {
-      entry.settlement = settleUnreadable(plan.refused, settleGroups(groupResults, settle(results)))
+      const settled = settle(results)
+      entry.settlement = settleUnreadable(plan.refused, groupResults.length === 0 ? settled : settleGroups(groupResults, settled))
       const handedOver = results.filter((r) => r.detached !== undefined)
       if (handedOver.length > 0) entry.handedOver = handedOver
     }).catch((err: Error) => {
@@ -149,38 +156,38 @@ export class BatchPipeline {
 
   /** Group commit: every settled batch at the head of the queue goes into one transaction. */
   private commitReady (): void {
-    if (this.committing) return
+    if (this.commits === 'committing') return
     const group: InFlightBatch[] = []
     for (let head = this.uncommitted[0]; head !== undefined; head = this.uncommitted[0]) {
       if (head.failure !== undefined && group.length === 0) {
         this.uncommitted.shift()
-        head.end(this.broken ? false : head.failure)
-        this.broken = true
+        head.end(this.commits === 'discarding' ? false : head.failure)
+        this.commits = 'discarding'
         continue
       }
       if (head.settlement === undefined || head.failure !== undefined) break
       group.push(this.uncommitted.shift() as InFlightBatch)
     }
     if (group.length === 0) return
-    if (this.broken) {
+    if (this.commits === 'discarding') {
       for (const entry of group) entry.end(false)
       return
     }
-    this.committing = true
+    this.commits = 'committing'
     this.commit(group).then((committed) => {
-      if (!committed) this.broken = true
+      if (!committed) this.commits = 'discarding'
       for (const entry of group) {
         // not committed: the batch is read again, and what its handed-over attempts did is dropped
-        if (committed && entry.handedOver !== undefined) this.handedOver.add(entry.handedOver)
+        if (committed && entry.handedOver !== undefined) this.handOver.add(entry.handedOver)
         entry.end(committed)
       }
     }, (err: Error) => {
-      this.broken = true
+      this.commits = 'discarding'
       // the first batch reports the error; the others are discarded with it
       group[0].end(err)
       for (const entry of group.slice(1)) entry.end(false)
     }).finally(() => {
-      this.committing = false
+      if (this.commits === 'committing') this.commits = 'open'
       this.commitReady()
     })
   }
@@ -236,6 +243,6 @@ export class BatchPipeline {
       const next = this.pending.shift() as InFlightBatch
       await next.done.catch(async (err) => { await recordLoopError(this.ctx, err) })
     }
-    this.broken = false
+    if (this.commits === 'discarding') this.commits = 'open'
   }
 }

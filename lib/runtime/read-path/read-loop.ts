@@ -7,7 +7,7 @@ import type { Connection } from '../../db/connection.js'
 import { loadHeldKeys } from '../../db/ordering.repo.js'
 import { openKyselySession, openPoolSession, type Session } from '../../db/session.js'
 import { recordError, recordLoopError, type RuntimeContext } from '../context.js'
-import { BatchPipeline } from './pipeline.js'
+import { BatchPipeline, type HandOver } from './pipeline.js'
 import { planBatch } from './planning.js'
 import { KeyOrder } from './ordering.js'
 import { ChangeLogReader } from './reading.js'
@@ -16,8 +16,12 @@ import { Waker } from '../primitives/waker.js'
 /** How often an instance without the lease tries to take it (a dead holder is replaced within this). */
 const LEASE_RETRY_MS = 1000
 
-/** connecting: no session yet (or it was lost); standby: another instance holds the lease. */
-export type ReadLoopState = 'connecting' | 'standby' | 'reading'
+/**
+ * connecting: no session yet (or it was lost); standby: another instance holds the lease;
+ * reading: this one does; rewinding: it does, and an operator moved the checkpoint, so it goes
+ * back to it before the next batch.
+ */
+export type ReadLoopState = 'connecting' | 'standby' | 'reading' | 'rewinding'
 
 export interface ReadLoopHooks {
   /** an observer changed on some instance (NOTIFY) */
@@ -38,16 +42,15 @@ export class ReadLoop {
   readonly pipeline: BatchPipeline
   private session: Session | undefined
   private readonly waker = new Waker()
-  /** an operator moved this listener's checkpoint: go back to it before the next batch */
-  private checkpointMoved = false
 
-  constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, private readonly hooks: ReadLoopHooks) {
+  constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, handOver: HandOver, private readonly hooks: ReadLoopHooks) {
     const rt = ctx.options.runtime
     this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
-    this.pipeline = new BatchPipeline(ctx, this.order, hooks.onRetriesScheduled, () => { this.waker.wake() })
+    this.pipeline = new BatchPipeline(ctx, this.order, handOver, hooks.onRetriesScheduled, () => { this.waker.wake() })
   }
 
-  get reading (): boolean { return this.state === 'reading' }
+  /** holds the lease */
+  get reading (): boolean { return this.state === 'reading' || this.state === 'rewinding' }
 
   wake (): void { this.waker.wake() }
 
@@ -58,7 +61,7 @@ export class ReadLoop {
     while (!signal.aborted) {
       try {
         this.session ??= await this.openSession(signal)
-        if (this.state !== 'reading' && !await this.takeLease(this.session)) {
+        if (!this.reading && !await this.takeLease(this.session)) {
           await this.waker.sleep(LEASE_RETRY_MS, signal)
           continue
         }
@@ -74,7 +77,7 @@ export class ReadLoop {
       }
     }
     await pipeline.settleAll()
-    await pipeline.handedOver.drain()
+    await pipeline.handOver.drain()
   }
 
   /** Releases the lease and closes the session (after run() returned). */
@@ -83,7 +86,7 @@ export class ReadLoop {
     if (session === undefined) return
     const { schema, options } = this.ctx
     // closing the connection releases the lock anyway
-    if (this.state === 'reading') {
+    if (this.reading) {
       await session.unlock(schema, options.runtime.listenerId).catch((err) => this.ctx.log.debug({ err }, 'unlocking the lease failed'))
     }
     await session.close()
@@ -116,8 +119,8 @@ export class ReadLoop {
     const { ctx, reader, pipeline } = this
     const rt = ctx.options.runtime
     await ctx.observers.refresh()
-    if (this.checkpointMoved) {
-      this.checkpointMoved = false
+    if (this.state === 'rewinding') {
+      this.state = 'reading'
       await pipeline.settleAll()
       await this.restart()
     }
@@ -180,8 +183,9 @@ export class ReadLoop {
       } else if (channel === observers) {
         if (rt.autoReload) this.hooks.onObserversChanged()
       } else if (channel === checkpoints) {
-        if (payload === rt.listenerId) {
-          this.checkpointMoved = true
+        // not reading: taking the lease starts from the stored checkpoint anyway
+        if (payload === rt.listenerId && this.state === 'reading') {
+          this.state = 'rewinding'
           this.waker.wake()
         }
       } else {

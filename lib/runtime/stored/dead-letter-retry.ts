@@ -3,52 +3,56 @@
 // and delivered like any event, and its actions then retry or dead-letter on their own.
 import { findChangeLogRow } from '../../db/changelog-browse.repo.js'
 import { claimDeadLetters, getDeadLetter, type DeadLetterFilter, type DeadLetterRow } from '../../db/dead-letter.repo.js'
-import { commitSettlement } from '../../db/settlement.repo.js'
 import { ConflictError, NotFoundError } from '../../errors.js'
-import { warnDeadLetters, type RuntimeContext } from '../context.js'
+import type { RuntimeContext } from '../context.js'
+import type { AttemptResult } from '../delivery/attempt.js'
 import { planBatch } from '../read-path/planning.js'
-import { claimMs, redeliver } from './run-stored.js'
-import { emptySettlement, settle } from '../delivery/settling.js'
+import { claimMs, loadStored } from './load-stored.js'
+import { runStored, type StoredWork } from './run-stored.js'
 
 export type DeadLetterRetryResult = { id: string, status: 'delivered' } | { id: string, status: 'failed', error_message: string }
 
 async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[]): Promise<DeadLetterRetryResult[]> {
   const actions = items.filter((item) => item.observer_id !== null && item.action_index !== null)
-  const results = await redeliver(ctx, actions.map((item) => ({
-    origin: 'dead_letter',
-    claim: item.id,
-    observer_id: item.observer_id as string,
-    action_index: item.action_index as number,
-    event: item.event,
-    attempt: item.attempts + 1,
-    first_failed_at: new Date(item.first_failed_at)
-  })))
-  const byId = new Map<string, DeadLetterRetryResult>(results.map((r) => [r.claim, r.delivered
-    ? { id: r.claim, status: 'delivered' }
-    : { id: r.claim, status: 'failed', error_message: r.error_message }]))
-  for (const item of items) if (!byId.has(item.id)) byId.set(item.id, await retryUnreadable(ctx, item))
+  const changes = items.filter((item) => !actions.includes(item))
+  const work = [
+    ...await loadStored(ctx, actions.map((item) => ({
+      claim: { from: 'dead_letter', id: item.id },
+      observer_id: item.observer_id as string,
+      action_index: item.action_index as number,
+      event: item.event,
+      attempt: item.attempts + 1,
+      first_failed_at: new Date(item.first_failed_at)
+    }))),
+    ...await Promise.all(changes.map(async (item) => await readAgain(ctx, item)))
+  ]
+  const ran = await runStored(ctx, work)
+  const byId = new Map(work.map((w, i) => [(w.claim as { id: string }).id, resultOf(w, ran[i])]))
   return items.map((item) => byId.get(item.id) as DeadLetterRetryResult)
 }
 
-/** A whole change that could not be read as an event: read it again, and deliver it if it now reads. */
-async function retryUnreadable (ctx: RuntimeContext, item: DeadLetterRow): Promise<DeadLetterRetryResult> {
+/** A whole change that could not be read as an event: read again, it runs if it now reads. */
+async function readAgain (ctx: RuntimeContext, item: DeadLetterRow): Promise<StoredWork> {
+  const claim = { from: 'unreadable', id: item.id } as const
   const row = item.change_log_id === null ? undefined : await findChangeLogRow(ctx.db, String(item.change_log_id), undefined)
+  if (row === undefined) return { claim, deliveries: [], problem: { code: 'CHANGE_GONE', message: 'the change-log row no longer exists' } }
   await ctx.observers.refresh()
-  const { deliveries, groups, refused } = planBatch(row === undefined ? [] : [row], ctx.observers.matcher, Number.POSITIVE_INFINITY)
+  const { deliveries, groups, refused } = planBatch([row], ctx.observers.matcher, Number.POSITIVE_INFINITY)
+  if (refused.length > 0) return { claim, deliveries: [], problem: { code: refused[0].code, message: refused[0].message } }
   // ordered observers too: the entity's later events went on while this one was unreadable
-  for (const group of groups) deliveries.push(...group.deliveries)
-  const failure = row === undefined ? { code: 'CHANGE_GONE', message: 'the change-log row no longer exists' } : refused[0]
-  if (failure !== undefined) {
-    await commitSettlement(ctx.db, ctx.schema, emptySettlement(), { release: { retries: [], deadLetters: [{ id: item.id, delivered: false, failure }] } })
-    return { id: item.id, status: 'failed', error_message: failure.message }
+  return { claim, deliveries: [...deliveries, ...groups.flatMap((g) => g.deliveries)] }
+}
+
+function resultOf (work: StoredWork, results: readonly AttemptResult[]): DeadLetterRetryResult {
+  const id = (work.claim as { id: string }).id
+  if (work.problem !== undefined) return { id, status: 'failed', error_message: work.problem.message }
+  const failed = results.filter((r) => !r.outcome.ok)
+  if (failed.length === 0) return { id, status: 'delivered' }
+  if (work.claim.from === 'unreadable') {
+    return { id, status: 'failed', error_message: `the change now reads as an event; ${failed.length} of ${results.length} actions failed and were retried or dead-lettered on their own` }
   }
-  const attempts = await ctx.executor.runAll(deliveries)
-  const settlement = settle(attempts)
-  await commitSettlement(ctx.db, ctx.schema, settlement, { release: { retries: [], deadLetters: [{ id: item.id, delivered: true }] } })
-  warnDeadLetters(ctx, settlement.deadLetters)
-  const failedCount = attempts.filter((a) => !a.outcome.ok).length
-  if (failedCount === 0) return { id: item.id, status: 'delivered' }
-  return { id: item.id, status: 'failed', error_message: `the change now reads as an event; ${failedCount} of ${attempts.length} actions failed and were retried or dead-lettered on their own` }
+  const { outcome } = failed[0]
+  return { id, status: 'failed', error_message: outcome.ok ? '' : outcome.message }
 }
 
 export async function retryDeadLetter (ctx: RuntimeContext, id: string, filter: DeadLetterFilter = {}): Promise<DeadLetterRetryResult> {

@@ -1,11 +1,10 @@
-// Attempts handed over by the read path (executing.ts, HANDOVER_MS): their batch committed each as
-// a retry of the same attempt, claimed by this instance, and went on. When such an attempt ends,
-// its outcome is settled like any other and committed here with the end of that claim, a few at a
-// time. Should this instance die first, the claim runs out and the retry worker runs it again.
-import { commitSettlement } from '../../db/settlement.repo.js'
-import { warnDeadLetters, type RuntimeContext } from '../context.js'
+// Attempts handed over by the read path (the executor's HANDOVER_MS): their batch committed each
+// as a retry of the same attempt, claimed by this instance, and went on. When such an attempt
+// ends, it is committed through the one stored path with the end of that claim, a few at a time.
+// Should this instance die first, the claim runs out and the retry worker runs it again.
+import type { RuntimeContext } from '../context.js'
 import type { AttemptResult } from '../delivery/attempt.js'
-import { firstDue, settle } from '../delivery/settling.js'
+import { commitStored, type StoredHooks } from './run-stored.js'
 
 export class HandedOverAttempts {
   private running = 0
@@ -13,7 +12,7 @@ export class HandedOverAttempts {
   private committing = false
   private idle: Array<() => void> = []
 
-  constructor (private readonly ctx: RuntimeContext, private readonly onRetriesScheduled: (dueAt: number) => void) {}
+  constructor (private readonly ctx: RuntimeContext, private readonly hooks: StoredHooks) {}
 
   /** The handed-over results of a committed batch: each is settled once its attempt ends. */
   add (results: readonly AttemptResult[]): void {
@@ -55,18 +54,14 @@ export class HandedOverAttempts {
   }
 
   private async commit (results: AttemptResult[]): Promise<void> {
-    const { ctx } = this
-    const settlement = settle(results)
-    const handedOver = results.map(({ delivery }) => ({ event_id: delivery.event.event_id, observer_id: delivery.observer.id, action_index: delivery.actionIndex }))
+    const work = results.map((result) => ({ claim: { from: 'handed_over' } as const, deliveries: [result.delivery], results: [result] }))
     try {
-      await commitSettlement(ctx.db, ctx.schema, settlement, { release: { retries: [], deadLetters: [], handedOver } })
+      await commitStored(this.ctx, work, work.map((w) => w.results), this.hooks)
     } catch (err) {
       // the claims run out and the retry worker runs these again: at least once, maybe twice
-      for (const id of handedOver) ctx.log.error({ err, ...id }, 'committing a handed-over attempt failed; it runs again when its claim ends')
-      return
+      for (const { delivery } of results) {
+        this.ctx.log.error({ err, event_id: delivery.event.event_id, observer_id: delivery.observer.id, action_index: delivery.actionIndex }, 'committing a handed-over attempt failed; it runs again when its claim ends')
+      }
     }
-    ctx.executor.count(results)
-    if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
-    warnDeadLetters(ctx, settlement.deadLetters)
   }
 }

@@ -2,22 +2,22 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { claimDueRetries, nextRetryDue } from '../../db/retry.repo.js'
 import { recordError, type RuntimeContext } from '../context.js'
-import { claimMs, redeliver } from './run-stored.js'
 import type { Waker } from '../primitives/waker.js'
+import { claimMs, loadStored } from './load-stored.js'
+import { runStored } from './run-stored.js'
 
 /** Claims and runs one round of due retries; returns how many ran. */
 export async function runDueRetries (ctx: RuntimeContext): Promise<number> {
   const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimMs(ctx))
   if (rows.length === 0) return 0
-  await redeliver(ctx, rows.map((row) => ({
-    origin: 'retry',
-    claim: String(row.pk_observer_retry),
+  await runStored(ctx, await loadStored(ctx, rows.map((row) => ({
+    claim: { from: 'retry', pk: String(row.pk_observer_retry) },
     observer_id: row.observer_id,
     action_index: row.action_index,
     event: row.event,
     attempt: row.attempt_number,
     first_failed_at: new Date(row.first_failed_at)
-  })))
+  }))))
   return rows.length
 }
 

@@ -1,114 +1,102 @@
-// The one path that runs a stored delivery again: a retry that fell due, an operator's retry of a
-// dead letter (and, later, a replay). The stored event is checked against its schema, the observer
-// is read afresh, the attempt runs through the executor like any other, and the result is settled
-// and committed through the same repository call as the read path, which also ends the claims.
-import type { AttemptLog, Settlement } from '../../model.js'
-import { findLiveObservers } from '../../db/observers.repo.js'
+// The one path for a delivery stored in a table and run again: a retry that fell due, an
+// operator's retry of a dead letter, an unreadable change read again, a parked event released,
+// and an attempt the read path handed over. Each loader claims its rows and says what they run
+// (load-stored.ts builds most of them); here they run through the executor like any delivery,
+// are settled, and are committed in one transaction with the end of their claims.
 import { commitSettlement, type ClaimsToRelease } from '../../db/settlement.repo.js'
-import type { RuntimeContext } from '../context.js'
-import { warnDeadLetters } from '../context.js'
+import type { AttemptLog, Settlement } from '../../model.js'
+import { warnDeadLetters, type RuntimeContext } from '../context.js'
+import type { AttemptResult } from '../delivery/attempt.js'
 import type { Delivery } from '../delivery/delivery.js'
-import { parseStoredEvent } from '../delivery/event.js'
-import { resolveRetryConfig } from '../delivery/retry-policy.js'
-import { emptySettlement, settle } from '../delivery/settling.js'
+import { emptySettlement, firstDue, settle } from '../delivery/settling.js'
+import { settleGroups, stateOf, type GroupResult, type OrderedGroup } from '../read-path/ordering.js'
 
-/** A delivery stored for later, claimed by this instance. */
-export interface StoredDelivery {
-  origin: 'retry' | 'dead_letter'
-  /** what was claimed: the retry's pk, or the dead letter's id */
-  claim: string
-  observer_id: string
-  action_index: number
-  /** the event as stored (JSON), checked before it is used */
-  event: unknown
-  /** the attempt about to run */
-  attempt: number
-  first_failed_at: Date
+/** What a stored delivery was claimed from: how its claim ends once it ran. */
+export type Claim =
+  /** a retry row: removed (a failure is scheduled again under the same key) */
+  | { from: 'retry', pk: string }
+  /** a dead letter of one action: removed when delivered, else kept with its claim ended */
+  | { from: 'dead_letter', id: string }
+  /** a dead letter of a whole change that could not be read: removed once it reads */
+  | { from: 'unreadable', id: string }
+  /** a parked event of an ordered key: removed, its group holding or freeing the key */
+  | { from: 'parked', pk: string }
+  /** a retry row that claims an attempt handed over by the read path: removed by its key */
+  | { from: 'handed_over' }
+
+export interface Problem {
+  code: string
+  message: string
+  /** the `cancelled` log row it leaves, if any */
+  log?: AttemptLog
 }
 
-export type RedeliveryResult = { claim: string, delivered: true } | { claim: string, delivered: false, error_code: string, error_message: string }
-
-/** How long a claim lasts: beyond the longest attempt, so a live worker never loses its claim. */
-export function claimMs (ctx: RuntimeContext): number {
-  return ctx.observers.longestTimeoutMs(30_000) * 2 + 10_000
+export interface StoredWork {
+  claim: Claim
+  /** what it runs (nothing when it cannot run: `problem`) */
+  deliveries: Delivery[]
+  /** an ordered observer's group: its deliveries run as one, and hold its key when they do not resolve */
+  group?: OrderedGroup
+  problem?: Problem
+  /** already run (a handed-over attempt): settled, not run again */
+  results?: AttemptResult[]
 }
 
-/** Runs the claimed deliveries once each and commits what they owe; never leaves a claim behind. */
-export async function redeliver (ctx: RuntimeContext, stored: readonly StoredDelivery[]): Promise<RedeliveryResult[]> {
-  const observers = await findLiveObservers(ctx.db, [...new Set(stored.map((s) => s.observer_id))])
-  const deliveries: Delivery[] = []
-  const runs: StoredDelivery[] = []
-  const results = new Map<string, RedeliveryResult>()
-  const settlement: Settlement = emptySettlement()
-  for (const item of stored) {
-    const event = parseStoredEvent(item.event)
-    const observer = observers.get(item.observer_id)
-    const action = observer?.actions[item.action_index]
-    let problem: { code: string, message: string } | undefined
-    if ('problem' in event) problem = { code: 'INVALID_EVENT', message: event.problem }
-    // a retry is dropped once its observer is disabled; an operator may still retry a dead letter
-    else if (observer === undefined || action === undefined || (item.origin === 'retry' && !observer.enabled)) {
-      problem = { code: 'OBSERVER_GONE', message: 'the observer is disabled or deleted, or its action no longer exists' }
-    }
-    if (problem === undefined && observer !== undefined && action !== undefined && !('problem' in event)) {
-      const retry = resolveRetryConfig(observer.retry_config)
-      deliveries.push({
-        event,
-        observer,
-        // a dead letter gets one attempt now: a failure goes back to the dead letters, not to the schedule
-        retry: item.origin === 'dead_letter' ? { ...retry, max_attempts: item.attempt } : retry,
-        actionIndex: item.action_index,
-        action,
-        attempt: item.attempt,
-        firstFailedAt: item.first_failed_at,
-        origin: item.origin
-      })
-      runs.push(item)
-      continue
-    }
-    const failed = problem as { code: string, message: string }
-    ctx.log.warn({ observer_id: item.observer_id, action_index: item.action_index, code: failed.code, origin: item.origin }, `stored delivery not run: ${failed.message}`)
-    if (item.origin === 'retry') settlement.logs.push(notRun(item, event, failed))
-    results.set(item.claim, { claim: item.claim, delivered: false, error_code: failed.code, error_message: failed.message })
-  }
-  const attempts = await ctx.executor.runAll(deliveries)
-  settle(attempts, new Date(), Math.random, settlement)
-  attempts.forEach(({ outcome }, i) => {
-    const claim = runs[i].claim
-    results.set(claim, outcome.ok ? { claim, delivered: true } : { claim, delivered: false, error_code: outcome.code, error_message: outcome.message })
+export interface StoredHooks {
+  /** the commit scheduled retries, the first due then (epoch ms) */
+  onRetriesScheduled?: (dueAt: number) => void
+}
+
+/** Runs the claimed work and commits what it owes with the end of every claim; the results per work item. */
+export async function runStored (ctx: RuntimeContext, work: readonly StoredWork[], hooks: StoredHooks = {}): Promise<AttemptResult[][]> {
+  const loose = work.flatMap((w) => w.problem === undefined && w.group === undefined && w.results === undefined ? w.deliveries : [])
+  const [looseResults, groupResults] = await Promise.all([
+    ctx.executor.runAll(loose),
+    Promise.all(work.map(async (w) => w.problem === undefined && w.group !== undefined && w.results === undefined ? await ctx.executor.runAll(w.deliveries) : undefined))
+  ])
+  let next = 0
+  const ran = work.map((w, i) => {
+    if (w.results !== undefined) return w.results
+    if (w.problem !== undefined) return []
+    if (w.group !== undefined) return groupResults[i] as AttemptResult[]
+    const results = looseResults.slice(next, next + w.deliveries.length)
+    next += w.deliveries.length
+    return results
   })
-  const release: ClaimsToRelease = { retries: [], deadLetters: [] }
-  for (const item of stored) {
-    const result = results.get(item.claim) as RedeliveryResult
-    if (item.origin === 'retry') release.retries.push(item.claim)
-    else if (result.delivered) release.deadLetters.push({ id: item.claim, delivered: true })
-    // run and failed: the settlement updated the dead letter; not run: it counts as an attempt too
-    else release.deadLetters.push({ id: item.claim, delivered: false, failure: runs.includes(item) ? undefined : { code: result.error_code, message: result.error_message } })
-  }
-  await commitSettlement(ctx.db, ctx.schema, settlement, { release })
-  warnDeadLetters(ctx, settlement.deadLetters)
-  return stored.map((item) => results.get(item.claim) as RedeliveryResult)
+  await commitStored(ctx, work, ran, hooks)
+  return ran
 }
 
-/** The log row of a stored retry that could not run: its observer is gone, or its event unreadable. */
-function notRun (item: StoredDelivery, event: ReturnType<typeof parseStoredEvent>, problem: { code: string, message: string }): AttemptLog {
-  const known = 'problem' in event ? undefined : event
-  return {
-    observer_id: item.observer_id,
-    event_id: known?.event_id ?? '00000000-0000-0000-0000-000000000000',
-    change_log_id: known?.change_log_id ?? null,
-    entity_type: known?.entity_type ?? 'unknown',
-    entity_id: known?.entity_id ?? 'unknown',
-    event_type: known?.event_type ?? 'unknown',
-    action_index: item.action_index,
-    action_type: 'unknown',
-    status: 'cancelled',
-    attempt_number: item.attempt,
-    max_attempts: item.attempt,
-    started_ms: Date.now(),
-    duration_ms: 0,
-    error_code: problem.code,
-    error_message: problem.message,
-    trace_id: known?.trace_id ?? null
-  }
+/** Settles what the work's attempts owe and commits it with the end of their claims, in one transaction. */
+export async function commitStored (ctx: RuntimeContext, work: readonly StoredWork[], ran: readonly AttemptResult[][], hooks: StoredHooks = {}): Promise<Settlement> {
+  const settlement = emptySettlement()
+  const groups: GroupResult[] = []
+  const release: ClaimsToRelease = { retries: [], deadLetters: [], parked: [], handedOver: [] }
+  const now = new Date()
+  work.forEach((w, i) => {
+    const results = ran[i]
+    const { claim, problem } = w
+    if (problem !== undefined) {
+      if (problem.log !== undefined) settlement.logs.push(problem.log)
+    } else if (w.group !== undefined) {
+      groups.push({ group: w.group, state: stateOf(results, w.group.observer), results })
+    } else {
+      settle(results, now, Math.random, settlement)
+    }
+    if (claim.from === 'retry') release.retries.push(claim.pk)
+    else if (claim.from === 'parked') release.parked?.push(claim.pk)
+    else if (claim.from === 'handed_over') {
+      for (const { event, observer, actionIndex } of w.deliveries) release.handedOver?.push({ event_id: event.event_id, observer_id: observer.id, action_index: actionIndex })
+    } else if (problem !== undefined) release.deadLetters.push({ id: claim.id, delivered: false, failure: problem })
+    // a change that reads now is delivered like any event: its actions retry or dead-letter on their own
+    else release.deadLetters.push({ id: claim.id, delivered: claim.from === 'unreadable' || results.every((r) => r.outcome.ok) })
+  })
+  settleGroups(groups, settlement, now)
+  await commitSettlement(ctx.db, ctx.schema, settlement, { release })
+  const before = work.filter((w) => w.results !== undefined).flatMap((w) => w.results as AttemptResult[])
+  // attempts run elsewhere (handed over) are counted once they are committed
+  if (before.length > 0) ctx.executor.count(before)
+  if (settlement.retries.length > 0) hooks.onRetriesScheduled?.(firstDue(settlement))
+  warnDeadLetters(ctx, settlement.deadLetters)
+  return settlement
 }

@@ -1,0 +1,86 @@
+// What a claimed retry or dead letter runs: its observer read afresh, its stored event checked
+// against its schema, and the one action it owes; or, when it cannot run, why.
+import { findLiveObservers } from '../../db/observers.repo.js'
+import type { AttemptLog } from '../../model.js'
+import type { RuntimeContext } from '../context.js'
+import type { Delivery } from '../delivery/delivery.js'
+import { parseStoredEvent } from '../delivery/event.js'
+import { resolveRetryConfig } from '../delivery/retry-policy.js'
+import type { Problem, StoredWork } from './run-stored.js'
+
+/** A delivery stored for later and claimed by this instance: a retry row or an action's dead letter. */
+export interface StoredDelivery {
+  claim: { from: 'retry', pk: string } | { from: 'dead_letter', id: string }
+  observer_id: string
+  action_index: number
+  /** the event as stored (JSON), checked before it is used */
+  event: unknown
+  /** the attempt about to run */
+  attempt: number
+  first_failed_at: Date
+}
+
+/** How long a claim lasts: beyond the longest attempt, so a live worker never loses its claim. */
+export function claimMs (ctx: RuntimeContext): number {
+  return ctx.observers.longestTimeoutMs(30_000) * 2 + 10_000
+}
+
+export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDelivery[]): Promise<StoredWork[]> {
+  const observers = await findLiveObservers(ctx.db, [...new Set(stored.map((s) => s.observer_id))])
+  return stored.map((item): StoredWork => {
+    const { claim } = item
+    const event = parseStoredEvent(item.event)
+    const observer = observers.get(item.observer_id)
+    const action = observer?.actions[item.action_index]
+    const retrying = claim.from === 'retry'
+    let problem: Problem | undefined
+    if ('problem' in event) problem = { code: 'INVALID_EVENT', message: event.problem }
+    // a retry is dropped once its observer is disabled; an operator may still retry a dead letter
+    else if (observer === undefined || action === undefined || (retrying && !observer.enabled)) {
+      problem = { code: 'OBSERVER_GONE', message: 'the observer is disabled or deleted, or its action no longer exists' }
+    }
+    if (problem !== undefined || observer === undefined || action === undefined || 'problem' in event) {
+      const failed = problem as Problem
+      ctx.log.warn({ observer_id: item.observer_id, action_index: item.action_index, code: failed.code, origin: claim.from }, `stored delivery not run: ${failed.message}`)
+      return { claim, deliveries: [], problem: retrying ? { ...failed, log: notRun(item, event, failed) } : failed }
+    }
+    const retry = resolveRetryConfig(observer.retry_config)
+    return {
+      claim,
+      deliveries: [{
+        event,
+        observer,
+        // a dead letter gets one attempt now: a failure goes back to the dead letters, not to the schedule
+        retry: retrying ? retry : { ...retry, max_attempts: item.attempt },
+        actionIndex: item.action_index,
+        action,
+        attempt: item.attempt,
+        firstFailedAt: item.first_failed_at,
+        origin: retrying ? 'retry' : 'dead_letter'
+      } satisfies Delivery]
+    }
+  })
+}
+
+/** The log row of a stored retry that could not run: its observer is gone, or its event unreadable. */
+function notRun (item: StoredDelivery, event: ReturnType<typeof parseStoredEvent>, problem: Problem): AttemptLog {
+  const known = 'problem' in event ? undefined : event
+  return {
+    observer_id: item.observer_id,
+    event_id: known?.event_id ?? '00000000-0000-0000-0000-000000000000',
+    change_log_id: known?.change_log_id ?? null,
+    entity_type: known?.entity_type ?? 'unknown',
+    entity_id: known?.entity_id ?? 'unknown',
+    event_type: known?.event_type ?? 'unknown',
+    action_index: item.action_index,
+    action_type: 'unknown',
+    status: 'cancelled',
+    attempt_number: item.attempt,
+    max_attempts: item.attempt,
+    started_ms: Date.now(),
+    duration_ms: 0,
+    error_code: problem.code,
+    error_message: problem.message,
+    trace_id: known?.trace_id ?? null
+  }
+}
