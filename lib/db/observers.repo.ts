@@ -56,6 +56,13 @@ export async function findLiveObservers (db: Kysely<Database>, ids: readonly str
   return new Map(rows.map((row) => [row.id, toObserver(row)]))
 }
 
+/** Observers by id as stored: deleted and disabled ones too (a stored delivery says why it no longer runs). */
+export async function findObserversById (db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, StoredObserver>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('tb_observer').selectAll().where('id', 'in', ids).execute()
+  return new Map(rows.map((row) => [row.id, toObserver(row)]))
+}
+
 // ---- the admin API's reads and writes ----
 
 export interface ObserverListFilter {

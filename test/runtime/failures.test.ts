@@ -50,7 +50,7 @@ t.test('a retry whose observer was disabled meanwhile is dropped and logged as c
   await eventually(async () => (await app.observers.health()).observer_count === 0 || undefined)
   await eventually(async () => await countRows(pool, schema, 'tb_observer_retry') === 0 || undefined, 10_000, 'the retry is dropped')
   const { rows } = await pool.query(`select status, error_code from "${schema}".tb_observer_log order by pk_observer_log`)
-  t.same(rows, [{ status: 'failed', error_code: 'HTTP_503' }, { status: 'cancelled', error_code: 'OBSERVER_GONE' }])
+  t.same(rows, [{ status: 'failed', error_code: 'HTTP_503' }, { status: 'cancelled', error_code: 'OBSERVER_DISABLED' }])
   t.equal(sink.received.length, 1, 'the disabled observer is not called again')
 })
 

@@ -1,7 +1,9 @@
 // What a claimed retry or dead letter runs: its observer read afresh, its stored event checked
-// against its schema, and the one action it owes; or, when it cannot run, why.
-import { findLiveObservers } from '../../db/observers.repo.js'
-import type { AttemptLog } from '../../model.js'
+// against its schema, and the one action it owes; or, when it can no longer run, why, and what it
+// leaves: a `cancelled` log row that names the reason, or a dead letter when an auto-disabled
+// endpoint took its observer down (SPEC 9.3), so that a reset and a retry can send it again.
+import { findObserversById, type StoredObserver } from '../../db/observers.repo.js'
+import type { AttemptLog, DeadLetterToWrite, ObserverEvent } from '../../model.js'
 import type { RuntimeContext } from '../context.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { parseStoredEvent } from '../delivery/event.js'
@@ -25,8 +27,11 @@ export function claimMs (ctx: RuntimeContext): number {
   return ctx.observers.longestTimeoutMs(30_000) * 2 + 10_000
 }
 
+/** Set by the runtime when an auto-disabled endpoint disables an observer (endpoints.repo.ts). */
+const disabledByEndpoint = (observer: StoredObserver): boolean => observer.disabled_reason?.startsWith('endpoint ') === true
+
 export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDelivery[]): Promise<StoredWork[]> {
-  const observers = await findLiveObservers(ctx.db, [...new Set(stored.map((s) => s.observer_id))])
+  const observers = await findObserversById(ctx.db, [...new Set(stored.map((s) => s.observer_id))])
   return stored.map((item): StoredWork => {
     const { claim } = item
     const event = parseStoredEvent(item.event)
@@ -35,14 +40,20 @@ export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDe
     const retrying = claim.from === 'retry'
     let problem: Problem | undefined
     if ('problem' in event) problem = { code: 'INVALID_EVENT', message: event.problem }
-    // a retry is dropped once its observer is disabled; an operator may still retry a dead letter
-    else if (observer === undefined || action === undefined || (retrying && !observer.enabled)) {
-      problem = { code: 'OBSERVER_GONE', message: 'the observer is disabled or deleted, or its action no longer exists' }
+    else if (observer === undefined || observer.deleted_at !== null) problem = { code: 'OBSERVER_DELETED', message: 'the observer was deleted' }
+    else if (action === undefined) problem = { code: 'ACTION_GONE', message: `the observer no longer has action ${item.action_index}` }
+    // an operator may still retry a dead letter of a disabled observer
+    else if (retrying && !observer.enabled) {
+      problem = disabledByEndpoint(observer)
+        ? { code: 'ENDPOINT_DISABLED', message: observer.disabled_reason as string }
+        : { code: 'OBSERVER_DISABLED', message: 'the observer was disabled' }
     }
     if (problem !== undefined || observer === undefined || action === undefined || 'problem' in event) {
       const failed = problem as Problem
       ctx.log.warn({ observer_id: item.observer_id, action_index: item.action_index, code: failed.code, origin: claim.from }, `stored delivery not run: ${failed.message}`)
-      return { claim, deliveries: [], problem: retrying ? { ...failed, log: notRun(item, event, failed) } : failed }
+      if (!retrying) return { claim, deliveries: [], problem: failed }
+      if (failed.code === 'ENDPOINT_DISABLED') return { claim, deliveries: [], problem: { ...failed, deadLetter: deadLetterOf(item, event as ObserverEvent, observer as StoredObserver, failed) } }
+      return { claim, deliveries: [], problem: { ...failed, log: notRun(item, event, failed) } }
     }
     const retry = resolveRetryConfig(observer.retry_config)
     return {
@@ -60,6 +71,28 @@ export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDe
       } satisfies Delivery]
     }
   })
+}
+
+/** The dead letter of a retry owed to an endpoint that was disabled (the attempt about to run is not made). */
+function deadLetterOf (item: StoredDelivery, event: ObserverEvent, observer: StoredObserver, problem: Problem): DeadLetterToWrite {
+  return {
+    observer_id: observer.id,
+    observer_name: observer.name,
+    event_id: event.event_id,
+    change_log_id: event.change_log_id,
+    entity_type: event.entity_type,
+    entity_id: event.entity_id,
+    event_type: event.event_type,
+    tenant_id: event.tenant_id,
+    action_index: item.action_index,
+    action_type: observer.actions[item.action_index]?.type ?? 'unknown',
+    event,
+    error_code: problem.code,
+    error_message: problem.message,
+    attempts: Math.max(item.attempt - 1, 0),
+    first_failed_at: item.first_failed_at,
+    last_failed_at: new Date()
+  }
 }
 
 /** The log row of a stored retry that could not run: its observer is gone, or its event unreadable. */

@@ -4,7 +4,7 @@
 // (load-stored.ts builds most of them); here they run through the executor like any delivery,
 // are settled, and are committed in one transaction with the end of their claims.
 import { commitSettlement, type ClaimsToRelease } from '../../db/settlement.repo.js'
-import type { AttemptLog, Settlement } from '../../model.js'
+import type { AttemptLog, DeadLetterToWrite, Settlement } from '../../model.js'
 import { warnDeadLetters, type RuntimeContext } from '../context.js'
 import type { AttemptResult } from '../delivery/attempt.js'
 import type { Delivery } from '../delivery/delivery.js'
@@ -29,6 +29,8 @@ export interface Problem {
   message: string
   /** the `cancelled` log row it leaves, if any */
   log?: AttemptLog
+  /** or the dead letter it becomes */
+  deadLetter?: DeadLetterToWrite
 }
 
 export interface StoredWork {
@@ -78,6 +80,7 @@ export async function commitStored (ctx: RuntimeContext, work: readonly StoredWo
     const { claim, problem } = w
     if (problem !== undefined) {
       if (problem.log !== undefined) settlement.logs.push(problem.log)
+      if (problem.deadLetter !== undefined) settlement.deadLetters.push(problem.deadLetter)
     } else if (w.group !== undefined) {
       groups.push({ group: w.group, state: stateOf(results, w.group.observer), results })
     } else {
