@@ -38,7 +38,7 @@ t.test('auto-disable racing a batch in flight: what comes due later, and the obs
   await eventually(async () => await countRows(pool, schema, 'tb_observer_retry') === 0 || undefined, 30_000, 'nothing left waiting')
   const { rows } = await pool.query(`select action_index, error_code from "${schema}".tb_observer_dead_letter where observer_id = $1 and event_id = '6c1d1f4e-0f0a-4b7e-9a2f-1d2e3f4a5b6c'`, [observer])
   t.same(rows, [{ action_index: 0, error_code: 'ENDPOINT_DISABLED' }], 'the late retry is a dead letter')
-  t.equal(await countRows(pool, schema, 'tb_observer_dead_letter', `action_index = 1 and error_code = 'ENDPOINT_DISABLED'`), 2, 'the other action\'s two retries too')
+  t.equal(await countRows(pool, schema, 'tb_observer_dead_letter', 'action_index = 1 and error_code = \'ENDPOINT_DISABLED\''), 2, 'the other action\'s two retries too')
   t.equal(await countRows(pool, schema, 'tb_observer_log', "status = 'cancelled'"), 0, 'nothing dropped as cancelled')
   // an operator's reset brings them back: reset with enable_observers, then retry the dead letters
   await app.observers.endpoints.reset(dead.url, true)

@@ -47,12 +47,15 @@ export class KeyOrder {
   private readonly tails = new Map<string, Promise<GroupState>>()
   /** groups parked per held key since it was loaded (a key is freed only if none came meanwhile) */
   private readonly parks = new Map<string, number>()
+  /** parks whose batch has not committed yet: the database does not show them, so the key stays held */
+  private readonly uncommitted = new Map<string, number>()
 
   /** Back to what the database holds (after a restart, a lost lease or a discarded batch). */
   reset (keys: ReadonlyArray<{ observer_id: string, entity_type: string, entity_id: string }>): void {
     this.held = new Set(keys.map((k) => keyOf(k.observer_id, k.entity_type, k.entity_id)))
     this.tails.clear()
     this.parks.clear()
+    this.uncommitted.clear()
   }
 
   isHeld (key: string): boolean { return this.held.has(key) }
@@ -80,15 +83,28 @@ export class KeyOrder {
   private parked (group: OrderedGroup): GroupResult {
     this.held.add(group.key)
     this.parks.set(group.key, (this.parks.get(group.key) ?? 0) + 1)
+    this.uncommitted.set(group.key, (this.uncommitted.get(group.key) ?? 0) + 1)
     return { group, state: 'parked', results: [] }
   }
+
+  /** The batch that parked these keys' groups committed: its parks are in the database now. */
+  parksCommitted (keys: readonly string[]): void {
+    for (const key of keys) {
+      const left = (this.uncommitted.get(key) ?? 1) - 1
+      if (left > 0) this.uncommitted.set(key, left)
+      else this.uncommitted.delete(key)
+    }
+  }
+
+  /** A park of `key` is in a batch not committed yet: the key must not be freed. */
+  parkPending (key: string): boolean { return this.uncommitted.has(key) }
 
   /** How many groups of `key` were parked so far (read before freeing it). */
   parkedSoFar (key: string): number { return this.parks.get(key) ?? 0 }
 
   /** The key's row is gone: its events run again, unless something was parked since `seenParks`. */
   free (key: string, seenParks: number): void {
-    if (this.parkedSoFar(key) !== seenParks || this.tails.has(key)) return
+    if (this.parkedSoFar(key) !== seenParks || this.tails.has(key) || this.uncommitted.has(key)) return
     this.held.delete(key)
     this.parks.delete(key)
   }

@@ -32,6 +32,8 @@ interface InFlightBatch {
   failure?: Error
   /** attempts handed over while running: settled on their own once the batch committed */
   handedOver?: AttemptResult[]
+  /** keys whose groups it parked: held until it commits */
+  parkedKeys?: string[]
   /** true once committed; false when discarded (an earlier commit failed or the checkpoint moved) */
   done: Promise<boolean>
   end: (committed: boolean | Error) => void
@@ -114,6 +116,8 @@ export class BatchPipeline {
     Promise.all([executor.runAll(deliveries, true, this.deliveryEnded), ordered]).then(([results, groupResults]) => {
       const settled = settle(results)
       entry.settlement = settleUnreadable(plan.refused, groupResults.length === 0 ? settled : settleGroups(groupResults, settled))
+      const parked = groupResults.filter((g) => g.state === 'parked')
+      if (parked.length > 0) entry.parkedKeys = parked.map((g) => g.group.key)
       const handedOver = results.filter((r) => r.detached !== undefined)
       if (handedOver.length > 0) entry.handedOver = handedOver
     }).catch((err: Error) => {
@@ -179,6 +183,7 @@ export class BatchPipeline {
       for (const entry of group) {
         // not committed: the batch is read again, and what its handed-over attempts did is dropped
         if (committed && entry.handedOver !== undefined) this.handOver.add(entry.handedOver)
+        if (committed && entry.parkedKeys !== undefined) this.order.parksCommitted(entry.parkedKeys)
         entry.end(committed)
       }
     }, (err: Error) => {

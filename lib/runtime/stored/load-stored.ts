@@ -53,7 +53,7 @@ export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDe
       ctx.log.warn({ observer_id: item.observer_id, action_index: item.action_index, code: failed.code, origin: claim.from }, `stored delivery not run: ${failed.message}`)
       if (!retrying) return { claim, deliveries: [], problem: failed }
       if (failed.code === 'ENDPOINT_DISABLED') return { claim, deliveries: [], problem: { ...failed, deadLetter: deadLetterOf(item, event as ObserverEvent, observer as StoredObserver, failed) } }
-      return { claim, deliveries: [], problem: { ...failed, log: notRun(item, event, failed) } }
+      return { claim, deliveries: [], problem: { ...failed, logs: [notRun(item, event, failed)] } }
     }
     const retry = resolveRetryConfig(observer.retry_config)
     return {
@@ -95,8 +95,8 @@ function deadLetterOf (item: StoredDelivery, event: ObserverEvent, observer: Sto
   }
 }
 
-/** The log row of a stored retry that could not run: its observer is gone, or its event unreadable. */
-function notRun (item: StoredDelivery, event: ReturnType<typeof parseStoredEvent>, problem: Problem): AttemptLog {
+/** The `cancelled` log row of a stored delivery that could not run: its observer is gone, or its event unreadable. */
+export function notRun (item: Pick<StoredDelivery, 'observer_id' | 'action_index' | 'attempt'>, event: ReturnType<typeof parseStoredEvent>, problem: Problem): AttemptLog {
   const known = 'problem' in event ? undefined : event
   return {
     observer_id: item.observer_id,

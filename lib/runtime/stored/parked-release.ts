@@ -3,16 +3,16 @@
 // fails blocks its key again. It runs where the listener's lease is held, beside the read loop,
 // whose key order knows which keys are held and what is parked but not yet committed.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { findLiveObservers } from '../../db/observers.repo.js'
+import { findObserversById, type StoredObserver } from '../../db/observers.repo.js'
 import { freeKeyIfEmpty, releasableKeys, type ReleasableKey } from '../../db/ordering.repo.js'
-import type { Observer } from '../../model.js'
 import { recordError, type RuntimeContext } from '../context.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { parseStoredEvent } from '../delivery/event.js'
 import { resolveRetryConfig } from '../delivery/retry-policy.js'
 import type { Waker } from '../primitives/waker.js'
 import { keyOf, type KeyOrder } from '../read-path/ordering.js'
-import { runStored, type StoredWork } from './run-stored.js'
+import { notRun } from './load-stored.js'
+import { runStored, type Problem, type StoredWork } from './run-stored.js'
 
 /** Until `signal` aborts: a round whenever a blocking delivery may have resolved (NOTIFY), at least every second. */
 export async function releaseLoop (ctx: RuntimeContext, keys: { readonly reading: boolean, readonly order: KeyOrder }, waker: Waker, signal: AbortSignal): Promise<void> {
@@ -31,30 +31,38 @@ export async function releaseLoop (ctx: RuntimeContext, keys: { readonly reading
 export async function releaseRound (ctx: RuntimeContext, order: KeyOrder): Promise<number> {
   const keys = await releasableKeys(ctx.db, ctx.schema, ctx.options.runtime.batchSize)
   if (keys.length === 0) return 0
-  const observers = await findLiveObservers(ctx.db, [...new Set(keys.map((k) => k.observer_id))])
+  const observers = await findObserversById(ctx.db, [...new Set(keys.map((k) => k.observer_id))])
   const work: StoredWork[] = []
   for (const key of keys) {
     if (key.parked === null) {
-      // nothing waits any more: the key is free, unless something was parked since it was read
-      const seen = order.parkedSoFar(keyOf(key.observer_id, key.entity_type, key.entity_id))
-      if (await freeKeyIfEmpty(ctx.db, key)) order.free(keyOf(key.observer_id, key.entity_type, key.entity_id), seen)
+      // nothing waits in the database; the key is free unless a batch in flight parked behind it,
+      // or something was parked since it was read
+      const id = keyOf(key.observer_id, key.entity_type, key.entity_id)
+      if (order.parkPending(id)) continue
+      const seen = order.parkedSoFar(id)
+      if (await freeKeyIfEmpty(ctx.db, key)) order.free(id, seen)
       continue
     }
-    work.push(released(ctx, key, key.observer_live ? observers.get(key.observer_id) : undefined))
+    work.push(released(ctx, key, observers.get(key.observer_id)))
   }
   await runStored(ctx, work)
   return keys.length
 }
 
-/** The parked event of `key` as the group it runs, or why it cannot run. */
-function released (ctx: RuntimeContext, key: ReleasableKey, observer: Observer | undefined): StoredWork {
+/** The parked event of `key` as the group it runs, or why it cannot run (one `cancelled` log row per action it owed). */
+function released (ctx: RuntimeContext, key: ReleasableKey, observer: StoredObserver | undefined): StoredWork {
   const parked = key.parked as NonNullable<ReleasableKey['parked']>
   const claim = { from: 'parked', pk: parked.pk_observer_parked } as const
   const event = parseStoredEvent(parked.event)
-  if (observer === undefined || 'problem' in event) {
-    const why = 'problem' in event ? event.problem : 'the observer was deleted'
-    ctx.log.warn({ observer_id: key.observer_id, event_id: parked.event_id, entity_type: key.entity_type, entity_id: key.entity_id }, `parked event dropped: ${why}`)
-    return { claim, deliveries: [], problem: { code: 'problem' in event ? 'INVALID_EVENT' : 'OBSERVER_GONE', message: why } }
+  let problem: Problem | undefined
+  if ('problem' in event) problem = { code: 'INVALID_EVENT', message: event.problem }
+  else if (observer === undefined || observer.deleted_at !== null || !key.observer_live) problem = { code: 'OBSERVER_DELETED', message: 'the observer was deleted' }
+  if (problem !== undefined || observer === undefined || 'problem' in event) {
+    const failed = problem as Problem
+    ctx.log.warn({ observer_id: key.observer_id, event_id: parked.event_id, entity_type: key.entity_type, entity_id: key.entity_id, code: failed.code }, `parked event not run: ${failed.message}`)
+    const actions = Math.max(observer?.actions.length ?? 1, 1)
+    const logs = Array.from({ length: actions }, (_, actionIndex) => notRun({ observer_id: key.observer_id, action_index: actionIndex, attempt: 1 }, event, failed))
+    return { claim, deliveries: [], problem: { ...failed, logs } }
   }
   const retry = resolveRetryConfig(observer.retry_config)
   const deliveries: Delivery[] = observer.actions.map((action, actionIndex) => ({ event, observer, retry, actionIndex, action, attempt: 1, origin: 'change_log' }))

@@ -27,8 +27,8 @@ export type Claim =
 export interface Problem {
   code: string
   message: string
-  /** the `cancelled` log row it leaves, if any */
-  log?: AttemptLog
+  /** the `cancelled` log rows it leaves, if any */
+  logs?: AttemptLog[]
   /** or the dead letter it becomes */
   deadLetter?: DeadLetterToWrite
 }
@@ -79,7 +79,7 @@ export async function commitStored (ctx: RuntimeContext, work: readonly StoredWo
     const results = ran[i]
     const { claim, problem } = w
     if (problem !== undefined) {
-      if (problem.log !== undefined) settlement.logs.push(problem.log)
+      if (problem.logs !== undefined) settlement.logs.push(...problem.logs)
       if (problem.deadLetter !== undefined) settlement.deadLetters.push(problem.deadLetter)
     } else if (w.group !== undefined) {
       groups.push({ group: w.group, state: stateOf(results, w.group.observer), results })
