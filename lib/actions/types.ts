@@ -70,6 +70,8 @@ export interface RenderedRequest {
   url: string | null
   headers: Record<string, string>
   body: unknown
+  /** message actions: the subject published to (`url` is then the server set) */
+  subject?: string
 }
 
 export interface ActionDefinition<C extends ActionConfig = ActionConfig> {
