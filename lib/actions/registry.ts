@@ -36,7 +36,7 @@ export interface ActionRegistry {
    * the table directly, or a custom action removed since) is a permanent CONFIG failure.
    */
   run: (event: EventEnvelope, action: ActionConfig, ctx: ActionContext) => Promise<ActionOutcome>
-  /** The endpoint (origin) the action sends to, or null (not HTTP, or not known). Kept per action object. */
+  /** The endpoint the action sends to (an HTTP origin, a NATS server set), or null (none, or not known). Kept per action object. */
   endpointOf: (action: ActionConfig) => string | null
   /** The action as the API may show it, secrets replaced by REDACTED. */
   redact: (action: ActionConfig) => ActionConfig
