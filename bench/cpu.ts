@@ -46,6 +46,12 @@ function processTicks (pid: string): { ppid: number, own: number, children: numb
   }
 }
 
+/** CPU seconds one process (another server the scenario started) used so far, or null. */
+export function processCpuSeconds (pid: number): number | null {
+  const ticks = processTicks(String(pid))
+  return ticks === null ? null : ticks.own * TICK_S
+}
+
 /** The postmaster and its live children, plus what its ended children (closed connections) used. */
 function serverTicks (postmaster: number | null): number | null {
   if (postmaster === null) return null

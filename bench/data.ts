@@ -50,6 +50,8 @@ export interface ObserverRows {
   ordering?: 'none' | 'entity'
   /** more fields of the webhook action, e.g. `rate_limit` */
   action?: Record<string, unknown>
+  /** every observer's actions instead of the webhook to `url` (the nats scenario) */
+  actions?: Array<Record<string, unknown>>
   /** observer names are `<namePrefix>-<n>`, unique among the schema's observers ('bench') */
   namePrefix?: string
 }
@@ -59,12 +61,12 @@ export async function insertObservers (pool: pg.Pool, schema: string, rows: Obse
   const { rows: ids } = await pool.query<{ id: string }>(
     `insert into ${q(schema, 'tb_observer')} (name, entity_type, actions, priority, retry_config, timeout_ms, ordering)
      select $8 || '-' || g, ($2::text[])[1 + g % greatest(coalesce(array_length($2::text[], 1), 1), 1)],
-            jsonb_build_array(jsonb_build_object('type', 'webhook', 'url', $3::text) || $7::jsonb),
+            coalesce($9::jsonb, jsonb_build_array(jsonb_build_object('type', 'webhook', 'url', $3::text) || $7::jsonb)),
             100 + g % 10, $4::jsonb, $5, $6
        from generate_series(1, $1::int) g
      returning id`,
     [rows.count, rows.entityTypes, rows.url, rows.retryConfig === undefined ? null : JSON.stringify(rows.retryConfig), rows.timeoutMs ?? 5000, rows.ordering ?? 'none',
-      JSON.stringify(rows.action ?? {}), rows.namePrefix ?? 'bench'])
+      JSON.stringify(rows.action ?? {}), rows.namePrefix ?? 'bench', rows.actions === undefined ? null : JSON.stringify(rows.actions)])
   return ids.map((r) => r.id)
 }
 

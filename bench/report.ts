@@ -8,6 +8,7 @@ import type { Machine } from './machine.js'
 import type { AdminResult } from './scenarios/admin.js'
 import type { DeadEndpointResult } from './scenarios/dead-endpoint.js'
 import type { DrainResult } from './scenarios/drain.js'
+import type { NatsResult } from './scenarios/nats.js'
 import type { OrderedResult } from './scenarios/ordered.js'
 import type { RateLimitedResult } from './scenarios/rate-limited.js'
 import type { SlowEndpointResult } from './scenarios/slow-endpoint.js'
@@ -22,6 +23,8 @@ export interface Results {
   backlog_otel?: DrainResult & { spans_exported: number }
   /** `backlog-1m`, only when named */
   backlog_1m?: DrainResult
+  /** `nats`, only when named: the backlog published to a JetStream stream */
+  nats?: NatsResult
   fanout?: DrainResult
   ordered?: OrderedResult
   ordered_failing?: DrainResult
@@ -80,13 +83,13 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const pgRows = r.ceiling_pg?.rows_per_s
   const ordered = r.ordered?.ordered.deliveries_per_s
   const rateLimit = r.rate_limited?.rate_limit.per_second
-  const correct = [r.backlog, r.backlog_otel, r.backlog_1m, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing,
+  const correct = [r.backlog, r.backlog_otel, r.backlog_1m, r.nats, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing,
     r.dead_endpoint?.baseline, r.dead_endpoint?.dead, r.slow_endpoint?.baseline, r.slow_endpoint?.slow, r.rate_limited]
     .every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery },
     ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -96,6 +99,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       fanout_to_http_ceiling: ratio(fanout, http),
       fanout_to_pg_ceiling: ratio(fanout, pgRows),
       fanout_to_backlog: ratio(fanout, backlog),
+      nats_to_backlog: ratio(r.nats?.deliveries_per_s, backlog),
       ordered_to_unordered: r.ordered?.ordered_to_unordered ?? null,
       ordered_failing_to_ordered: ratio(r.ordered_failing?.deliveries_per_s, ordered),
       backlog_runtime_cpu_to_sink_cpu: ratio(costToSink(r.backlog), 1),
@@ -130,7 +134,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       first_delivery: target('< 100 ms from start() to the first delivery, warm database (p50 of the warm starts)', r.first_delivery?.warm_ms.p50, (v) => v < 100)
     },
     interference: Object.fromEntries(Object.entries({
-      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_http_endpoint: r.ceiling_http_endpoint?.cpu, ceiling_pg: r.ceiling_pg?.cpu
+      backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, nats: r.nats?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_http_endpoint: r.ceiling_http_endpoint?.cpu, ceiling_pg: r.ceiling_pg?.cpu
     }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,

@@ -19,6 +19,7 @@ import { admin } from './scenarios/admin.js'
 import { backlog, backlogMillion } from './scenarios/backlog.js'
 import { deadEndpoint } from './scenarios/dead-endpoint.js'
 import { fanout } from './scenarios/fanout.js'
+import { natsBacklog } from './scenarios/nats.js'
 import { ordered, orderedFailing } from './scenarios/ordered.js'
 import { rateLimited } from './scenarios/rate-limited.js'
 import { slowEndpoint } from './scenarios/slow-endpoint.js'
@@ -124,6 +125,7 @@ async function main (): Promise<number> {
         ...(args.otel ? [['backlog_otel', async () => { results.backlog_otel = await tracedBacklog(ctx, s) }] as [string, () => Promise<void>]] : [])
       ],
       'backlog-1m': [['backlog_1m', async () => { results.backlog_1m = await backlogMillion(ctx, s) }]],
+      nats: [['nats', async () => { results.nats = await natsBacklog(ctx, s, results.backlog) }]],
       fanout: [['fanout', async () => { results.fanout = await fanout(ctx, s) }]],
       ordered: [['ordered', async () => { results.ordered = await ordered(ctx, s) }]],
       'ordered-failing': [['ordered_failing', async () => { results.ordered_failing = await orderedFailing(ctx, s) }]],

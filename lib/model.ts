@@ -153,7 +153,7 @@ export interface AttemptLog {
   trace_id?: string | null
 }
 
-/** A failed HTTP attempt's request as the execution log keeps it (`request_payload`). */
+/** A failed HTTP (or NATS) attempt's request as the execution log keeps it (`request_payload`). */
 export interface RequestPayload {
   method: string
   /** credentials and query values redacted; a Slack webhook's secret path too */
@@ -164,6 +164,8 @@ export interface RequestPayload {
   body: string
   /** the whole body's size in bytes */
   body_bytes: number
+  /** message actions (nats): the subject published to */
+  subject?: string
 }
 
 /** A failed attempt to run again at `due_at`. */

@@ -2,11 +2,17 @@
 // Both are instance-wide (an endpoint is shared by every tenant's observers sending there).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { originOf } from '../lib/actions/common.js'
+import { parseServerSet } from '../lib/actions/nats-config.js'
 import { ValidationError } from '../lib/errors.js'
 import { ENDPOINT_PROBLEM, EndpointListSchema, ResetEndpointResultSchema, ResetEndpointSchema, bodyErrors, errors } from './schemas.js'
 import { requireInstanceWide, scopeOf } from './tenancy.js'
 
 const tags = ['endpoints']
+
+function natsEndpoint (text: string): string | null {
+  const set = parseServerSet(text)
+  return typeof set === 'string' ? null : set.endpoint
+}
 
 export const endpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/endpoints', {
@@ -30,14 +36,15 @@ export const endpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Close an endpoint\'s circuit by hand; what waited for it is due at once',
       description: 'Works on an open, half-open or disabled endpoint (closed: false when it was closed already). ' +
         'With enable_observers, the observers disabled because this endpoint was are enabled again and their disabled_reason cleared. ' +
-        'The endpoint is normalised to its origin (`https://Example.com:443` is `https://example.com`). Refused (403) to a tenant\'s request.',
+        'The endpoint is normalised to its origin (`https://Example.com:443` is `https://example.com`), a NATS server set to its sorted form ' +
+        '(`nats://b:4222,nats://a` is `nats://a:4222,nats://b:4222`). Refused (403) to a tenant\'s request.',
       body: ResetEndpointSchema,
       response: { 200: ResetEndpointResultSchema, ...bodyErrors(403) }
     }
   }, async (request) => {
     requireInstanceWide(await scopeOf(app, request), 'resetting an endpoint')
     // the pattern admits what only the URL parser refuses (port 99999, address 999.0.0.1)
-    const endpoint = originOf(request.body.endpoint)
+    const endpoint = /^(nats|tls):\/\//i.test(request.body.endpoint) ? natsEndpoint(request.body.endpoint) : originOf(request.body.endpoint)
     if (endpoint === null) throw new ValidationError(`body/endpoint ${ENDPOINT_PROBLEM}`)
     const { closed } = await app.observers.endpoints.reset(endpoint, request.body.enable_observers ?? false)
     return { endpoint, closed }

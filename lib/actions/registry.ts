@@ -12,10 +12,12 @@ import { createSlackAction } from './slack.js'
 import { createEmailAction } from './email.js'
 import { databaseAction } from './database.js'
 import { logAction } from './log.js'
+import { createNatsAction } from './nats.js'
+import type { Resolver } from '../net/address-guard.js'
 import { schemaProblem } from '../schema-errors.js'
 import { createCustomAction } from './custom.js'
 
-export const BUILT_IN_ACTION_TYPES = ['webhook', 'slack', 'email', 'database', 'log'] as const
+export const BUILT_IN_ACTION_TYPES = ['webhook', 'slack', 'email', 'database', 'log', 'nats'] as const
 
 export interface ActionRegistry {
   /** The services every action of this registry runs with. */
@@ -34,19 +36,21 @@ export interface ActionRegistry {
    * the table directly, or a custom action removed since) is a permanent CONFIG failure.
    */
   run: (event: EventEnvelope, action: ActionConfig, ctx: ActionContext) => Promise<ActionOutcome>
-  /** The endpoint (origin) the action sends to, or null (not HTTP, or not known). Kept per action object. */
+  /** The endpoint the action sends to (an HTTP origin, a NATS server set), or null (none, or not known). Kept per action object. */
   endpointOf: (action: ActionConfig) => string | null
   /** The action as the API may show it, secrets replaced by REDACTED. */
   redact: (action: ActionConfig) => ActionConfig
   /** Dry run: the request the action would make, secrets redacted; sends nothing. */
   render: (event: EventEnvelope, action: ActionConfig, ctx: Omit<ActionContext, 'signal' | 'attempt' | 'services'>) => Promise<RenderedRequest>
-  /** Closes the shared HTTP agent and the SMTP pool. */
+  /** Closes the shared HTTP agent, the SMTP pool and drains the NATS connections. */
   close: () => Promise<void>
 }
 
 export interface ActionRegistryOptions {
   /** Use this HTTP client instead of one built from `services` (tests inject a DNS resolver this way). */
   http?: HttpClient
+  /** DNS resolution for the `nats` action's address guard (tests inject one) */
+  resolve?: Resolver
 }
 
 // A check() problem that starts with a field path (`url: ...`, `headers/x: ...`) is placed under it.
@@ -56,7 +60,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
- * Built-ins: webhook, slack, email, database, log. `custom` adds more; a custom name equal to a
+ * Built-ins: webhook, slack, email, database, log, nats. `custom` adds more; a custom name equal to a
  * built-in one throws, so an option can never silently replace, say, the SSRF-guarded webhook.
  */
 export function createActionRegistry (
@@ -71,7 +75,7 @@ export function createActionRegistry (
   }
   const http = options.http ?? createHttpClient({ allowPrivate: services.allowPrivate })
   const definitions = new Map<string, ActionDefinition<any>>()
-  for (const definition of [createWebhookAction(http), createSlackAction(http), createEmailAction(), databaseAction, logAction]) {
+  for (const definition of [createWebhookAction(http), createSlackAction(http), createEmailAction(), databaseAction, logAction, createNatsAction(services, { resolve: options.resolve })]) {
     definitions.set(definition.type, definition)
   }
   for (const [name, handler] of Object.entries(custom)) definitions.set(name, createCustomAction(name, handler))

@@ -94,6 +94,15 @@ export function renderText (template: string, envelope: EventEnvelope): string {
   return out
 }
 
+/** Rendering where each placeholder's value (missing: empty) is its text passed through `escape` (a NATS subject's tokens, say). */
+export function renderEscaped (template: string, envelope: EventEnvelope, escape: (text: string) => string): string {
+  let out = ''
+  for (const part of compiled(template, false)) {
+    out += typeof part === 'string' ? part : escape(asText(lookupPath(envelope, part.path)))
+  }
+  return out
+}
+
 /**
  * JSON rendering. A placeholder standing as a whole value becomes the value's JSON (missing: null);
  * inside a string literal it becomes the JSON-escaped text without quotes (missing: empty), so a value

@@ -70,6 +70,8 @@ export interface RenderedRequest {
   url: string | null
   headers: Record<string, string>
   body: unknown
+  /** message actions: the subject published to (`url` is then the server set) */
+  subject?: string
 }
 
 export interface ActionDefinition<C extends ActionConfig = ActionConfig> {
@@ -83,7 +85,7 @@ export interface ActionDefinition<C extends ActionConfig = ActionConfig> {
    */
   check?: (config: C, services: ActionServices) => string | null
   run: (event: EventEnvelope, config: C, ctx: ActionContext) => Promise<ActionOutcome>
-  /** The origin (scheme, host, port) the action sends to, when it is an HTTP endpoint; null when unknown or none. */
+  /** Where the action sends: an HTTP origin (scheme, host, port) or a NATS server set; null when unknown or none. */
   endpoint?: (config: C, services: ActionServices) => string | null
   /** Dry run: the request this action would make, secrets redacted. Sends nothing. */
   render: (event: EventEnvelope, config: C, ctx: Omit<ActionContext, 'signal' | 'attempt'>) => Promise<RenderedRequest> | RenderedRequest

@@ -32,7 +32,8 @@ export const RenderedRequestSchema = Type.Object({
   method: Type.String(),
   url: Nullable(Type.String()),
   headers: Type.Record(Type.String(), Type.String()),
-  body: Type.Unknown()
+  body: Type.Unknown(),
+  subject: Type.Optional(Type.String({ description: 'Message actions (nats): the subject it would publish to; url is then the server set' }))
 }, { description: 'What the action would send, secrets redacted' })
 
 export const DryRunResultSchema = Type.Object({

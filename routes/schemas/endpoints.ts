@@ -4,15 +4,19 @@ import { explainPattern } from '../../lib/schema-errors.js'
 import { DateTimeSchema, Nullable, UuidSchema } from './common.js'
 
 /** What an endpoint value must look like; the message of the 400 when it does not. */
-export const ENDPOINT_PROBLEM = 'must be an http(s) origin: scheme://host[:port], with no path, query or trailing slash (e.g. https://hooks.example.com)'
+export const ENDPOINT_PROBLEM = 'must be an http(s) origin: scheme://host[:port], with no path, query or trailing slash (e.g. https://hooks.example.com), ' +
+  'or a NATS server set (nats://host:4222,nats://host2:4222)'
 
 // host: a name or IPv4 address (ASCII; an IDN as its punycode, which is how origins are listed) or a bracketed IPv6 address
-const ORIGIN_PATTERN = explainPattern('^https?://([A-Za-z0-9._~-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$', ENDPOINT_PROBLEM)
+const HOST = '([A-Za-z0-9._~-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?'
+const NATS_SERVER = `(nats|tls)://${HOST}`
+const ORIGIN_PATTERN = explainPattern(`^(https?://${HOST}|${NATS_SERVER}(,${NATS_SERVER})*)$`, ENDPOINT_PROBLEM)
 
 export const EndpointOriginSchema = Type.String({
   maxLength: 2048,
   pattern: ORIGIN_PATTERN,
-  description: 'An action\'s destination origin, as GET /observers/endpoints lists it (`https://hooks.example.com`, `http://10.0.0.5:8080`)'
+  description: 'An action\'s destination origin, as GET /observers/endpoints lists it (`https://hooks.example.com`, `http://10.0.0.5:8080`, ' +
+    'a NATS server set `nats://10.0.0.7:4222,nats://10.0.0.8:4222`)'
 })
 
 export const EndpointSchema = Type.Object({

@@ -23,7 +23,8 @@ const RequestPayloadSchema = Type.Object({
   url: Type.String({ description: 'Credentials and query values replaced by REDACTED (a Slack webhook\'s whole path too)' }),
   headers: Type.Record(Type.String(), Type.String(), { description: 'Configured header values and the signature redacted' }),
   body: Type.String({ description: 'The start of the body, at most 4 KiB of UTF-8' }),
-  body_bytes: Type.Integer({ description: 'The size of the whole body' })
+  body_bytes: Type.Integer({ description: 'The size of the whole body' }),
+  subject: Type.Optional(Type.String({ description: 'Message actions (nats): the subject it was published to' }))
 }, { title: 'RequestPayload' })
 
 export const LogEntrySchema = Type.Object({
@@ -47,7 +48,7 @@ export const LogEntrySchema = Type.Object({
   error_message: Nullable(Type.String()),
   response_status_code: Nullable(Type.Integer()),
   response_payload: Nullable(Type.String(), 'The target\'s answer, cut to 4 KiB'),
-  request_payload: Nullable(RequestPayloadSchema, 'What a failed HTTP attempt sent; null for successes and other actions'),
+  request_payload: Nullable(RequestPayloadSchema, 'What a failed HTTP or NATS attempt sent; null for successes and other actions'),
   trace_id: Nullable(Type.String()),
   created_at: DateTimeSchema
 }, { title: 'LogEntry' })

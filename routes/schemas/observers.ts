@@ -15,7 +15,7 @@ export const EventTypeSchema = Type.String({
 })
 
 export const ActionSchema = Type.Object({
-  type: Type.String({ minLength: 1, description: 'webhook, slack, email, database, log, or a custom action name' })
+  type: Type.String({ minLength: 1, description: 'webhook, slack, email, database, log, nats, or a custom action name' })
 }, {
   additionalProperties: true,
   title: 'Action',

@@ -17,7 +17,7 @@ const event = sampleEnvelope()
 
 t.test('knows the built-ins and the custom actions', async t => {
   const actions = registry(t, testServices(), { audit: () => 'ok' })
-  t.same(actions.types(), ['webhook', 'slack', 'email', 'database', 'log', 'audit'])
+  t.same(actions.types(), ['webhook', 'slack', 'email', 'database', 'log', 'nats', 'audit'])
   t.equal(actions.get('webhook')?.type, 'webhook')
   t.equal(actions.get('nope'), undefined)
 })

@@ -135,12 +135,14 @@ t.test('reset with enable_observers enables the observers the endpoint\'s disabl
   await eventually(async () => (await endpointOf(app, endpoint))?.observers.includes(victim.id), 10_000, 'the enabled observer loaded again')
 })
 
-t.test('reset refuses what is not an http(s) origin with a 400 naming the field', async (t) => {
+t.test('reset refuses what is not an http(s) origin nor a NATS server set with a 400 naming the field', async (t) => {
   const { app } = await build(t, { runtime: { start: false } })
-  const origin = 'must be an http(s) origin: scheme://host[:port], with no path, query or trailing slash (e.g. https://hooks.example.com)'
+  const origin = 'must be an http(s) origin: scheme://host[:port], with no path, query or trailing slash (e.g. https://hooks.example.com), ' +
+    'or a NATS server set (nats://host:4222,nats://host2:4222)'
   for (const endpoint of [
     'hooks.example.com', 'ftp://hooks.example.com', 'https://hooks.example.com/', 'https://hooks.example.com/hook',
-    'https://hooks.example.com?x=1', 'https://user:pw@hooks.example.com', 'https://hooks.example.com:99999', 'http://999.0.0.1', 'https:// x', ''
+    'https://hooks.example.com?x=1', 'https://user:pw@hooks.example.com', 'https://hooks.example.com:99999', 'http://999.0.0.1', 'https:// x', '',
+    'nats://a.example.com:4222,ftp://b.example.com', 'nats://user:pw@a.example.com', 'nats://a.example.com/subject', 'nats://a.example.com:99999'
   ]) {
     const res = await call(app, 'POST', '/endpoints/reset', { endpoint })
     t.equal(res.statusCode, 400, endpoint)
@@ -159,6 +161,8 @@ t.test('reset refuses what is not an http(s) origin with a 400 naming the field'
   for (const endpoint of ['http://10.0.0.5:8080', 'https://[2001:db8::1]:8443', 'https://hooks.example.com']) {
     t.same((await call(app, 'POST', '/endpoints/reset', { endpoint })).json(), { endpoint, closed: false }, `${endpoint} is an origin`)
   }
+  t.same((await call(app, 'POST', '/endpoints/reset', { endpoint: 'nats://B.example.com,nats://a.example.com:4222' })).json(),
+    { endpoint: 'nats://a.example.com:4222,nats://b.example.com:4222', closed: false }, 'a NATS server set is normalised: sorted, lower-case, default port')
 })
 
 t.test('both routes are instance-wide: refused to a tenant, open to the global tenant; both need the token', async (t) => {
