@@ -35,13 +35,16 @@ t.test('close() during a burst waits for in-flight actions and leaves the checkp
   await insertChanges(pool, schema, 200)
   await sink.waitFor(8)
   t.equal(await countRows(pool, schema, 'tb_observer_log'), 0, 'nothing is recorded while the requests are open')
-  const closing = app.close()
-  // the requests in flight are answered only after close() began
-  setTimeout(() => {
+  // the requests in flight are answered only once the runtime's stop began: the reader has been
+  // told to stop (synchronously, inside stop()) before the first answer goes out
+  const stop = app.observers.stop
+  app.observers.stop = async () => {
+    const stopping = stop()
     answering = true
     for (const answer of pending.splice(0)) answer()
-  }, 100)
-  await closing
+    await stopping
+  }
+  await app.close()
   const { rows: [cp] } = await pool.query(`select last_change_log_id::text as id from "${schema}".observer_checkpoints`)
   const logged = await countRows(pool, schema, 'tb_observer_log', "status = 'success'")
   t.ok(logged >= 20 && logged < 200, `the batches in flight finished and were recorded (${logged}), and no more were read`)
