@@ -2,7 +2,7 @@
 //   [--runtime '{"batchSize":500}'] [--cpu-prof] [--otel]`
 import type { ObserverPluginOptions } from '../index.js'
 
-export const SCENARIOS = ['backlog', 'backlog-1m', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery'] as const
+export const SCENARIOS = ['backlog', 'backlog-1m', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery', 'size'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchArgs {
@@ -19,7 +19,7 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [options]
-  (no scenario: all of them but backlog-1m; the ceilings run whenever backlog or fanout does)
+  (no scenario: all of them but backlog-1m and size; the ceilings run whenever backlog or fanout does)
   --quick             small sizes, for a smoke run (results file marked -quick)
   --no-ceilings       skip the HTTP and Postgres ceilings
   --keep-schemas      leave each scenario's schema in the database
@@ -56,7 +56,7 @@ export function parseArgs (argv: string[]): BenchArgs {
     else throw new Error(`unknown argument ${arg}\n${USAGE}`)
   }
   // the million-row drain takes minutes: only when named
-  if (args.scenarios.length === 0) args.scenarios = SCENARIOS.filter((s) => s !== 'backlog-1m')
+  if (args.scenarios.length === 0) args.scenarios = SCENARIOS.filter((s) => s !== 'backlog-1m' && s !== 'size')
   if (args.ceilings && (args.scenarios.includes('backlog') || args.scenarios.includes('fanout')) && !args.scenarios.includes('ceilings')) {
     args.scenarios.push('ceilings')
   }

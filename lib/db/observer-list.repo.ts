@@ -1,5 +1,6 @@
 // The admin list of observers (SPEC 5, 9.9): ordered by (priority, created_at, pk_observer), a
-// total order the partial indexes `tb_observer_live_order` and `tb_observer_tenant_order` hold.
+// total order the partial indexes `tb_observer_live_order` (every live observer), `tb_observer_tenant_order` and
+// `tb_observer_global_order` (a tenant's, the global ones) hold.
 // A keyset page is a range scan of one of them, as cheap deep in the list as at its start; a page
 // by number skips along the index without reading the rows it skips. The total is counted up to
 // LIST_COUNT_BOUND and estimated by the planner beyond.
