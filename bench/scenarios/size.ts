@@ -28,6 +28,8 @@ export interface SizeResult {
     total_estimated: boolean
   }
   health: { often_ms: Distribution, first_of_period_ms: Distribution, dead_letters_reported: number, blocked_keys_reported: number }
+  /** for comparison, in the same run: the exact count(*) of the four tables health ran before */
+  exact_counts_ms: Distribution
   scrape: { often_ms: Distribution, first_of_period_ms: Distribution }
 }
 
@@ -114,7 +116,15 @@ export async function size (ctx: BenchContext, sink: Sink): Promise<SizeResult> 
       often_ms: await timed(bench, `${prefix}/metrics`, times),
       first_of_period_ms: await firstOfPeriod(bench, `${prefix}/metrics`, ctx.quick ? 3 : 15)
     }
-    ctx.progress(`size: health p99 ${health.often_ms.p99} ms (first of a period p99 ${health.first_of_period_ms.p99} ms), scrape p99 ${scrape.often_ms.p99} ms (first of a period ${scrape.first_of_period_ms.p99} ms)`)
-    return { observers, dead_letters: deadLetters, held_keys: keys, insert_seconds: round(insertSeconds), list, health, scrape }
+    const exact: number[] = []
+    for (let i = 0; i < (ctx.quick ? 3 : 10); i++) {
+      const started = now()
+      await ctx.pool.query(['tb_observer_retry', 'tb_observer_dead_letter', 'tb_observer_key', 'tb_observer_parked']
+        .map((table) => `(select count(*) from "${bench.schema}".${table})`).join(' + ').replace(/^/, 'select '))
+      exact.push(now() - started)
+    }
+    const exactCounts = distribution(exact)
+    ctx.progress(`size: health p99 ${health.often_ms.p99} ms (first of a period p99 ${health.first_of_period_ms.p99} ms), scrape p99 ${scrape.often_ms.p99} ms (first of a period ${scrape.first_of_period_ms.p99} ms); the exact counts: p50 ${exactCounts.p50} ms`)
+    return { observers, dead_letters: deadLetters, held_keys: keys, insert_seconds: round(insertSeconds), list, health, scrape, exact_counts_ms: exactCounts }
   })
 }
