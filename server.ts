@@ -49,11 +49,13 @@ async function start (): Promise<void> {
   const token = cfg.adminToken ?? randomBytes(24).toString('base64url')
   await app.register(swagger.default, swaggerOptions)
   await app.register(swaggerUi.default, { routePrefix: '/documentation' })
+  if (cfg.plugin.unknownVariables.length > 0) {
+    log.warn({ variables: cfg.plugin.unknownVariables }, 'these OBSERVERS_* variables name no setting and are ignored (the README lists the settings)')
+  }
   await app.register(plugin.default, {
+    ...cfg.plugin.options,
     connectionString: database?.url ?? cfg.databaseUrl as string,
-    schema: cfg.schema,
-    auth: { tokens: [token] },
-    network: { allowPrivate: cfg.allowPrivateNetworks }
+    auth: { tokens: [token] }
   })
   const address = await app.listen({ port: cfg.port, host: cfg.host })
   log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation`)

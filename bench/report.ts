@@ -14,6 +14,7 @@ import type { RateLimitedResult } from './scenarios/rate-limited.js'
 import type { SlowEndpointResult } from './scenarios/slow-endpoint.js'
 import type { StartupResult } from './scenarios/startup.js'
 import type { FirstDeliveryResult } from './scenarios/first-delivery.js'
+import type { SizeResult } from './scenarios/size.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
 
@@ -35,6 +36,8 @@ export interface Results {
   admin?: AdminResult
   startup?: StartupResult
   first_delivery?: FirstDeliveryResult
+  /** `size`, only when named */
+  size?: SizeResult
   ceiling_http?: HttpCeiling
   /** the same client with as many in flight as one endpoint may have (maxInFlightPerEndpoint) */
   ceiling_http_endpoint?: HttpCeiling
@@ -89,7 +92,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size },
     ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -131,7 +134,12 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       // SPEC 9.7 / issue 10: health within 1.5 s of launch when ./.data exists (the slowest run)
       startup_health: target('< 1500 ms from `npm start` to health 200, ./.data existing', r.startup?.npm_start_ms.max, (v) => v < 1500),
       // issue 15: a warm start (not the process's first) to its first delivery
-      first_delivery: target('< 100 ms from start() to the first delivery, warm database (p50 of the warm starts)', r.first_delivery?.warm_ms.p50, (v) => v < 100)
+      first_delivery: target('< 100 ms from start() to the first delivery, warm database (p50 of the warm starts)', r.first_delivery?.warm_ms.p50, (v) => v < 100),
+      // SPEC 9.9: 100 000 observers, 1 000 000 dead letters
+      size_first_page: target('< 20 ms median GET /observers page 1, page_size 100, 100 000 observers', r.size?.list.first_page_ms.p50, (v) => v < 20),
+      size_page_1000: target('< 20 ms median GET /observers page 1 000 by cursor', r.size?.list.page_1000_by_cursor_ms.p50, (v) => v < 20),
+      size_health_p99: target('< 10 ms p99 health, 1 000 000 dead letters', r.size?.health.often_ms.p99, (v) => v < 10),
+      size_scrape: target('< 20 ms p99 scrape, 1 000 000 dead letters', r.size?.scrape.often_ms.p99, (v) => v < 20)
     },
     interference: Object.fromEntries(Object.entries({
       backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, nats: r.nats?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_http_endpoint: r.ceiling_http_endpoint?.cpu, ceiling_pg: r.ceiling_pg?.cpu

@@ -2,13 +2,15 @@
 // Every change asks the runtime to reload; the table's trigger NOTIFYs the other instances.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
+import { listObserverPage } from '../lib/db/observer-list.repo.js'
 import {
-  NAME_TAKEN, findVisibleObserver, insertObserver, listObservers, softDeleteObserver, updateObserver,
+  NAME_TAKEN, findVisibleObserver, insertObserver, softDeleteObserver, updateObserver,
   type ObserverChanges, type StoredObserver
 } from '../lib/db/observers.repo.js'
 import type { TenantScope } from '../lib/db/tenant-scope.js'
-import { ForbiddenError, NameTakenError, NotFoundError } from '../lib/errors.js'
+import { ForbiddenError, NameTakenError, NotFoundError, ValidationError } from '../lib/errors.js'
 import { DEFAULT_TIMEOUT_MS, type ActionConfig } from '../lib/model.js'
+import { decodeObserverCursor, encodeObserverCursor } from './observer-cursor.js'
 import { checkObserverInput, redactObserver, refuseRedacted, restoreSecrets } from './observer-input.js'
 import {
   CreateObserverSchema, IdParamsSchema, NoContentSchema, ObserverListQuerySchema, ObserverPageSchema,
@@ -47,8 +49,20 @@ export const observerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const q = request.query
       const scope = await scopeOf(app, request)
       const filter = { entity_type: q.entity_type, event_type: q.event_type?.toUpperCase(), enabled: q.enabled, include_deleted: q.include_deleted }
-      const { data, total } = await listObservers(db, app.observers.schema, filter, scope, q.page, q.page_size)
-      return { data: data.map(serve), page: q.page, page_size: q.page_size, total_count: total, total_pages: Math.ceil(total / q.page_size) }
+      if (q.cursor !== undefined && q.page !== 1) throw new ValidationError('querystring/cursor: give page or cursor, not both')
+      const cursor = q.cursor === undefined ? undefined : decodeObserverCursor(q.cursor)
+      const page = cursor?.page ?? q.page
+      const position = cursor === undefined ? { offset: (q.page - 1) * q.page_size } : { after: cursor.after }
+      const listed = await listObserverPage(db, app.observers.schema, filter, scope, q.page_size, position)
+      return {
+        data: listed.data.map(serve),
+        page,
+        page_size: q.page_size,
+        total_count: listed.total,
+        total_pages: Math.ceil(listed.total / q.page_size),
+        total_estimated: listed.totalEstimated,
+        next_cursor: listed.next === undefined ? null : encodeObserverCursor({ after: listed.next, page: page + 1 })
+      }
     })
 
     app.post(url, {

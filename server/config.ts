@@ -1,6 +1,7 @@
 // The standalone server's environment (SPEC section 6), checked before anything starts: a wrong
 // value is a one-line StartFailedError naming the variable.
 import { StartFailedError } from '../lib/errors.js'
+import { pluginOptionsFromEnv, type PluginOptionsFromEnv } from './plugin-options.js'
 
 export interface ServerConfig {
   /** undefined: an embedded PostgreSQL in dataDir */
@@ -10,8 +11,8 @@ export interface ServerConfig {
   host: string
   /** undefined: a random one, printed once */
   adminToken: string | undefined
-  schema: string
-  allowPrivateNetworks: boolean
+  /** the plugin's data options (OBSERVERS_CONFIG and OBSERVERS_* variables), validated */
+  plugin: PluginOptionsFromEnv
   logLevel: string
   /** EMBEDDED_PG_PORT, 0 = any free port */
   embeddedPort: number
@@ -54,8 +55,7 @@ export function readConfig (env: NodeJS.ProcessEnv): ServerConfig {
     port: port('PORT', set(env.PORT), 3000),
     host: set(env.HOST) ?? '127.0.0.1',
     adminToken,
-    schema: set(env.OBSERVERS_SCHEMA) ?? 'observer',
-    allowPrivateNetworks: env.OBSERVERS_ALLOW_PRIVATE_NETWORKS === 'true',
+    plugin: pluginOptionsFromEnv(env),
     logLevel,
     embeddedPort: port('EMBEDDED_PG_PORT', set(env.EMBEDDED_PG_PORT), 0),
     embeddedBin: set(env.EMBEDDED_PG_BIN)

@@ -82,6 +82,10 @@ const cases: Array<[string, string, Record<string, string>, RegExp]> = [
     /^PostgreSQL refused the password of user "postgres": fix the user or password in DATABASE_URL$/],
   ['DATABASE_URL names a missing database', work, { DATABASE_URL: missingDatabase.href, PORT: '0' },
     /^database "no_such_database" does not exist on 127\.0\.0\.1:\d+: create it \(createdb no_such_database\), or fix DATABASE_URL$/],
+  ['an option variable has a wrong value', work, { PORT: '0', OBSERVERS_RUNTIME_CONCURRENCY: '0' },
+    /^OBSERVERS_RUNTIME_CONCURRENCY=0 is refused: 'runtime\.concurrency': must be >= 1: fix or unset OBSERVERS_RUNTIME_CONCURRENCY$/],
+  ['the OBSERVERS_CONFIG file is missing', work, { PORT: '0', OBSERVERS_CONFIG: join(work, 'missing.json') },
+    /^OBSERVERS_CONFIG=.*missing\.json does not exist: create it, or fix or unset OBSERVERS_CONFIG$/],
   ['the database refuses the connection', work, { DATABASE_URL: `postgres://postgres:x@127.0.0.1:${await closedPort()}/postgres`, PORT: '0' },
     /^the database at 127\.0\.0\.1:\d+ refused the connection \(nothing listens there\): start PostgreSQL there, or fix DATABASE_URL$/]
 ]

@@ -91,29 +91,6 @@ function jsonColumns<T extends Partial<ObserverValues>> (values: T): T {
   return out as T
 }
 
-/**
- * One page, ordered by priority then creation; `scope` confines it to a tenant's and the global
- * observers. One statement with the total as an uncorrelated subquery (computed once); the filter is
- * fixed SQL whose absent parts are null parameters, which PostgreSQL folds away when it plans the
- * statement with its values. Only a page past the end needs a second query for the total.
- */
-export async function listObservers (
-  db: Kysely<Database>, schema: string, filter: ObserverListFilter, scope: TenantScope | undefined, page: number, pageSize: number
-): Promise<{ data: StoredObserver[], total: number }> {
-  const where = sql`(${filter.include_deleted === true} or deleted_at is null)
-    and (${filter.entity_type ?? null}::text is null or entity_type = ${filter.entity_type ?? null})
-    and (${filter.event_type ?? null}::text is null or event_type = ${filter.event_type ?? null})
-    and (${filter.enabled ?? null}::boolean is null or enabled = ${filter.enabled ?? null})
-    and (${scope === undefined} or tenant_id is null or tenant_id = ${scope?.tenant ?? null})`
-  const table = sql.id(schema, 'tb_observer')
-  const { rows } = await sql<ObserverRow & { total_count: string }>`select *, (select count(*) from ${table} where ${where})::text as total_count
-    from ${table} where ${where} order by priority, created_at, pk_observer
-    limit ${pageSize} offset ${(page - 1) * pageSize}`.execute(db)
-  if (rows.length > 0) return { data: rows.map(toObserver), total: Number(rows[0].total_count) }
-  const { rows: [count] } = await sql<{ n: string }>`select count(*)::text as n from ${table} where ${where}`.execute(db)
-  return { data: [], total: Number(count.n) }
-}
-
 /** A live observer the scope may read (its own or a global one), or undefined. */
 export async function findVisibleObserver (db: Kysely<Database>, id: string, scope: TenantScope | undefined): Promise<StoredObserver | undefined> {
   let q = db.selectFrom('tb_observer').selectAll().where('id', '=', id).where('deleted_at', 'is', null)

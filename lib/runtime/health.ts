@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { transactionHolding } from '../db/change-log.repo.js'
 import { readGauges, type Gauges } from '../db/gauges.repo.js'
+import { SharedReading } from '../shared-reading.js'
 import type { RuntimeContext } from './context.js'
 import type { ChangeLogReader, HorizonState } from './read-path/reading.js'
 
@@ -38,6 +39,20 @@ export interface HealthView {
   running: boolean
   /** this instance holds the lease: its reader's position and horizon are current */
   reader: ChangeLogReader | undefined
+  gauges: SharedGauges
+}
+
+export type SharedGauges = SharedReading<Gauges & { lagSeconds: number }>
+
+/**
+ * How old the database figures of health and metrics may be: however often they are asked for
+ * (health needs no token), the database answers one gauges statement per period per instance.
+ */
+export const GAUGES_MAX_AGE_MS = 2000
+
+/** The gauges health and the metrics' scrape share, read from the reader of the moment. */
+export function sharedGauges (ctx: RuntimeContext, reader: () => ChangeLogReader | undefined): SharedGauges {
+  return new SharedReading(GAUGES_MAX_AGE_MS, async () => await refreshGauges(ctx, reader()))
 }
 
 /**
@@ -61,7 +76,7 @@ export async function refreshGauges (ctx: RuntimeContext, reader: ChangeLogReade
 export async function readHealth (ctx: RuntimeContext, view: HealthView): Promise<Health> {
   const { options, stats } = ctx
   const { running, reader } = view
-  const gauges = await refreshGauges(ctx, reader)
+  const gauges = await view.gauges.get()
   const held = reader !== undefined ? await horizonHolder(ctx, reader.horizon) : null
   const recentError = Date.now() - stats.lastErrorAt < 30_000
   return {

@@ -19,7 +19,7 @@ import { endpointLoop } from './endpoints/worker.js'
 import { endpointUsers } from './endpoints/users.js'
 import { EndpointGuard } from './endpoints/guard.js'
 import { Executor, HANDOVER_MS } from './delivery/executor.js'
-import { readHealth, refreshGauges, type Health } from './health.js'
+import { readHealth, sharedGauges, type Health } from './health.js'
 import { createMetrics } from './metrics/metrics.js'
 import { LoadedObservers } from './observers/loaded.js'
 import { ReadLoop } from './read-path/read-loop.js'
@@ -84,10 +84,10 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const { db } = connection
   const rt = options.runtime
   const registry = createActionRegistry({ allowPrivate: options.network.allowPrivate, smtp: options.smtp, env: process.env, db, log }, options.actions)
-  // a scrape refreshes the gauges that read the database with one statement; when it fails the
-  // scrape still answers, with the gauges' last values
+  // a scrape refreshes the gauges that read the database (one statement, shared with health); when
+  // it fails the scrape still answers, with the gauges' last values
   const metrics = createMetrics(async () => {
-    await refreshGauges(ctx, currentReader()).catch((err: Error) => { log.warn({ err }, 'metrics: could not read the gauges from the database') })
+    await gauges.get().catch((err: Error) => { log.warn({ err }, 'metrics: could not read the gauges from the database') })
   })
   const stats = { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 }
   const endpoints = new EndpointGuard(db, log, rt.circuitBreaker, rt.maxInFlightPerEndpoint, HANDOVER_MS)
@@ -97,6 +97,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const ctx: RuntimeContext = {
     options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log, endpoints)
   }
+  const gauges = sharedGauges(ctx, currentReader)
   const retryWaker = new Waker()
   const releaseWaker = new Waker()
   const endpointWaker = new Waker()
@@ -168,7 +169,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   }
 
   async function health (): Promise<Health> {
-    return await readHealth(ctx, { running: lifecycle.state !== 'stopped', reader: currentReader() })
+    return await readHealth(ctx, { running: lifecycle.state !== 'stopped', reader: currentReader(), gauges })
   }
 
   return {

@@ -107,6 +107,11 @@ export const ObserverListQuerySchema = Type.Object({
   // its offset must fit PostgreSQL's bigint; a million pages of 100 is far past any observer table
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 500,
+    description: 'The next_cursor of the previous answer: the page after it, as fast deep in the list as at its start (give page or cursor, not both)'
+  })),
   entity_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   event_type: Type.Optional(EventTypeSchema),
   enabled: Type.Optional(Type.Boolean()),
@@ -117,6 +122,9 @@ export const ObserverPageSchema = Type.Object({
   data: Type.Array(ObserverSchema),
   page: Type.Integer(),
   page_size: Type.Integer(),
-  total_count: Type.Integer(),
-  total_pages: Type.Integer()
+  /** exact up to 10 000, an estimate beyond (total_estimated) */
+  total_count: Type.Integer({ description: 'Exact up to 10 000; beyond, an estimate and total_estimated is true' }),
+  total_pages: Type.Integer(),
+  total_estimated: Type.Boolean(),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null on the last page' })
 }, { title: 'ObserverPage' })
