@@ -53,10 +53,11 @@ async function start (): Promise<void> {
     connectionString: database?.url ?? cfg.databaseUrl as string,
     schema: cfg.schema,
     auth: { tokens: [token] },
-    network: { allowPrivate: cfg.allowPrivateNetworks }
+    network: { allowPrivate: cfg.allowPrivateNetworks },
+    console: process.env.OBSERVERS_CONSOLE !== 'false'
   })
   const address = await app.listen({ port: cfg.port, host: cfg.host })
-  log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation`)
+  log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation, console at ${address}/observers/console`)
   // printed once, on stdout, for the operator who just started the service
   if (cfg.adminToken === undefined) console.log(`\nAdmin token (set OBSERVERS_ADMIN_TOKEN to choose your own):\n  ${token}\n`)
 }

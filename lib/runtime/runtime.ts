@@ -27,6 +27,7 @@ import type { ChangeLogReader } from './read-path/reading.js'
 import { maintenanceLoop } from './retention.js'
 import { retryLoop } from './stored/retry-worker.js'
 import { Waker } from './primitives/waker.js'
+import { Throughput, throughputLoop, type ThroughputView } from './throughput.js'
 
 export interface ObserversApi {
   /** Kysely bound to the plugin's schema */
@@ -64,6 +65,8 @@ export interface ObserversApi {
   }
   /** change-log rows in flight right now (this process) */
   inFlight: () => number
+  /** deliveries per second and lag over the last `seconds` seconds, every instance's (the console's overview) */
+  throughput: (seconds: number) => Promise<ThroughputView>
 }
 
 export interface RuntimeDeps {
@@ -106,6 +109,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     onEndpointsChanged: () => endpointWaker.wake()
   })
   let lifecycle: Lifecycle = { state: 'stopped' }
+  const throughput = new Throughput(ctx)
 
   function requestReload (): void {
     observers.markStale()
@@ -123,7 +127,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
       retryLoop(ctx, retryWaker, abort.signal),
       releaseLoop(ctx, readLoop, releaseWaker, abort.signal),
       endpointLoop(ctx, endpoints, endpointWaker, requestReload, abort.signal),
-      maintenanceLoop(ctx, requestReload, abort.signal)
+      maintenanceLoop(ctx, requestReload, abort.signal),
+      throughputLoop(throughput, currentReader, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }
   }
@@ -197,6 +202,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         return result
       }
     },
-    inFlight: () => readLoop.pipeline.rows
+    inFlight: () => readLoop.pipeline.rows,
+    throughput: async (seconds) => await throughput.view(seconds)
   }
 }
