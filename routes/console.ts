@@ -1,7 +1,7 @@
 // The operator console (SPEC 9.6): its page and files at `<prefix>/console`, under a strict
 // Content-Security-Policy, and what the page asks first: may this request act, must it sign in.
 // The admin API it calls is the ordinary one; console-access.ts makes `read` refuse actions there.
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { loadConsoleAssets, type ConsoleAsset } from '../lib/console/assets.js'
 import { ConsoleAccessDeniedError } from '../lib/errors.js'
 import type { ConsoleAccess, ResolvedOptions } from '../lib/options.js'
@@ -34,7 +34,8 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (ap
     if (request.headers['if-none-match'] === asset.etag) return await reply.code(304).send()
     return await reply.type(asset.type).send(asset.body)
   }
-  const hide = { hide: true }
+  // kept out of the OpenAPI document: a page, not an API (`hide` is read by @fastify/swagger)
+  const hide = { hide: true } as FastifySchema
 
   app.get('/console', { schema: hide }, async (request, reply) => {
     if (await accessOf(request) === 'none') throw new ConsoleAccessDeniedError()
