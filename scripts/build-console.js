@@ -1,7 +1,7 @@
 // The operator console's files, console/dist (index.html, app.js, app.css), bundled by esbuild
 // from console/src and its npm dependencies (Preact, htm, uPlot): nothing is fetched or compiled
 // in the browser. Run by `npm run build`, by scripts/start.js when a source changed, and by the
-// console's tests. `node scripts/build-console.js` builds now.
+// console's tests. `node scripts/build-console.js` builds now; with --if-stale, only when a source changed.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,7 +56,7 @@ export async function buildConsole () {
   return null
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] === fileURLToPath(import.meta.url) && !(process.argv.includes('--if-stale') && !consoleIsStale())) {
   const problem = await buildConsole()
   if (problem !== null) {
     process.stderr.write(`${problem}\n`)

@@ -9,10 +9,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 export const CHROMIUM = '/usr/bin/chromium'
 export const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url))
 
-/** Builds console/dist when a source is newer (as `npm start` does); a second of esbuild at most. */
+/** Builds console/dist when a source is newer (as `npm start` and `npm test` do), for a file run by tap alone. */
 export function ensureConsoleBuilt (): void {
-  const script = "const m = await import('./scripts/build-console.js'); if (m.consoleIsStale()) { const p = await m.buildConsole(); if (p !== null) { console.error(p); process.exit(1) } }"
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: 'inherit' })
+  const result = spawnSync(process.execPath, ['scripts/build-console.js', '--if-stale'], { cwd: root, stdio: 'inherit' })
   if (result.status !== 0) throw new Error('could not build the console (see above)')
 }
 

@@ -4,7 +4,7 @@
 // access hook answering `read`, no action button and a refusal from the API.
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
 import { build, TOKEN } from '../helper.js'
 import { startHttpTarget } from '../helpers/http-target.js'
@@ -19,13 +19,29 @@ mkdirSync(SCREENSHOTS, { recursive: true })
 // one browser for the file (a launch takes seconds); each test has its own context
 const browser = await launchChromium(t)
 
-async function screenshots (page: Page, prefix: string): Promise<void> {
+/** The controls (and focusable regions) of the page without an accessible name. */
+async function unlabelled (page: Page): Promise<string[]> {
+  return await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button, a[href], [tabindex="0"]')].filter((el) => {
+    const labelledBy = el.getAttribute('aria-labelledby')
+    const labels = (el as HTMLInputElement).labels
+    const name = el.getAttribute('aria-label') ??
+      (labelledBy !== null ? document.getElementById(labelledBy)?.textContent : null) ??
+      (labels !== undefined && labels !== null && labels.length > 0 ? labels[0].textContent : null) ??
+      (el.tagName === 'BUTTON' || el.tagName === 'A' ? el.textContent : null)
+    return (name ?? '').trim() === ''
+  }).map((el) => el.outerHTML.slice(0, 120)))
+}
+
+/** Each view at desktop and phone width into test/console/screenshots/, checking that nothing is unlabelled or wider than the screen. */
+async function screenshots (t: Test, page: Page, prefix: string): Promise<void> {
   for (const [width, height, size] of [[1280, 900, 'desktop'], [390, 844, 'mobile']] as const) {
     await page.setViewportSize({ width, height })
     for (const view of VIEWS) {
       await page.getByRole('link', { name: view, exact: true }).click()
       await page.getByRole('heading', { level: 1, name: view }).waitFor()
       await page.waitForLoadState('networkidle')
+      if (size === 'desktop') t.same(await unlabelled(page), [], `every control of ${view} has a name`)
+      t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${view} fits ${width} px`)
       await page.screenshot({ path: `${SCREENSHOTS}${prefix}-${view.toLowerCase().replace(' ', '-')}-${size}.png`, fullPage: true })
     }
   }
@@ -61,6 +77,17 @@ t.test('an operator signs in, creates an observer, sees it deliver and retries a
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor(WAIT)
   for (const view of VIEWS) t.equal(await page.getByRole('link', { name: view, exact: true }).count(), 1, `a link named ${view}`)
   t.equal(await page.evaluate(() => sessionStorage.getItem('fastify-observers.admin-token')), TOKEN, 'kept for the browser session')
+
+  // from the keyboard: Tab reaches the links with a visible focus ring, Enter opens a view
+  let focused = ''
+  for (let presses = 0; presses < 12 && focused !== 'Dead letters'; presses++) {
+    await page.keyboard.press('Tab')
+    focused = await page.evaluate(() => document.activeElement?.textContent ?? '')
+  }
+  t.equal(focused, 'Dead letters', 'the Dead letters link is reached with Tab')
+  t.not(await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle), 'none', 'the focus is visible')
+  await page.keyboard.press('Enter')
+  await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor(WAIT)
 
   // create: a broken condition is shown at its field, then the fixed form saves
   await page.getByRole('link', { name: 'Observers', exact: true }).click()
@@ -130,7 +157,7 @@ t.test('an operator signs in, creates an observer, sees it deliver and retries a
   t.ok(figures.map(Number).some((n) => n >= 1), `a second with a delivery in the chart's data (${figures.join(', ')})`)
   t.match(await page.locator('#rate-summary').textContent(), /peak over 15 minutes: \d+ per second/)
 
-  await screenshots(page, 'full')
+  await screenshots(t, page, 'full')
   t.same(watched.foreign, [], 'no request to another origin')
   t.same(watched.errors, [], 'no error in the browser console')
   t.same(watched.refused, ['401 GET /observers', '400 POST /observers'], 'no refusal but the wrong token and the broken condition')
