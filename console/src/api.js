@@ -28,7 +28,9 @@ export async function api (method, path, body) {
   const bearer = token.get()
   if (bearer !== null) headers.authorization = `Bearer ${bearer}`
   if (body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(apiBase + path, {
+  // with an empty prefix the list of observers is `/`, not the page's own URL
+  const url = `${apiBase}${path}`
+  const response = await fetch(url.startsWith('/') ? url : `/${url}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
