@@ -157,6 +157,21 @@ t.test('an operator signs in, creates an observer, sees it deliver and retries a
   t.ok(figures.map(Number).some((n) => n >= 1), `a second with a delivery in the chart's data (${figures.join(', ')})`)
   t.match(await page.locator('#rate-summary').textContent(), /peak over 15 minutes: \d+ per second/)
 
+  // Discard all asks first: Cancel keeps them, confirming discards what the filters select
+  answer = 400
+  await pool.query(`insert into "${schema}".orders (total) values (300), (400)`)
+  await page.getByRole('link', { name: 'Dead letters', exact: true }).click()
+  await page.getByRole('row').filter({ hasText: /order (3|4)/ }).nth(1).waitFor(WAIT)
+  await page.getByRole('button', { name: 'Discard all' }).click()
+  const dialog = page.getByRole('dialog')
+  t.match(await dialog.textContent(), 'Discard every dead letter?')
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  t.equal(await page.getByRole('row').filter({ hasText: /order (3|4)/ }).count(), 2, 'Cancel discards nothing')
+  await page.getByRole('button', { name: 'Discard all' }).click()
+  await dialog.getByRole('button', { name: 'Discard all' }).click()
+  await page.getByRole('status').filter({ hasText: 'Discarded 2.' }).waitFor(WAIT)
+  await page.getByText('No dead letter.').waitFor(WAIT)
+
   await screenshots(t, page, 'full')
   t.same(watched.foreign, [], 'no request to another origin')
   t.same(watched.errors, [], 'no error in the browser console')
