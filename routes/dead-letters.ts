@@ -3,13 +3,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeadLetterFilter } from '../lib/db/dead-letter.repo.js'
-import { toDeadLetterItem } from '../lib/db/dead-letter.repo.js'
+import { deleteDeadLetters, toDeadLetterItem } from '../lib/db/dead-letter.repo.js'
 import type { TenantScope } from '../lib/db/tenant-scope.js'
 import { NotFoundError } from '../lib/errors.js'
 import type { JsonObject } from '../lib/model.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import {
-  DeadLetterDetailSchema, DeadLetterFilterSchema, DeadLetterPageSchema, DeadLetterQuerySchema, DeadLetterStatsSchema,
+  DeadLetterDetailSchema, DeadLetterFilterSchema, DiscardAllResultSchema, DeadLetterPageSchema, DeadLetterQuerySchema, DeadLetterStatsSchema,
   IdParamsSchema, NoContentSchema, RetryAllResultSchema, RetryResultSchema, bodyErrors, errors
 } from './schemas.js'
 import { scopeOf } from './tenancy.js'
@@ -104,4 +104,14 @@ export const deadLetterRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: RetryAllResultSchema, ...bodyErrors() }
     }
   }, async (request) => await dlq.retryAll(withScope(request.body, await scopeOf(app, request))))
+
+  app.post('/dlq/discard-all', {
+    schema: {
+      operationId: 'discardAllDeadLetters',
+      tags,
+      summary: 'Discard every dead letter (optionally filtered)',
+      body: DeadLetterFilterSchema,
+      response: { 200: DiscardAllResultSchema, ...bodyErrors() }
+    }
+  }, async (request) => ({ discarded: await deleteDeadLetters(app.observers.db, withScope(request.body, await scopeOf(app, request))) }))
 }

@@ -6,6 +6,8 @@ import { authHook } from './auth.js'
 import { blockedKeyRoutes } from './blocked-keys.js'
 import { captureRoutes } from './captures.js'
 import { changeLogRoutes } from './changelog.js'
+import { consoleAccessHook } from './console-access.js'
+import { consoleRoutes } from './console.js'
 import { deadLetterRoutes } from './dead-letters.js'
 import { dryRunRoutes } from './dry-run.js'
 import { endpointRoutes } from './endpoints.js'
@@ -15,6 +17,7 @@ import { metricsRoutes } from './metrics.js'
 import { observerRoutes } from './observers.js'
 import { runtimeHealthRoutes, runtimeRoutes } from './runtime.js'
 import { statsRoutes } from './stats.js'
+import { throughputRoutes } from './throughput.js'
 import { schemaErrorFormatter, validatorCompiler } from './validation.js'
 
 export interface AdminRoutesOptions {
@@ -35,10 +38,13 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
   // a 404 under the prefix answers in the API's error shape; without a prefix the host's handler stays
   if (options.prefix !== '') app.setNotFoundHandler(notFoundHandler)
   await app.register(runtimeHealthRoutes)
+  // the page and its files are public (the API they call is not); the host's access hook guards the page
+  await app.register(consoleRoutes, { options })
   // everything registered below needs authentication
   await app.register(async (secured) => {
     const hook = authHook(options.auth)
     if (hook !== undefined) secured.addHook('onRequest', hook)
+    if (options.console !== false && options.console.access !== undefined) secured.addHook('onRequest', consoleAccessHook(options.console.access))
     // in the order of the OpenAPI document; static paths (/stats, /endpoints) win over /:id whatever the order
     await secured.register(observerRoutes)
     await secured.register(statsRoutes)
@@ -46,6 +52,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     await secured.register(logRoutes)
     await secured.register(dryRunRoutes)
     await secured.register(runtimeRoutes)
+    await secured.register(throughputRoutes)
     await secured.register(metricsRoutes)
     await secured.register(deadLetterRoutes)
     await secured.register(endpointRoutes)

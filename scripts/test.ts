@@ -1,6 +1,11 @@
 // `npm test`: runs tap against DATABASE_URL, or against a throwaway embedded PostgreSQL started here.
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { runCommand, withPostgres } from './with-postgres.js'
+
+// the console's files, which the standalone server and the console's tests serve (a second when stale)
+const built = spawnSync(process.execPath, [join('scripts', 'build-console.js'), '--if-stale'], { stdio: 'inherit' })
+if (built.status !== 0) process.exit(built.status ?? 1)
 
 const args = process.argv.slice(2)
 // the coverage thresholds are the whole suite's: `npm test -- <some files>` passes when its tests do

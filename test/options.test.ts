@@ -32,6 +32,7 @@ t.test('defaults match the SPEC', async (t) => {
   t.same(o.actions, {})
   t.equal(o.smtp, undefined)
   t.equal(o.tenant, undefined)
+  t.equal(o.console, false, 'no console unless asked for')
   t.same(o.connection, { kind: 'url', url })
   t.ok(Object.isFrozen(o) && Object.isFrozen(o.runtime), 'resolved options are frozen')
 })
@@ -107,6 +108,8 @@ const bad: Array<[string, unknown, RegExp]> = [
   ['allowPrivate string', { ...base, network: { allowPrivate: 'true' } }, /'network.allowPrivate':/],
   ['tenant not a function', { ...base, tenant: 'acme' }, /'tenant':/],
   ['unknown option', { ...base, retries: 3 }, /'retries': unknown option/],
+  ['console a string', { ...base, console: 'yes' }, /'console':/],
+  ['console access not a function', { ...base, console: { access: 'read' } }, /'console/],
   ['circuit breaker not false or an object', { ...base, runtime: { circuitBreaker: true } }, /'runtime.circuitBreaker': must be false/],
   ['circuit breaker field out of range', { ...base, runtime: { circuitBreaker: { failureRate: 2 } } }, /'runtime.circuitBreaker.failureRate': must be <= 1/],
   ['unknown circuit breaker field', { ...base, runtime: { circuitBreaker: { threshold: 2 } } }, /'runtime.circuitBreaker.threshold': unknown option/]
@@ -118,6 +121,13 @@ for (const [name, input, message] of bad) {
     t.throws(() => resolveOptions(input as ObserverPluginOptions), { code: 'OBS_ERR_INVALID_OPTION', message })
   })
 }
+
+t.test('the console: true signs in with a token, { access } leaves it to the host', async (t) => {
+  t.same(resolveOptions({ ...base, console: true }).console, { access: undefined })
+  const access = (): 'read' => 'read'
+  t.equal((resolveOptions({ ...base, console: { access } }).console as { access: unknown }).access, access)
+  t.equal(resolveOptions({ ...base, console: false }).console, false)
+})
 
 t.test('the circuit breaker: false turns it off, a partial object keeps the other defaults', async (t) => {
   t.equal(resolveOptions({ ...base, runtime: { circuitBreaker: false } }).runtime.circuitBreaker, false)

@@ -66,6 +66,13 @@ export async function deleteDeadLetter (db: Kysely<Database>, id: string): Promi
   return result.numDeletedRows > 0n
 }
 
+/** Discards every dead letter the filter selects; returns how many. */
+export async function deleteDeadLetters (db: Kysely<Database>, filter: DeadLetterFilter): Promise<number> {
+  const ids = filtered(db, filter).select('pk_observer_dead_letter')
+  const result = await db.deleteFrom('tb_observer_dead_letter').where('pk_observer_dead_letter', 'in', ids).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
 export async function deadLetterStats (db: Kysely<Database>, filter: DeadLetterFilter = {}): Promise<{
   total: number
   by_action_type: Array<{ action_type: string | null, count: number }>

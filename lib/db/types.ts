@@ -150,6 +150,16 @@ export interface EndpointTable {
   updated_at: Generated<Date>
 }
 
+export interface ThroughputTable {
+  instance_id: string
+  /** Unix time in seconds */
+  second: ColumnType<string | number, number, number>
+  delivered: number
+  failed: number
+  lag_events: ColumnType<string | null, number | null | undefined, number | null>
+  lag_seconds: number | null
+}
+
 export interface ObserverVersionTable {
   singleton: Generated<boolean>
   version: ColumnType<string, never, string>
@@ -167,4 +177,5 @@ export interface Database {
   tb_observer_key: KeyTable
   tb_observer_parked: ParkedTable
   tb_observer_endpoint: EndpointTable
+  tb_observer_throughput: ThroughputTable
 }

@@ -29,6 +29,7 @@ import { maintenanceLoop } from './retention.js'
 import { HandedOverAttempts } from './stored/handover.js'
 import { retryLoop } from './stored/retry-worker.js'
 import { Waker } from './primitives/waker.js'
+import { Throughput, throughputLoop, type ThroughputView } from './throughput.js'
 
 export interface ObserversApi {
   /** Kysely bound to the plugin's schema */
@@ -66,6 +67,8 @@ export interface ObserversApi {
   }
   /** change-log rows in flight right now (this process) */
   inFlight: () => number
+  /** deliveries per second and lag over the last `seconds` seconds, every instance's (the console's overview) */
+  throughput: (seconds: number) => Promise<ThroughputView>
 }
 
 export interface RuntimeDeps {
@@ -110,6 +113,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     onEndpointsChanged: () => endpointWaker.wake()
   })
   let lifecycle: Lifecycle = { state: 'stopped' }
+  const throughput = new Throughput(ctx)
 
   function requestReload (): void {
     observers.markStale()
@@ -130,7 +134,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         onDisabled: requestReload,
         onError: (err) => { recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying') }
       }, abort.signal),
-      maintenanceLoop(ctx, requestReload, abort.signal)
+      maintenanceLoop(ctx, requestReload, abort.signal),
+      throughputLoop(throughput, currentReader, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }
   }
@@ -204,6 +209,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         return result
       }
     },
-    inFlight: () => readLoop.pipeline.rows
+    inFlight: () => readLoop.pipeline.rows,
+    throughput: async (seconds) => await throughput.view(seconds)
   }
 }

@@ -62,3 +62,7 @@ export const RetryAllResultSchema = Type.Object({
   delivered: Type.Integer(),
   failed: Type.Integer()
 }, { title: 'DeadLetterRetryAllResult' })
+
+export const DiscardAllResultSchema = Type.Object({
+  discarded: Type.Integer()
+}, { title: 'DeadLetterDiscardAllResult' })
