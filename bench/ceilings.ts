@@ -182,7 +182,7 @@ export async function pgCeiling (ctx: BenchContext): Promise<PgCeiling> {
       const last = changes[changes.length - 1]
       const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
       const settlement = ctx.code.settle(results)
-      const committed = await ctx.code.commitSettlement(db, schema, settlement, { checkpoint: { listenerId, from, to, processed: changes.length, ahead: [], clearAhead: false } })
+      const committed = await ctx.code.commitSettlement(db, schema, settlement, { listenerId, from, to, processed: changes.length, ahead: [], clearAhead: false })
       if (!committed) throw new Error('checkpoint moved')
       phases.read += t1 - t0
       phases.commit += now() - t1

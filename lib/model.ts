@@ -184,6 +184,8 @@ export interface RetryToSchedule {
   endpoint?: string | null
   /** an attempt handed over while running: claimed by this instance until then */
   claimed_until?: Date | null
+  /** the claim's token (a handed-over attempt's: its handover commit ends the claim only while it holds) */
+  claimed_by?: string
   /** not attempted because its endpoint's circuit was open or paused: due at once if it closed meanwhile */
   waitsForCircuit?: boolean
 }

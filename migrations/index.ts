@@ -12,6 +12,7 @@ import { endpointProtection } from './009-endpoint-protection.js'
 import { retryEventJson } from './010-retry-event-json.js'
 import { observerTenantOrder } from './011-observer-tenant-order.js'
 import { throughput } from './012-throughput.js'
+import { claimTokens } from './013-claim-tokens.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -26,6 +27,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '009-endpoint-protection': endpointProtection(schema),
     '010-retry-event-json': retryEventJson(schema),
     '011-observer-tenant-order': observerTenantOrder(schema),
-    '012-throughput': throughput(schema)
+    '012-throughput': throughput(schema),
+    '013-claim-tokens': claimTokens(schema)
   }
 }

@@ -93,9 +93,9 @@ export async function deadLetterStats (db: Kysely<Database>, filter: DeadLetterF
  * Claims items for an operator's retry. An item already claimed (and its claim not expired) is
  * skipped, so two concurrent retries of one item run it once.
  */
-export async function claimDeadLetters (db: Kysely<Database>, filter: DeadLetterFilter & { id?: string, afterPk?: string }, limit: number, claimMs: number): Promise<DeadLetterRow[]> {
+export async function claimDeadLetters (db: Kysely<Database>, filter: DeadLetterFilter & { id?: string, afterPk?: string }, limit: number, claimMs: number, token: string): Promise<DeadLetterRow[]> {
   return await db.updateTable('tb_observer_dead_letter')
-    .set({ retry_claimed_until: sql`now() + make_interval(secs => ${claimMs / 1000})` })
+    .set({ retry_claimed_until: sql`now() + make_interval(secs => ${claimMs / 1000})`, retry_claimed_by: token })
     .where('pk_observer_dead_letter', 'in', () => {
       let q = filtered(db, filter).select('pk_observer_dead_letter')
         .where((w) => w.or([w('retry_claimed_until', 'is', null), w('retry_claimed_until', '<', sql<Date>`now()`)]))

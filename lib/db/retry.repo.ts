@@ -5,9 +5,10 @@ import type { Database, RetryTable } from './types.js'
 
 export type RetryRow = Selectable<RetryTable>
 
-export async function claimDueRetries (db: Kysely<Database>, limit: number, claimMs: number): Promise<RetryRow[]> {
+/** Claims up to `limit` due retries for `claimMs`, under the claim's own `token`. */
+export async function claimDueRetries (db: Kysely<Database>, limit: number, claimMs: number, token: string): Promise<RetryRow[]> {
   return await db.updateTable('tb_observer_retry')
-    .set({ claimed_until: sql`now() + make_interval(secs => ${claimMs / 1000})` })
+    .set({ claimed_until: sql`now() + make_interval(secs => ${claimMs / 1000})`, claimed_by: token })
     .where('pk_observer_retry', 'in', (eb) => eb.selectFrom('tb_observer_retry')
       .select('pk_observer_retry')
       .where('due_at', '<=', sql<Date>`now()`)

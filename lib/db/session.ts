@@ -4,6 +4,8 @@ import { sql, type Kysely } from 'kysely'
 import type pg from 'pg'
 
 export interface Session {
+  /** the backend's pid: where the lease's lock shows in pg_locks (a commit made on the lease checks it) */
+  readonly pid: number
   /** try to take the lease of (namespace, key); true when held by this session */
   tryLock: (namespace: string, key: string) => Promise<boolean>
   unlock: (namespace: string, key: string) => Promise<void>
@@ -26,7 +28,9 @@ export async function openPoolSession (pool: pg.Pool): Promise<Session> {
   }
   client.on('error', lost)
   client.on('end', () => lost(new Error('connection ended')))
+  const { rows: [{ pid }] } = await client.query<{ pid: number }>('select pg_backend_pid() as pid')
   return {
+    pid,
     tryLock: async (namespace, key) => {
       const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1), hashtext($2)) as ok', [namespace, key])
       return rows[0].ok
@@ -58,7 +62,9 @@ export async function openKyselySession (db: Kysely<any>): Promise<Session> {
   const conn = await new Promise<Kysely<any>>((resolve, reject) => {
     db.connection().execute(async (c) => { resolve(c); await done }).catch(reject)
   })
+  const { rows: [{ pid }] } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(conn)
   return {
+    pid,
     tryLock: async (namespace, key) => {
       const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(hashtext(${namespace}), hashtext(${key})) as ok`.execute(conn)
       return rows[0].ok

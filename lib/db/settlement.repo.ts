@@ -1,7 +1,7 @@
 // Committing: what finished attempts owe the database (a Settlement: attempt log rows, retries,
-// dead letters), written in one transaction together with the checkpoint move of the batch they
-// came from, or with the release of the claims of the stored deliveries they re-ran. The main
-// path and every re-delivery commit through commitSettlement.
+// dead letters, holds and parks), written in one transaction together with the checkpoint move of
+// the batch they came from (commitSettlement); stored deliveries commit theirs with the end of
+// their claims (stored.repo.ts), through the same writeSettlement.
 import { sql, type ExpressionBuilder, type Kysely, type OnConflictDatabase, type OnConflictTables, type Transaction } from 'kysely'
 import type { KeyHold, RetryToSchedule, Settlement } from '../model.js'
 import type { Position } from './change-log.repo.js'
@@ -29,11 +29,11 @@ const insertLogs = statement((schema) => `insert into ${qualified(schema, 'tb_ob
 // Retry rows the same way; times travel as epoch milliseconds. A replay after a crash may schedule
 // the same action again: the first schedule stands.
 const RETRY_COLUMNS = `observer_id uuid, event_id uuid, change_log_id bigint, action_index int, event json,
-  attempt_number int, first_failed_ms float8, due_ms float8, last_error text, endpoint text, claimed_ms float8, waits boolean`
+  attempt_number int, first_failed_ms float8, due_ms float8, last_error text, endpoint text, claimed_ms float8, claimed_by uuid, waits boolean`
 const RETRY_NAMES = `observer_id, event_id, change_log_id, action_index, event, attempt_number, first_failed_at, due_at,
-  last_error, endpoint, claimed_until`
+  last_error, endpoint, claimed_until, claimed_by`
 const RETRY_VALUES = `observer_id, event_id, change_log_id, action_index, event, attempt_number,
-  to_timestamp(first_failed_ms / 1000), to_timestamp(due_ms / 1000), last_error, endpoint, to_timestamp(claimed_ms / 1000)`
+  to_timestamp(first_failed_ms / 1000), to_timestamp(due_ms / 1000), last_error, endpoint, to_timestamp(claimed_ms / 1000), claimed_by`
 const retryInsert = (schema: string, param: string, when = ''): string => `insert into ${qualified(schema, 'tb_observer_retry')} (${RETRY_NAMES})
     select ${RETRY_VALUES} from json_to_recordset(${param}::json) as x(${RETRY_COLUMNS}) ${when}
     on conflict (event_id, observer_id, action_index) do nothing`
@@ -60,7 +60,7 @@ const moveAndLog = statement((schema) => `
     select observer_id, event_id, change_log_id, action_index, event, attempt_number, to_timestamp(first_failed_ms / 1000),
            case when waits and not exists (select 1 from locked l where l.endpoint = x.endpoint and l.still_waiting)
                 then now() else to_timestamp(due_ms / 1000) end,
-           last_error, endpoint, to_timestamp(claimed_ms / 1000)
+           last_error, endpoint, to_timestamp(claimed_ms / 1000), claimed_by
       from json_to_recordset($8::json) as x(${RETRY_COLUMNS})
      where exists (select 1 from moved) and (select count(*) from locked) >= 0
     on conflict (event_id, observer_id, action_index) do nothing)
@@ -80,6 +80,7 @@ function retryDocument (retries: readonly RetryToSchedule[], reopened: ReadonlyS
     last_error: r.last_error,
     endpoint: r.endpoint,
     claimed_ms: r.claimed_until?.getTime(),
+    claimed_by: r.claimed_by,
     waits: r.waitsForCircuit === true
   })))
 }
@@ -97,35 +98,14 @@ export interface CheckpointMove {
   clearAhead: boolean
 }
 
-/** The claimed stored deliveries a settlement re-ran: their claims end in its transaction. */
-export interface ClaimsToRelease {
-  /** tb_observer_retry rows run (a failure is scheduled again by the settlement) */
-  retries: string[]
-  /**
-   * dead letters retried: removed when delivered, else kept with their claim ended (a `failure`
-   * that the settlement does not record counts as one more attempt)
-   */
-  deadLetters: Array<{ id: string, delivered: boolean, failure?: { code: string, message: string } }>
-  /** parked events released (run or dropped) */
-  parked?: string[]
-  /** attempts the read path handed over while running (claimed retries of the same attempt), by key */
-  handedOver?: Array<{ event_id: string, observer_id: string, action_index: number }>
-}
-
-export interface Commit {
-  checkpoint?: CheckpointMove
-  release?: ClaimsToRelease
-}
-
 /**
- * Writes a settlement atomically. With a checkpoint move, returns false and writes nothing when
- * the checkpoint moved under it (the lease was lost, or an operator replayed): the caller
- * discards the batch and reads again.
+ * Writes a batch's settlement with its checkpoint move, atomically. Returns false and writes
+ * nothing when the checkpoint moved under it (the lease was lost, or an operator replayed): the
+ * caller discards the batch and reads again.
  */
-export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, commit: Commit = {}): Promise<boolean> {
-  const { checkpoint, release } = commit
-  if (checkpoint !== undefined && release === undefined && settlement.deadLetters.length === 0 && settlement.holds.length === 0 &&
-    settlement.parked.length === 0 && checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
+export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, checkpoint: CheckpointMove): Promise<boolean> {
+  if (settlement.deadLetters.length === 0 && settlement.holds.length === 0 && settlement.parked.length === 0 &&
+    checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
     const values = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed)
     const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs), retryDocument(settlement.retries)])
     return rows[0].moved === 1
@@ -133,20 +113,8 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
   return await db.transaction().execute(async (trx) => {
     // first, before any retry row is locked: a circuit closing locks its endpoint, then the retries
     const reopened = await endpointsReopened(trx, settlement.retries)
-    if (checkpoint !== undefined && !await advanceWithLedger(trx, schema, checkpoint)) return false
-    // claimed retries go first: one that failed again is scheduled anew below, under the same key
-    if (release !== undefined && release.retries.length > 0) {
-      await trx.deleteFrom('tb_observer_retry').where('pk_observer_retry', 'in', release.retries).execute()
-    }
-    if (release?.handedOver !== undefined && release.handedOver.length > 0) {
-      const keys = release.handedOver
-      await trx.deleteFrom('tb_observer_retry').where((eb) => eb.or(keys.map((k) => eb.and({ event_id: k.event_id, observer_id: k.observer_id, action_index: k.action_index })))).execute()
-    }
-    if (release?.parked !== undefined && release.parked.length > 0) {
-      await trx.deleteFrom('tb_observer_parked').where('pk_observer_parked', 'in', release.parked).execute()
-    }
+    if (!await advanceWithLedger(trx, schema, checkpoint)) return false
     await writeSettlement(trx, schema, settlement, reopened)
-    if (release !== undefined) await releaseDeadLetters(trx, release.deadLetters)
     return true
   })
 }
@@ -175,7 +143,7 @@ async function advanceWithLedger (trx: Transaction<Database>, schema: string, mo
  * waits for them is due at once. The share lock orders this commit with a concurrent close: either
  * the close's wake-up sees these rows, or this read sees the close.
  */
-async function endpointsReopened (trx: Transaction<Database>, retries: readonly RetryToSchedule[]): Promise<Set<string>> {
+export async function endpointsReopened (trx: Transaction<Database>, retries: readonly RetryToSchedule[]): Promise<Set<string>> {
   const waiting = [...new Set(retries.filter((r) => r.waitsForCircuit === true && r.endpoint != null).map((r) => r.endpoint as string))]
   if (waiting.length === 0) return new Set()
   const rows = await trx.selectFrom('tb_observer_endpoint').select(['endpoint', 'state', 'paused_until'])
@@ -184,7 +152,7 @@ async function endpointsReopened (trx: Transaction<Database>, retries: readonly 
   return new Set(waiting.filter((endpoint) => !stillWaiting.has(endpoint)))
 }
 
-async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters, holds, parked }: Settlement, reopened: ReadonlySet<string>): Promise<void> {
+export async function writeSettlement (trx: Transaction<Database>, schema: string, { logs, retries, deadLetters, holds, parked }: Settlement, reopened: ReadonlySet<string>): Promise<void> {
   if (logs.length > 0) await insertLogs(trx, schema, [JSON.stringify(logs)])
   if (retries.length > 0) await insertRetries(trx, schema, [retryDocument(retries, reopened)])
   const actions = deadLetters.filter((d) => d.observer_id !== null)
@@ -234,17 +202,3 @@ const failedAgain = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'tb_obse
   last_failed_at: eb.ref('excluded.last_failed_at'),
   retry_claimed_until: null
 })
-
-async function releaseDeadLetters (trx: Transaction<Database>, items: ClaimsToRelease['deadLetters']): Promise<void> {
-  const delivered = items.filter((i) => i.delivered).map((i) => i.id)
-  const kept = items.filter((i) => !i.delivered && i.failure === undefined).map((i) => i.id)
-  if (delivered.length > 0) await trx.deleteFrom('tb_observer_dead_letter').where('id', 'in', delivered).execute()
-  if (kept.length > 0) await trx.updateTable('tb_observer_dead_letter').set({ retry_claimed_until: null }).where('id', 'in', kept).execute()
-  for (const { id, failure } of items) {
-    if (failure === undefined) continue
-    await trx.updateTable('tb_observer_dead_letter')
-      .set({ attempts: sql`attempts + 1`, error_code: failure.code, error_message: failure.message, last_failed_at: sql`now()`, retry_claimed_until: null })
-      .where('id', '=', id)
-      .execute()
-  }
-}

@@ -103,6 +103,8 @@ export interface RetryTable {
   first_failed_at: Timestamp
   due_at: Timestamp
   claimed_until: Timestamp | null
+  /** the token of the claim that holds it (migration 013) */
+  claimed_by: string | null
   last_error: string | null
   /** the destination it waits for (an open circuit closing wakes it) */
   endpoint: string | null
@@ -116,6 +118,8 @@ export interface DeadLetterTable extends Omit<DeadLetterToWrite, 'change_log_id'
   first_failed_at: Timestamp
   last_failed_at: Timestamp
   retry_claimed_until: Timestamp | null
+  /** the token of the operator retry that holds it (migration 013) */
+  retry_claimed_by: string | null
 }
 
 export interface KeyTable {

@@ -10,6 +10,7 @@ import { createActionRegistry, type ActionRegistry } from '../actions/registry.j
 import { attachCapture, detachCapture, listCaptures, type AttachResult, type Capture } from '../db/captures.repo.js'
 import type { Connection } from '../db/connection.js'
 import { deadLetterStats, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetterFilter } from '../db/dead-letter.repo.js'
+import type { LeaseFence } from '../db/stored.repo.js'
 import type { Database } from '../db/types.js'
 import type { ResolvedOptions } from '../options.js'
 import { recordError, type RuntimeContext } from './context.js'
@@ -106,7 +107,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const endpointWaker = new Waker()
   // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
   const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
-  const readLoop = new ReadLoop(ctx, connection, new HandedOverAttempts(ctx, { onRetriesScheduled }), {
+  const readLoop = new ReadLoop(ctx, connection, new HandedOverAttempts(ctx, { onRetriesScheduled }, (): LeaseFence => readLoop.lease()), {
     onObserversChanged: requestReload,
     onRetriesScheduled,
     onKeysMayResolve: () => releaseWaker.wake(),

@@ -35,7 +35,7 @@ function batch (from: { txid: string, id: string }, to: { txid: string, id: stri
 }
 
 async function commitBatch (db: Parameters<typeof commitSettlement>[0], schema: string, { checkpoint, ...settlement }: Batch): Promise<boolean> {
-  return await commitSettlement(db, schema, settlement, { checkpoint })
+  return await commitSettlement(db, schema, settlement, checkpoint)
 }
 
 t.test('logs only: written with the checkpoint move, or not at all when it moved', async (t) => {

@@ -22,6 +22,8 @@ export interface AttemptResult {
   trace?: { readonly started: string | undefined }
   /** handed over while still running (the executor): the attempt's real end, settled by stored/handover.ts */
   detached?: Promise<AttemptResult>
+  /** a handed-over attempt's claim token: the retry row that holds it carries it until its end is committed */
+  claim?: string
 }
 
 /** What an action sees of its attempt; the AbortSignal is only made if the action reads it. */

@@ -2,6 +2,7 @@
 // within each endpoint's share, circuit and rate limit), each bounded by its deadline and
 // interrupted by a shutdown, through the registry's run (the one way to run any action). Never
 // throws: every delivery ends in an outcome, an attempt not made included.
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ActionRegistry } from '../../actions/registry.js'
 import type { ActionOutcome } from '../../actions/types.js'
@@ -28,7 +29,7 @@ const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): 
  * claimed until well past the attempt's deadline (a crash leaves it to the retry worker then), and
  * stored/handover.ts settles it when `detached` ends.
  */
-function handedOver (delivery: Delivery, detached: Promise<AttemptResult>): AttemptResult {
+function handedOver (delivery: Delivery, detached: Promise<AttemptResult>, claim: string): AttemptResult {
   const outcome: ActionOutcome = {
     ok: false,
     kind: 'transient',
@@ -36,7 +37,7 @@ function handedOver (delivery: Delivery, detached: Promise<AttemptResult>): Atte
     message: 'attempt still in flight; settled when it ends',
     deferUntil: new Date(Date.now() + timeoutOf(delivery) * 2 + 10_000)
   }
-  return { delivery, outcome, startedAt: new Date(), durationMs: 0, detached }
+  return { delivery, outcome, startedAt: new Date(), durationMs: 0, detached, claim }
 }
 
 /** A bug in the bookkeeping around an attempt, as the delivery's outcome. */
@@ -91,7 +92,8 @@ export class Executor {
           if (results[i] !== undefined || detached.has(i)) continue
           const started = (starts as number[])[i]
           if (started > 0 && now - started >= HANDOVER_MS) {
-            ended(i, handedOver(deliveries[i], new Promise((resolve) => detached.set(i, resolve))))
+            const claim = randomUUID()
+            ended(i, handedOver(deliveries[i], new Promise((resolve) => detached.set(i, (result) => { resolve({ ...result, claim }) })), claim))
           } else if (started > 0) {
             next = Math.min(next, started + HANDOVER_MS - now)
           }

@@ -24,7 +24,7 @@ export function disposition ({ delivery, outcome }: AttemptResult): Disposition 
 }
 
 /** The retry row that schedules `attempt` of the result's delivery at `dueAt`. */
-function retryOf ({ delivery, endpoint, detached }: AttemptResult, event: ObserverEvent, attempt: number, firstFailedAt: Date, dueAt: Date, lastError: string | null, waitsForCircuit: boolean): RetryToSchedule {
+function retryOf ({ delivery, endpoint, detached, claim }: AttemptResult, event: ObserverEvent, attempt: number, firstFailedAt: Date, dueAt: Date, lastError: string | null, waitsForCircuit: boolean): RetryToSchedule {
   return {
     observer_id: delivery.observer.id,
     event_id: event.event_id,
@@ -38,6 +38,7 @@ function retryOf ({ delivery, endpoint, detached }: AttemptResult, event: Observ
     endpoint: endpoint ?? null,
     // a handed-over attempt is still running here: no retry worker may take it meanwhile
     claimed_until: detached === undefined ? null : dueAt,
+    claimed_by: detached === undefined ? undefined : claim,
     waitsForCircuit
   }
 }

@@ -210,7 +210,7 @@ export class BatchPipeline {
       ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
       clearAhead: group.some((p) => p.batch.clearAhead)
     }
-    if (!await commitSettlement(ctx.db, ctx.schema, settlement, { checkpoint })) {
+    if (!await commitSettlement(ctx.db, ctx.schema, settlement, checkpoint)) {
       ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
       return false
     }

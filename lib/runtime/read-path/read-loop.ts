@@ -6,6 +6,7 @@ import { checkpointChannel } from '../../db/checkpoint.repo.js'
 import type { Connection } from '../../db/connection.js'
 import { loadHeldKeys } from '../../db/ordering.repo.js'
 import { openKyselySession, openPoolSession, type Session } from '../../db/session.js'
+import type { LeaseFence } from '../../db/stored.repo.js'
 import { recordError, recordLoopError, type RuntimeContext } from '../context.js'
 import { BatchPipeline, type HandOver } from './pipeline.js'
 import { planBatch } from './planning.js'
@@ -53,6 +54,12 @@ export class ReadLoop {
   get reading (): boolean { return this.state === 'reading' || this.state === 'rewinding' }
 
   wake (): void { this.waker.wake() }
+
+  /** The lease as a fence for commits made on it (no backend holds pid 0: nothing commits once it is lost). */
+  lease (): LeaseFence {
+    const { schema, options } = this.ctx
+    return { namespace: schema, key: options.runtime.listenerId, pid: this.reading ? this.session?.pid ?? 0 : 0 }
+  }
 
   /** Reads until `signal` aborts, then lets what is in flight finish (or be interrupted) and commit. */
   async run (signal: AbortSignal): Promise<void> {

@@ -1,6 +1,7 @@
 // Operators' retries of dead letters: one attempt now, with the observer's current definition.
 // A change-log row that could not be read as an event is read again: once it reads, it is planned
 // and delivered like any event, and its actions then retry or dead-letter on their own.
+import { randomUUID } from 'node:crypto'
 import { findChangeLogRow } from '../../db/changelog-browse.repo.js'
 import { claimDeadLetters, getDeadLetter, type DeadLetterFilter, type DeadLetterRow } from '../../db/dead-letter.repo.js'
 import { ConflictError, NotFoundError } from '../../errors.js'
@@ -12,19 +13,19 @@ import { runStored, type StoredWork } from './run-stored.js'
 
 export type DeadLetterRetryResult = { id: string, status: 'delivered' } | { id: string, status: 'failed', error_message: string }
 
-async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[]): Promise<DeadLetterRetryResult[]> {
+async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[], token: string): Promise<DeadLetterRetryResult[]> {
   const actions = items.filter((item) => item.observer_id !== null && item.action_index !== null)
   const changes = items.filter((item) => !actions.includes(item))
   const work = [
     ...await loadStored(ctx, actions.map((item) => ({
-      claim: { from: 'dead_letter', id: item.id },
+      claim: { from: 'dead_letter', id: item.id, token },
       observer_id: item.observer_id as string,
       action_index: item.action_index as number,
       event: item.event,
       attempt: item.attempts + 1,
       first_failed_at: new Date(item.first_failed_at)
     }))),
-    ...await Promise.all(changes.map(async (item) => await readAgain(ctx, item)))
+    ...await Promise.all(changes.map(async (item) => await readAgain(ctx, item, token)))
   ]
   const ran = await runStored(ctx, work)
   const byId = new Map(work.map((w, i) => [(w.claim as { id: string }).id, resultOf(w, ran[i])]))
@@ -32,8 +33,8 @@ async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[]): Promi
 }
 
 /** A whole change that could not be read as an event: read again, it runs if it now reads. */
-async function readAgain (ctx: RuntimeContext, item: DeadLetterRow): Promise<StoredWork> {
-  const claim = { from: 'unreadable', id: item.id } as const
+async function readAgain (ctx: RuntimeContext, item: DeadLetterRow, token: string): Promise<StoredWork> {
+  const claim = { from: 'unreadable', id: item.id, token } as const
   const row = item.change_log_id === null ? undefined : await findChangeLogRow(ctx.db, String(item.change_log_id), undefined)
   if (row === undefined) return { claim, deliveries: [], problem: { code: 'CHANGE_GONE', message: 'the change-log row no longer exists' } }
   await ctx.observers.refresh()
@@ -56,13 +57,14 @@ function resultOf (work: StoredWork, results: readonly AttemptResult[]): DeadLet
 }
 
 export async function retryDeadLetter (ctx: RuntimeContext, id: string, filter: DeadLetterFilter = {}): Promise<DeadLetterRetryResult> {
-  const claimed = await claimDeadLetters(ctx.db, { ...filter, id }, 1, claimMs(ctx))
+  const token = randomUUID()
+  const claimed = await claimDeadLetters(ctx.db, { ...filter, id }, 1, claimMs(ctx), token)
   if (claimed.length === 0) {
     const existing = await getDeadLetter(ctx.db, id)
     if (existing === undefined || (filter.tenant_id !== undefined && existing.tenant_id !== filter.tenant_id)) throw new NotFoundError('dead letter')
     throw new ConflictError('this dead letter is already being retried')
   }
-  return (await retryClaimed(ctx, claimed))[0]
+  return (await retryClaimed(ctx, claimed, token))[0]
 }
 
 export async function retryAllDeadLetters (ctx: RuntimeContext, filter: DeadLetterFilter): Promise<{ retried: number, delivered: number, failed: number }> {
@@ -70,10 +72,11 @@ export async function retryAllDeadLetters (ctx: RuntimeContext, filter: DeadLett
   // walk forward by internal id: items that fail again stay behind us and are not retried twice
   let afterPk: string | undefined
   for (;;) {
-    const claimed = await claimDeadLetters(ctx.db, { ...filter, afterPk }, ctx.options.runtime.batchSize, claimMs(ctx))
+    const token = randomUUID()
+    const claimed = await claimDeadLetters(ctx.db, { ...filter, afterPk }, ctx.options.runtime.batchSize, claimMs(ctx), token)
     if (claimed.length === 0) return totals
     afterPk = claimed.reduce((max, item) => BigInt(item.pk_observer_dead_letter) > BigInt(max) ? String(item.pk_observer_dead_letter) : max, String(claimed[0].pk_observer_dead_letter))
-    for (const result of await retryClaimed(ctx, claimed)) {
+    for (const result of await retryClaimed(ctx, claimed, token)) {
       totals.retried++
       if (result.status === 'delivered') totals.delivered++
       else totals.failed++

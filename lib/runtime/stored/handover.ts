@@ -4,6 +4,7 @@
 // Should this instance die first, the claim runs out and the retry worker runs it again.
 import type { RuntimeContext } from '../context.js'
 import type { AttemptResult } from '../delivery/attempt.js'
+import type { LeaseFence } from '../../db/stored.repo.js'
 import { commitStored, type StoredHooks } from './run-stored.js'
 
 export class HandedOverAttempts {
@@ -12,7 +13,12 @@ export class HandedOverAttempts {
   private committing = false
   private idle: Array<() => void> = []
 
-  constructor (private readonly ctx: RuntimeContext, private readonly hooks: StoredHooks) {}
+  constructor (
+    private readonly ctx: RuntimeContext,
+    private readonly hooks: Omit<StoredHooks, 'fence'>,
+    /** the lease the attempts were handed over under; a commit after it passed commits nothing */
+    private readonly lease: () => LeaseFence
+  ) {}
 
   /** The handed-over results of a committed batch: each is settled once its attempt ends. */
   add (results: readonly AttemptResult[]): void {
@@ -54,9 +60,9 @@ export class HandedOverAttempts {
   }
 
   private async commit (results: AttemptResult[]): Promise<void> {
-    const work = results.map((result) => ({ claim: { from: 'handed_over' } as const, deliveries: [result.delivery], results: [result] }))
+    const work = results.map((result) => ({ claim: { from: 'handed_over', token: result.claim as string } as const, deliveries: [result.delivery], results: [result] }))
     try {
-      await commitStored(this.ctx, work, work.map((w) => w.results), this.hooks)
+      await commitStored(this.ctx, work, work.map((w) => w.results), { ...this.hooks, fence: this.lease() })
     } catch (err) {
       // the claims run out and the retry worker runs these again: at least once, maybe twice
       for (const { delivery } of results) {

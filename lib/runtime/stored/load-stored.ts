@@ -12,7 +12,7 @@ import type { Problem, StoredWork } from './run-stored.js'
 
 /** A delivery stored for later and claimed by this instance: a retry row or an action's dead letter. */
 export interface StoredDelivery {
-  claim: { from: 'retry', pk: string } | { from: 'dead_letter', id: string }
+  claim: { from: 'retry', pk: string, token: string } | { from: 'dead_letter', id: string, token: string }
   observer_id: string
   action_index: number
   /** the event as stored (JSON), checked before it is used */

@@ -1,4 +1,5 @@
 // Runs retries that fell due. Any instance may: a claim keeps two from running the same one.
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { claimDueRetries, nextRetryDue } from '../../db/retry.repo.js'
 import { recordError, type RuntimeContext } from '../context.js'
@@ -8,10 +9,11 @@ import { runStored } from './run-stored.js'
 
 /** Claims and runs one round of due retries; returns how many ran. */
 export async function runDueRetries (ctx: RuntimeContext): Promise<number> {
-  const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimMs(ctx))
+  const token = randomUUID()
+  const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimMs(ctx), token)
   if (rows.length === 0) return 0
   await runStored(ctx, await loadStored(ctx, rows.map((row) => ({
-    claim: { from: 'retry', pk: String(row.pk_observer_retry) },
+    claim: { from: 'retry', pk: String(row.pk_observer_retry), token },
     observer_id: row.observer_id,
     action_index: row.action_index,
     event: row.event,
