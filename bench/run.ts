@@ -24,6 +24,7 @@ import { rateLimited } from './scenarios/rate-limited.js'
 import { slowEndpoint } from './scenarios/slow-endpoint.js'
 import { startup } from './scenarios/startup.js'
 import { firstDelivery } from './scenarios/first-delivery.js'
+import { manyObservers } from './scenarios/many-observers.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -138,7 +139,9 @@ async function main (): Promise<number> {
         ['ceiling_pg', async () => { results.ceiling_pg = await pgCeiling(ctx) }]
       ],
       startup: [['startup', async () => { results.startup = await startup(ctx) }]],
-      'first-delivery': [['first_delivery', async () => { results.first_delivery = await firstDelivery(ctx, s) }]]
+      'first-delivery': [['first_delivery', async () => { results.first_delivery = await firstDelivery(ctx, s) }]],
+      'many-observers': [['many_observers', async () => { results.many_observers = await manyObservers(ctx, s) }]],
+      retention: []
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {

@@ -15,7 +15,7 @@ export function observerRowVersion (schema: string): Migration {
       await sql`alter table ${t('tb_observer_version')} add column full_since bigint not null default 0`.execute(db)
       await sql`alter table ${t('tb_observer')} add column version bigint not null default 0`.execute(db)
       await sql`update ${t('tb_observer')} set version = (select version from ${t('tb_observer_version')})`.execute(db)
-      await sql`create index tb_observer_row_version on ${t('tb_observer')} (version)`.execute(db)
+      await sql`create index tb_observer_row_version on ${t('tb_observer')} (version, pk_observer)`.execute(db)
       await sql`drop trigger if exists bump_observer_version on ${t('tb_observer')}`.execute(db)
       await sql`
         create or replace function ${t('bump_observer_version')}() returns trigger

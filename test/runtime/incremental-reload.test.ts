@@ -78,12 +78,26 @@ t.test('a disabled or deleted observer leaves the index of every instance', asyn
 
 t.test('a row deleted outright, which no version can show, makes every instance load everything', async (t) => {
   const { a, b, sink } = await twoInstances(t)
-  const fullBefore = [await rowsRead(a.app, 'full'), await rowsRead(b.app, 'full')]
+  const loads = async (app: Built['app']): Promise<number> => await counterValue(app.observers.metrics, 'observers_reloads_total', { kind: 'full' })
+  const fullBefore = [await loads(a.app), await loads(b.app)]
   await a.pool.query(`delete from "${a.schema}".tb_observer where name = 'bulk-1'`)
   await insertChanges(a.pool, a.schema, 1, 'kind-1', () => ({ n: 5 }))
   await insertChanges(a.pool, a.schema, 1, 'kind-2', () => ({ n: 6 }))
   await eventually(() => sink.received.filter((r) => r.json.entity_id === '6').length === 2 || undefined, 10_000, 'n=6 delivered by both')
   t.equal(sink.received.filter((r) => r.json.entity_id === '5').length, 0, 'the deleted observer matched nothing')
-  t.equal(await rowsRead(a.app, 'full') - fullBefore[0], MANY - 1, 'A loaded every row again')
-  t.equal(await rowsRead(b.app, 'full') - fullBefore[1], MANY - 1, 'B loaded every row again')
+  t.equal(await loads(a.app) - fullBefore[0], 1, 'A loaded everything once')
+  t.equal(await loads(b.app) - fullBefore[1], 1, 'B loaded everything once')
+  for (const { app } of [a, b]) t.equal((await app.observers.health()).observer_count, MANY - 1)
+})
+
+t.test('a full reload reads whole only the rows that changed since the last one', async (t) => {
+  // the runtime stopped: no load but the ones asked for
+  const a = await build(t, { runtime: { start: false } })
+  await insertMany(a.pool, a.schema, 'http://127.0.0.1:9/unused')
+  const before = await rowsRead(a.app, 'full')
+  t.equal(await a.app.observers.reload(), MANY)
+  t.equal(await rowsRead(a.app, 'full') - before, MANY, 'the first time, every row')
+  await a.pool.query(`update "${a.schema}".tb_observer set priority = 5 where name in ('bulk-1', 'bulk-2')`)
+  t.equal(await a.app.observers.reload(), MANY)
+  t.equal(await rowsRead(a.app, 'full') - before, MANY + 2, 'then the two rows updated')
 })

@@ -5,7 +5,7 @@
 // the rows written since, and patch its index by id, before it plans that batch.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
-import { loadLiveObservers, loadObserversWrittenSince, readObserversVersions, type VersionedObserver } from '../../db/observer-reload.repo.js'
+import { loadLiveObservers, loadLiveVersions, loadObserversWrittenSince, readObserversVersions, type VersionedObserver } from '../../db/observer-reload.repo.js'
 import type { Database } from '../../db/types.js'
 import type { ActionConfig, Observer, ObserverEvent } from '../../model.js'
 import { EndpointUsersIndex } from './endpoint-users-index.js'
@@ -13,7 +13,7 @@ import { ObserverIndex, type Matcher } from './matcher.js'
 
 export interface ReloadReport {
   kind: 'full' | 'incremental'
-  /** tb_observer rows read */
+  /** tb_observer rows read whole (a full load reads every row's version, and whole only the rows that changed) */
   rows: number
 }
 
@@ -84,10 +84,22 @@ export class LoadedObservers {
   private async loadAll (): Promise<number> {
     // the version first: a change committed in between makes the next batch catch up again
     const { version } = await readObserversVersions(this.db)
-    const loaded = await loadLiveObservers(this.db, PAGE, (id, rowVersion) => this.index.versionOf(id) === rowVersion ? this.index.get(id) : undefined)
+    // which rows changed, from their versions; only those are read whole (all of them, the first time)
+    const live = await loadLiveVersions(this.db, PAGE * 5)
+    const kept: VersionedObserver[] = []
+    const stale: string[] = []
+    for (const { id, version } of live) {
+      const observer = this.index.versionOf(id) === version ? this.index.get(id) : undefined
+      if (observer !== undefined) kept.push({ observer, version })
+      else stale.push(id)
+    }
+    const everything = stale.length > live.length / 2
+    const fresh = await loadLiveObservers(this.db, PAGE, everything ? undefined : stale)
+    // read in pages, unchanged rows keep the object already loaded (the index then leaves them be)
+    const loaded = everything ? fresh.map((f) => this.index.versionOf(f.observer.id) === f.version ? { ...f, observer: this.index.get(f.observer.id) ?? f.observer } : f) : [...kept, ...fresh]
     this.patch(loaded, [], true)
     this.advance(BigInt(version))
-    this.hooks.onReloaded?.({ kind: 'full', rows: loaded.length })
+    this.hooks.onReloaded?.({ kind: 'full', rows: fresh.length })
     return this.index.size
   }
 

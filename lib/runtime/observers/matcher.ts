@@ -112,20 +112,21 @@ export class ObserverIndex implements Matcher {
    */
   apply (upserts: ReadonlyArray<{ observer: Observer, version?: number }>, removals: readonly string[] = [], replaceAll = false): void {
     // many changes at once: entries change first, then every bucket is filtered and sorted once
-    const rebuild = replaceAll || upserts.length + removals.length > Math.max(PATCH_AT_MOST, this.entries.size / 10)
+    const changed = upserts.filter(({ observer }) => this.entries.get(observer.id)?.matched.observer !== observer)
+    const leaving = [...removals]
+    if (replaceAll) {
+      const kept = new Set(upserts.map(({ observer }) => observer.id))
+      for (const id of this.entries.keys()) if (!kept.has(id)) leaving.push(id)
+    }
+    const rebuild = changed.length + leaving.length > Math.max(PATCH_AT_MOST, this.entries.size / 10)
     // conditions are released last, so an observer that stays keeps its compiled one
     const gone: Entry[] = []
     const out = (id: string): void => {
       const entry = this.drop(id, !rebuild)
       if (entry !== undefined) gone.push(entry)
     }
-    if (replaceAll) {
-      const kept = new Set(upserts.map(({ observer }) => observer.id))
-      for (const id of [...this.entries.keys()]) if (!kept.has(id)) out(id)
-    }
-    for (const id of removals) out(id)
-    for (const { observer, version } of upserts) {
-      if (this.entries.get(observer.id)?.matched.observer === observer) continue
+    for (const id of leaving) out(id)
+    for (const { observer, version } of changed) {
       out(observer.id)
       const entry = this.entryOf(observer, version ?? 0)
       if (entry !== undefined) this.place(entry, !rebuild)
