@@ -1,13 +1,14 @@
 // Which observers an event triggers (SPEC section 4 "Matching"). Observers are indexed by
-// (event_type or any) × (entity_type or wildcard); an event looks up at most four buckets and
-// merges them in priority order, memoised per (event_type, entity_type). The index is patched by
+// (event_type or any) × (entity_type or wildcard) × (tenant or global); an event looks up at most
+// eight buckets and merges them in priority order, memoised per (event_type, entity_type, tenant). The index is patched by
 // observer (a reload costs what changed); a patch is synchronous, and so is the planning of a
 // batch, so no batch sees half a change.
 import { compileCondition, type CompiledCondition } from '../../condition/index.js'
 import type { Observer, ObserverEvent, RetryConfig } from '../../model.js'
 import { resolveRetryConfig } from '../delivery/retry-policy.js'
 import { SharedConditions } from './conditions.js'
-import { ANY, entityKey, eventKey, eventTypeOf, explainWith, isLive, safely, type MatchExplanation } from './rules.js'
+import { ANY, entityKey, eventKey, eventTypeOf, explainWith, isLive, safely, tenantKey, type MatchExplanation } from './rules.js'
+import { ThreeKeys } from './three-keys.js'
 
 export { explainMatch, type MatchExplanation, type MismatchReason } from './rules.js'
 
@@ -39,7 +40,6 @@ interface Entry {
   readonly priority: number
   readonly createdMs: number
   readonly id: string
-  readonly tenant: string | null
   readonly condition: CompiledCondition
   readonly matched: MatchedObserver
   /** the row version it was loaded at (0 when unknown) */
@@ -69,7 +69,7 @@ function insertSorted (bucket: Entry[], entry: Entry): void {
   bucket.splice(lo, 0, entry)
 }
 
-/** The candidates of up to four sorted buckets, merged in priority order. */
+/** The candidates of up to eight sorted buckets, merged in priority order. */
 function merged (lists: Entry[][]): Entry[] {
   if (lists.length === 0) return []
   if (lists.length === 1) return lists[0]
@@ -81,11 +81,10 @@ function merged (lists: Entry[][]): Entry[] {
  * an observer whose condition does not compile is reported and left out.
  */
 export class ObserverIndex implements Matcher {
-  private readonly buckets = new Map<string, Map<string, Entry[]>>()
+  private readonly buckets = new ThreeKeys<Entry[]>()
   private readonly entries = new Map<string, Entry>()
-  /** event type → entity type → candidates; cleared where a patch lands */
-  private readonly memo = new Map<string, Map<string, Entry[]>>()
-  private memoSize = 0
+  /** (event type, entity type, tenant) → candidates; forgotten where a patch lands */
+  private readonly memo = new ThreeKeys<Entry[]>()
   private readonly conditions: SharedConditions
 
   constructor (private readonly options: MatcherOptions = {}) {
@@ -133,16 +132,12 @@ export class ObserverIndex implements Matcher {
     }
     for (const entry of gone) this.conditions.release(entry.matched.observer.condition_expression)
     if (!rebuild) return
-    for (const [ev, byEntity] of this.buckets) {
-      for (const [key, bucket] of byEntity) {
-        const kept = bucket.filter((entry) => this.entries.get(entry.id) === entry).sort(byPriority)
-        if (kept.length > 0) byEntity.set(key, kept)
-        else byEntity.delete(key)
-      }
-      if (byEntity.size === 0) this.buckets.delete(ev)
+    for (const [ev, entity, tenant, bucket] of [...this.buckets.entries()]) {
+      const kept = bucket.filter((entry) => this.entries.get(entry.id) === entry).sort(byPriority)
+      if (kept.length > 0) this.buckets.set(ev, entity, tenant, kept)
+      else this.buckets.delete(ev, entity, tenant)
     }
     this.memo.clear()
-    this.memoSize = 0
   }
 
   private entryOf (observer: Observer, version: number): Entry | undefined {
@@ -163,25 +158,24 @@ export class ObserverIndex implements Matcher {
       priority: observer.priority,
       createdMs: observer.created_at.getTime(),
       id: observer.id,
-      tenant: observer.tenant_id,
       condition,
       matched: Object.freeze({ observer, retry }),
       version
     }
   }
 
+  private keysOf (observer: Observer): [string, string, string] {
+    return [eventKey(observer.event_type), entityKey(observer.entity_type), tenantKey(observer.tenant_id)]
+  }
+
   private place (entry: Entry, sorted: boolean): void {
-    const observer = entry.matched.observer
-    const ev = eventKey(observer.event_type)
-    const key = entityKey(observer.entity_type)
-    let byEntity = this.buckets.get(ev)
-    if (byEntity === undefined) this.buckets.set(ev, byEntity = new Map())
-    const bucket = byEntity.get(key)
-    if (bucket === undefined) byEntity.set(key, [entry])
+    const keys = this.keysOf(entry.matched.observer)
+    const bucket = this.buckets.get(...keys)
+    if (bucket === undefined) this.buckets.set(...keys, [entry])
     else if (sorted) insertSorted(bucket, entry)
     else bucket.push(entry)
     this.entries.set(entry.id, entry)
-    if (sorted) this.forget(ev, key)
+    if (sorted) this.memo.deleteCovered(...keys)
   }
 
   /** Takes the entry of `id` out; `patch`: out of its bucket too (else the rebuild filters it). */
@@ -190,58 +184,40 @@ export class ObserverIndex implements Matcher {
     if (entry === undefined) return
     this.entries.delete(id)
     if (!patch) return entry
-    const ev = eventKey(entry.matched.observer.event_type)
-    const key = entityKey(entry.matched.observer.entity_type)
-    const byEntity = this.buckets.get(ev)
-    const bucket = byEntity?.get(key)
-    if (byEntity === undefined || bucket === undefined) return entry
+    const keys = this.keysOf(entry.matched.observer)
+    const bucket = this.buckets.get(...keys)
+    if (bucket === undefined) return entry
     const at = bucket.indexOf(entry)
     if (at >= 0) bucket.splice(at, 1)
-    if (bucket.length === 0) byEntity.delete(key)
-    if (byEntity.size === 0) this.buckets.delete(ev)
-    this.forget(ev, key)
+    if (bucket.length === 0) this.buckets.delete(...keys)
+    this.memo.deleteCovered(...keys)
     return entry
   }
 
-  /** Drops the memoised candidates a change in bucket (ev, key) affects. */
-  private forget (ev: string, key: string): void {
-    for (const [eventType, byEntity] of ev === ANY ? this.memo : [[ev, this.memo.get(ev)] as const]) {
-      if (byEntity === undefined) continue
-      const before = byEntity.size
-      if (key === ANY) byEntity.clear()
-      else byEntity.delete(key)
-      this.memoSize -= before - byEntity.size
-      if (byEntity.size === 0) this.memo.delete(eventType)
-    }
-  }
-
-  private candidates (eventType: string, entityType: string): Entry[] {
-    const hit = this.memo.get(eventType)?.get(entityType)
+  private candidates (eventType: string, entityType: string, tenant: string | null): Entry[] {
+    const memoTenant = tenant ?? ANY
+    const hit = this.memo.get(eventType, entityType, memoTenant)
     if (hit !== undefined) return hit
     const lists: Entry[][] = []
     for (const ev of [eventType, ANY]) {
-      const byEntity = this.buckets.get(ev)
-      if (byEntity === undefined) continue
-      for (const key of [entityType, ANY]) {
-        const bucket = byEntity.get(key)
-        if (bucket !== undefined) lists.push(bucket)
+      for (const entity of [entityType, ANY]) {
+        // an event without a tenant reaches the global observers only
+        for (const t of tenant === null ? [ANY] : [tenant, ANY]) {
+          const bucket = this.buckets.get(ev, entity, t)
+          if (bucket !== undefined) lists.push(bucket)
+        }
       }
     }
     const found = merged(lists)
-    // Entity types come from data, so cap the memo rather than let it grow without bound.
-    if (this.memoSize < MAX_MEMO) {
-      let byEntity = this.memo.get(eventType)
-      if (byEntity === undefined) this.memo.set(eventType, byEntity = new Map())
-      byEntity.set(entityType, found)
-      this.memoSize++
-    }
+    // Entity types and tenants come from data, so cap the memo rather than let it grow without bound.
+    if (this.memo.size < MAX_MEMO) this.memo.set(eventType, entityType, memoTenant, found)
     return found
   }
 
   match (event: ObserverEvent): MatchedObserver[] {
     const result: MatchedObserver[] = []
-    for (const entry of this.candidates(eventTypeOf(event), String(event.entity_type))) {
-      if (entry.tenant !== null && entry.tenant !== event.tenant_id) continue
+    const tenant = typeof event.tenant_id === 'string' ? event.tenant_id : null
+    for (const entry of this.candidates(eventTypeOf(event), String(event.entity_type), tenant)) {
       if (safely(entry.condition, event, entry.matched.observer, this.options.onEvaluationError)) result.push(entry.matched)
     }
     return result

@@ -25,6 +25,11 @@ export function entityKey (entityType: string | null): string {
   return entityType === null || entityType === '*' ? ANY : entityType
 }
 
+/** An observer of one tenant is filed under it; a global one under ANY. */
+export function tenantKey (tenantId: string | null): string {
+  return tenantId === null ? ANY : tenantId
+}
+
 /** The event's side of the key; never ANY, so a malformed event cannot read a bucket twice. */
 export function eventTypeOf (event: ObserverEvent): string {
   return typeof event.event_type === 'string' ? event.event_type.toUpperCase() : ''

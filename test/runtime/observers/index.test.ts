@@ -127,3 +127,17 @@ t.test('a full replace keeps what it is given again and drops the rest', async (
   t.equal(index.get('kept'), kept, 'the same object')
   t.equal(index.get('gone'), undefined)
 })
+
+t.test('an event of one tenant looks at that tenant\'s observers and the global ones only', async (t) => {
+  let evaluated = 0
+  const index = new ObserverIndex({ compile: () => () => { evaluated++; return true } })
+  index.apply(Array.from({ length: 5000 }, (_, i) => ({ observer: observer(`t-${i}`, { entity_type: 'a', tenant_id: `tenant-${i}` }) })))
+  index.apply([{ observer: observer('global', { entity_type: 'a' }) }])
+  t.same(ids(index.match(event({ tenant_id: 'tenant-7' }))).sort(), ['global', 't-7'])
+  evaluated = 0
+  t.equal(index.match(event({ tenant_id: 'tenant-9' })).length, 2)
+  t.equal(evaluated, 2, 'two conditions evaluated, not 5001')
+  evaluated = 0
+  t.same(ids(index.match(event({ tenant_id: null }))), ['global'], 'an event without a tenant reaches the global observers only')
+  t.equal(evaluated, 1)
+})
