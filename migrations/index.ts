@@ -11,6 +11,7 @@ import { traceContext } from './008-trace-context.js'
 import { endpointProtection } from './009-endpoint-protection.js'
 import { retryEventJson } from './010-retry-event-json.js'
 import { observerRowVersion } from './011-observer-row-version.js'
+import { deadLetterAge } from './012-dead-letter-age.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -24,6 +25,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '008-trace-context': traceContext(schema),
     '009-endpoint-protection': endpointProtection(schema),
     '010-retry-event-json': retryEventJson(schema),
-    '011-observer-row-version': observerRowVersion(schema)
+    '011-observer-row-version': observerRowVersion(schema),
+    '012-dead-letter-age': deadLetterAge(schema)
   }
 }
