@@ -14,6 +14,7 @@ import type { SlowEndpointResult } from './scenarios/slow-endpoint.js'
 import type { StartupResult } from './scenarios/startup.js'
 import type { FirstDeliveryResult } from './scenarios/first-delivery.js'
 import type { ManyObserversResult } from './scenarios/many-observers.js'
+import type { RetentionResult } from './scenarios/retention.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
 
@@ -35,6 +36,8 @@ export interface Results {
   first_delivery?: FirstDeliveryResult
   /** issue 25, only when named */
   many_observers?: ManyObserversResult
+  /** issue 25, only when named: the steady load while retention removes a backlog */
+  retention?: RetentionResult
   ceiling_http?: HttpCeiling
   /** the same client with as many in flight as one endpoint may have (maxInFlightPerEndpoint) */
   ceiling_http_endpoint?: HttpCeiling
@@ -91,7 +94,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, many_observers: r.many_observers },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, many_observers: r.many_observers, retention: r.retention },
     ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),

@@ -25,6 +25,7 @@ import { slowEndpoint } from './scenarios/slow-endpoint.js'
 import { startup } from './scenarios/startup.js'
 import { firstDelivery } from './scenarios/first-delivery.js'
 import { manyObservers } from './scenarios/many-observers.js'
+import { retention } from './scenarios/retention.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -141,7 +142,7 @@ async function main (): Promise<number> {
       startup: [['startup', async () => { results.startup = await startup(ctx) }]],
       'first-delivery': [['first_delivery', async () => { results.first_delivery = await firstDelivery(ctx, s) }]],
       'many-observers': [['many_observers', async () => { results.many_observers = await manyObservers(ctx, s) }]],
-      retention: []
+      retention: [['retention', async () => { results.retention = await retention(ctx, s) }]]
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {
