@@ -83,14 +83,18 @@ export async function cancelRetriesOfDeletedObservers (db: Kysely<Database>, sch
 }
 
 /**
- * Frees up to `limit` held keys of ordered observers with nothing parked behind them and no
- * blocker left (no retry, no dead letter of the blocking event). The keys are locked first and
+ * Frees up to `limit` held keys of deleted or disabled ordered observers with nothing parked
+ * behind them and no blocker left (no retry, no dead letter of the blocking event). A live
+ * observer's keys are the release worker's: it frees them with the reader's view of them in
+ * memory, which a key removed under it would leave holding. The keys are locked first and
  * checked again in a later statement, whose snapshot sees whatever a batch committed while the
  * lock was being taken (a batch that parks an event locks its key first).
  */
 export async function freeEmptyKeys (db: Kysely<Database>, schema: string, limit: number): Promise<number> {
   const t = (table: string) => sql.id(schema, table)
-  const empty = (k: string) => sql`not exists (select 1 from ${t('tb_observer_parked')} p
+  const empty = (k: string) => sql`not exists (select 1 from ${t('tb_observer')} o
+        where o.id = ${sql.ref(`${k}.observer_id`)} and o.deleted_at is null and o.enabled)
+    and not exists (select 1 from ${t('tb_observer_parked')} p
         where p.observer_id = ${sql.ref(`${k}.observer_id`)} and p.entity_type = ${sql.ref(`${k}.entity_type`)} and p.entity_id = ${sql.ref(`${k}.entity_id`)})
     and (${sql.ref(`${k}.blocking_event_id`)} is null or (
       not exists (select 1 from ${t('tb_observer_retry')} r where r.event_id = ${sql.ref(`${k}.blocking_event_id`)} and r.observer_id = ${sql.ref(`${k}.observer_id`)})

@@ -71,12 +71,18 @@ t.test('a retry of a deleted observer ends as a cancelled log row; every other r
   t.same(rows, [{ event_id: cancelled, status: 'cancelled', error_code: 'OBSERVER_GONE', entity_type: 'order', entity_id: '42', event_type: 'UPDATE', attempt_number: 3 }])
 })
 
-t.test('a held key goes once nothing is parked behind it and nothing blocks it', async (t) => {
+t.test('a held key of a disabled or deleted observer goes once nothing is parked behind it and nothing blocks it', async (t) => {
   const { app, pool, schema } = await build(t, { runtime: { start: false } })
-  const observer = await insertObserver(pool, schema, { actions: [{ type: 'log' }], ordering: 'entity' })
-  const key = async (entity: string, blocker: string | null): Promise<void> => {
-    await pool.query(`insert into "${schema}".tb_observer_key (observer_id, entity_type, entity_id, blocking_event_id) values ($1, 'order', $2, $3)`, [observer, entity, blocker])
+  const observer = await insertObserver(pool, schema, { actions: [{ type: 'log' }], ordering: 'entity', enabled: false })
+  const live = await insertObserver(pool, schema, { actions: [{ type: 'log' }], ordering: 'entity' })
+  const deleted = await insertObserver(pool, schema, { actions: [{ type: 'log' }], ordering: 'entity' })
+  await pool.query(`update "${schema}".tb_observer set deleted_at = now() where id = $1`, [deleted])
+  const key = async (entity: string, blocker: string | null, of = observer): Promise<void> => {
+    await pool.query(`insert into "${schema}".tb_observer_key (observer_id, entity_type, entity_id, blocking_event_id) values ($1, 'order', $2, $3)`, [of, entity, blocker])
   }
+  // the release worker frees a live observer's keys, with the reader's view of them
+  await key('live', null, live)
+  await key('of-deleted', null, deleted)
   await key('empty', null)
   await key('resolved', await uuid(pool))
   await key('parked', null)
@@ -88,9 +94,9 @@ t.test('a held key goes once nothing is parked behind it and nothing blocks it',
   await key('dead-lettered', dead)
   await pool.query(`insert into "${schema}".tb_observer_dead_letter (observer_id, observer_name, event_id, entity_type, entity_id, event_type, action_index, action_type, event, attempts, first_failed_at, last_failed_at)
     values ($1, 'o', $2, 'order', 'dead-lettered', 'INSERT', 0, 'log', '{}', 5, now(), now())`, [observer, dead])
-  t.same(await runRetention(contextOf(app), new AbortController().signal), { ...NOTHING, keys: 2 })
+  t.same(await runRetention(contextOf(app), new AbortController().signal), { ...NOTHING, keys: 3 })
   const { rows } = await pool.query(`select entity_id from "${schema}".tb_observer_key order by 1`)
-  t.same(rows.map((r) => r.entity_id), ['dead-lettered', 'parked', 'retrying'], 'a parked event, a retry due and a dead letter each keep their key')
+  t.same(rows.map((r) => r.entity_id), ['dead-lettered', 'live', 'parked', 'retrying'], 'a parked event, a retry due and a dead letter each keep their key, and a live observer keeps its own')
   t.equal(await countRows(pool, schema, 'tb_observer_parked'), 1, 'the parked event stays')
 })
 
