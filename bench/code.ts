@@ -24,6 +24,8 @@ type Model = typeof import('../lib/model.js')
 type Options = typeof import('../lib/options.js')
 type Event = typeof import('../lib/runtime/delivery/event.js')
 type Settling = typeof import('../lib/runtime/delivery/settling.js')
+type Retention = typeof import('../lib/runtime/retention.js')
+type Metrics = typeof import('../lib/runtime/metrics/metrics.js')
 
 export interface RuntimeCode {
   source: 'typescript via tsx' | 'compiled with tsc'
@@ -37,6 +39,8 @@ export interface RuntimeCode {
   toEvent: Event['toEvent']
   toEnvelope: Event['toEnvelope']
   settle: Settling['settle']
+  runRetention: Retention['runRetention']
+  createMetrics: Metrics['createMetrics']
 }
 
 /** Compiles the plugin and the bench with tsc into a temporary folder; returns the folder. */
@@ -60,7 +64,7 @@ export async function compileBench (progress: (m: string) => void): Promise<stri
 export async function loadRuntimeCode (): Promise<RuntimeCode> {
   const ext = RUNNING_COMPILED ? '.js' : '.ts'
   const load = async <T>(path: string): Promise<T> => await import(new URL(`../${path.replace(/\.ts$/, ext)}`, import.meta.url).href) as T
-  const [index, changeLog, checkpoint, settlement, migrate, model, options, event, settling] = await Promise.all([
+  const [index, changeLog, checkpoint, settlement, migrate, model, options, event, settling, retention, metrics] = await Promise.all([
     load<Plugin>('index.ts'),
     load<ChangeLogRepo>('lib/db/change-log.repo.ts'),
     load<CheckpointRepo>('lib/db/checkpoint.repo.ts'),
@@ -69,7 +73,9 @@ export async function loadRuntimeCode (): Promise<RuntimeCode> {
     load<Model>('lib/model.ts'),
     load<Options>('lib/options.ts'),
     load<Event>('lib/runtime/delivery/event.ts'),
-    load<Settling>('lib/runtime/delivery/settling.ts')
+    load<Settling>('lib/runtime/delivery/settling.ts'),
+    load<Retention>('lib/runtime/retention.ts'),
+    load<Metrics>('lib/runtime/metrics/metrics.ts')
   ])
   return {
     source: RUNNING_COMPILED ? 'compiled with tsc' : 'typescript via tsx',
@@ -82,6 +88,8 @@ export async function loadRuntimeCode (): Promise<RuntimeCode> {
     resolveOptions: options.resolveOptions,
     toEvent: event.toEvent,
     toEnvelope: event.toEnvelope,
-    settle: settling.settle
+    settle: settling.settle,
+    runRetention: retention.runRetention,
+    createMetrics: metrics.createMetrics
   }
 }

@@ -15,6 +15,8 @@ import type { SlowEndpointResult } from './scenarios/slow-endpoint.js'
 import type { StartupResult } from './scenarios/startup.js'
 import type { FirstDeliveryResult } from './scenarios/first-delivery.js'
 import type { SizeResult } from './scenarios/size.js'
+import type { ManyObserversResult } from './scenarios/many-observers.js'
+import type { RetentionResult } from './scenarios/retention.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
 
@@ -38,6 +40,10 @@ export interface Results {
   first_delivery?: FirstDeliveryResult
   /** `size`, only when named */
   size?: SizeResult
+  /** issue 25, only when named */
+  many_observers?: ManyObserversResult
+  /** issue 25, only when named: the steady load while retention removes a backlog */
+  retention?: RetentionResult
   ceiling_http?: HttpCeiling
   /** the same client with as many in flight as one endpoint may have (maxInFlightPerEndpoint) */
   ceiling_http_endpoint?: HttpCeiling
@@ -58,6 +64,8 @@ export interface Report {
   errors: Record<string, string>
   ok: boolean
 }
+
+const largest = (r: Results) => r.many_observers?.sizes[r.many_observers.sizes.length - 1]
 
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || b === 0 ? null : round(a / b, 3)
@@ -92,7 +100,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size, many_observers: r.many_observers, retention: r.retention },
     ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -139,7 +147,11 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       size_first_page: target('< 20 ms median GET /observers page 1, page_size 100, 100 000 observers', r.size?.list.first_page_ms.p50, (v) => v < 20),
       size_page_1000: target('< 20 ms median GET /observers page 1 000 by cursor', r.size?.list.page_1000_by_cursor_ms.p50, (v) => v < 20),
       size_health_p99: target('< 10 ms p99 health, 1 000 000 dead letters', r.size?.health.often_ms.p99, (v) => v < 10),
-      size_scrape: target('< 20 ms p99 scrape, 1 000 000 dead letters', r.size?.scrape.often_ms.p99, (v) => v < 20)
+      size_scrape: target('< 20 ms p99 scrape, 1 000 000 dead letters', r.size?.scrape.often_ms.p99, (v) => v < 20),
+      // SPEC 9.9, at the largest size measured (100 000 in a full run)
+      many_observers_create: target('< 200 ms from creating one observer to its first delivery (p50 of 3)', largest(r)?.create_to_delivered_ms.p50, (v) => v < 200),
+      many_observers_update_cpu: target('< 5 ms of CPU per update of one observer (p50)', largest(r)?.update_cpu_ms.p50, (v) => v < 5),
+      many_observers_rss: target('< 400 MB RSS at every moment', largest(r)?.rss_peak_mb, (v) => v < 400)
     },
     interference: Object.fromEntries(Object.entries({
       backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, nats: r.nats?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_http_endpoint: r.ceiling_http_endpoint?.cpu, ceiling_pg: r.ceiling_pg?.cpu

@@ -26,6 +26,8 @@ import { slowEndpoint } from './scenarios/slow-endpoint.js'
 import { startup } from './scenarios/startup.js'
 import { firstDelivery } from './scenarios/first-delivery.js'
 import { size } from './scenarios/size.js'
+import { manyObservers } from './scenarios/many-observers.js'
+import { retention } from './scenarios/retention.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -142,7 +144,9 @@ async function main (): Promise<number> {
       ],
       startup: [['startup', async () => { results.startup = await startup(ctx) }]],
       'first-delivery': [['first_delivery', async () => { results.first_delivery = await firstDelivery(ctx, s) }]],
-      size: [['size', async () => { results.size = await size(ctx, s) }]]
+      size: [['size', async () => { results.size = await size(ctx, s) }]],
+      'many-observers': [['many_observers', async () => { results.many_observers = await manyObservers(ctx, s) }]],
+      retention: [['retention', async () => { results.retention = await retention(ctx, s) }]]
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {

@@ -82,7 +82,11 @@ export const OptionsSchema = Type.Object({
     /** days after which execution-log rows are removed, 0 = keep (14) */
     logDays: Type.Number({ minimum: 0, default: 14 }),
     /** days after which consumed change-log rows are removed, 0 = keep (7) */
-    changeLogDays: Type.Number({ minimum: 0, default: 7 })
+    changeLogDays: Type.Number({ minimum: 0, default: 7 }),
+    /** days after its last failure after which a dead letter is removed, 0 = keep (30) */
+    deadLetterDays: Type.Number({ minimum: 0, default: 30 }),
+    /** days after which a log row's request_payload (kept for failed HTTP attempts) is emptied, 0 = keep (3) */
+    requestPayloadDays: Type.Number({ minimum: 0, default: 3 })
   }, { additionalProperties: false, default: {} }),
   /** custom action handlers by action type ({}) */
   actions: Type.Record(Type.String(), Fn, { default: {} }),
@@ -117,7 +121,7 @@ export interface ObserverPluginOptions {
   routes?: boolean
   auth: false | { tokens: string[] } | AuthFunction
   runtime?: Partial<Omit<Static<typeof RuntimeOptionsSchema>, 'circuitBreaker'>> & { circuitBreaker?: false | Partial<Static<typeof CircuitBreakerSchema>> }
-  retention?: { logDays?: number, changeLogDays?: number }
+  retention?: { logDays?: number, changeLogDays?: number, deadLetterDays?: number, requestPayloadDays?: number }
   actions?: Record<string, CustomActionHandler>
   smtp?: Record<string, unknown>
   network?: { allowPrivate?: boolean }
@@ -135,7 +139,7 @@ export interface ResolvedOptions {
   readonly routes: boolean
   readonly auth: false | { readonly tokens: readonly string[] } | AuthFunction
   readonly runtime: RuntimeOptions
-  readonly retention: Readonly<{ logDays: number, changeLogDays: number }>
+  readonly retention: Readonly<{ logDays: number, changeLogDays: number, deadLetterDays: number, requestPayloadDays: number }>
   readonly actions: Readonly<Record<string, CustomActionHandler>>
   readonly smtp: Readonly<Record<string, unknown>> | undefined
   readonly network: Readonly<{ allowPrivate: boolean }>

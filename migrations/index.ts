@@ -13,6 +13,8 @@ import { retryEventJson } from './010-retry-event-json.js'
 import { observerTenantOrder } from './011-observer-tenant-order.js'
 import { throughput } from './012-throughput.js'
 import { claimTokens } from './013-claim-tokens.js'
+import { observerRowVersion } from './014-observer-row-version.js'
+import { deadLetterAge } from './015-dead-letter-age.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -28,6 +30,8 @@ export function migrations (schema: string): Record<string, Migration> {
     '010-retry-event-json': retryEventJson(schema),
     '011-observer-tenant-order': observerTenantOrder(schema),
     '012-throughput': throughput(schema),
-    '013-claim-tokens': claimTokens(schema)
+    '013-claim-tokens': claimTokens(schema),
+    '014-observer-row-version': observerRowVersion(schema),
+    '015-dead-letter-age': deadLetterAge(schema)
   }
 }

@@ -26,11 +26,18 @@ export interface SteadyResult extends WindowReport {
   clock: { before: ClockOffset, after: ClockOffset }
 }
 
-export async function steady (ctx: BenchContext, sink: Sink): Promise<SteadyResult> {
-  return await withApp(ctx, 'bench_steady', {}, async (bench) => await measure(ctx, sink, bench))
+/** Work beside the steady load (the retention scenario): data written first, then run during the timed window. */
+export interface Beside {
+  prepare: (bench: BenchApp) => Promise<void>
+  /** started with the timed window; awaited (and reported) after it */
+  run: (bench: BenchApp) => Promise<unknown>
 }
 
-async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise<Omit<SteadyResult, 'runtime_log'>> {
+export async function steady (ctx: BenchContext, sink: Sink, beside?: Beside, schema = 'bench_steady'): Promise<SteadyResult & { beside?: unknown }> {
+  return await withApp(ctx, schema, {}, async (bench) => await measure(ctx, sink, bench, beside))
+}
+
+async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp, beside?: Beside): Promise<Omit<SteadyResult, 'runtime_log'> & { beside?: unknown }> {
   const rate = 200
   const seconds = ctx.quick ? 5 : 30
   const events = rate * seconds
@@ -39,6 +46,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
   await writer.connect()
   try {
     await insertObservers(ctx.pool, bench.schema, { count: 1, url: sink.url, entityTypes: null })
+    await beside?.prepare(bench)
     await flushDatabase(ctx.pool)
     await bench.app.observers.start()
     const insert = `insert into "${bench.schema}".tb_entity_change_log (id, object_type, object_id, modification_type, object_data)
@@ -69,6 +77,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
     const before = await sink.clockOffset()
     ctx.progress(`steady: ${rate} events/s for ${seconds} s`)
     const window = await startWindow(ctx, sink, 'steady')
+    const besideRun = beside?.run(bench)
     const committed = new Map<string, number>()
     const took: number[] = []
     const start = now()
@@ -83,6 +92,7 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
     const writtenIn = (now() - start) / 1000
     await caughtUp('every steady event to be delivered')
     const measured = await window.stop(bench.app)
+    const besideResult = await besideRun
     const after = await sink.clockOffset()
     const offset = (before.offsetMs + after.offsetMs) / 2
     const latencies: number[] = []
@@ -107,7 +117,8 @@ async function measure (ctx: BenchContext, sink: Sink, bench: BenchApp): Promise
       latency_ms: latency,
       clock: { before, after },
       ...measured,
-      correctness
+      correctness,
+      ...(beside === undefined ? {} : { beside: besideResult })
     }
   } finally {
     await writer.end()

@@ -29,6 +29,8 @@ export interface ObserverTable {
   created_by: string | null
   updated_by: string | null
   deleted_at: Date | null
+  /** tb_observer_version's version when the row was last written (set by a trigger) */
+  version: ColumnType<string, never, never>
 }
 
 export interface EntityChangeLogTable {
@@ -167,6 +169,8 @@ export interface ThroughputTable {
 export interface ObserverVersionTable {
   singleton: Generated<boolean>
   version: ColumnType<string, never, string>
+  /** the version of the last hard delete or truncate: an instance older than it reloads everything */
+  full_since: ColumnType<string, never, string>
 }
 
 export interface Database {

@@ -17,7 +17,6 @@ import { recordError, type RuntimeContext } from './context.js'
 import { retryAllDeadLetters, retryDeadLetter } from './stored/dead-letter-retry.js'
 import { listEndpoints, resetEndpointByHand, type EndpointView } from './endpoints/admin.js'
 import { endpointLoop } from './endpoints/worker.js'
-import { endpointUsers } from './endpoints/users.js'
 import { EndpointGuard } from './endpoints/guard.js'
 import { Executor, HANDOVER_MS } from './delivery/executor.js'
 import { readHealth, sharedGauges, type Health } from './health.js'
@@ -95,9 +94,14 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   })
   const stats = { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 }
   const endpoints = new EndpointGuard(db, log, rt.circuitBreaker, rt.maxInFlightPerEndpoint, HANDOVER_MS)
-  const observers = new LoadedObservers(db, log, (observer, event, err) => {
-    recordError(ctx, err, { observer_id: observer.id, event_id: event.event_id }, 'condition failed while evaluated; the event is not delivered to this observer')
-  }, (loaded) => { endpoints.setUsers(endpointUsers(loaded, registry.endpointOf)) })
+  const observers = new LoadedObservers(db, log, {
+    onEvaluationError: (observer, event, err) => {
+      recordError(ctx, err, { observer_id: observer.id, event_id: event.event_id }, 'condition failed while evaluated; the event is not delivered to this observer')
+    },
+    endpointOf: registry.endpointOf,
+    onReloaded: ({ kind, rows }) => { metrics.reloads.inc({ kind }); metrics.reloadRows.inc({ kind }, rows) }
+  })
+  endpoints.setUsers(observers.users)
   const ctx: RuntimeContext = {
     options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log, endpoints)
   }

@@ -20,6 +20,12 @@ export interface Metrics {
   parkedEvents: Gauge
   /** by endpoint: 0 closed, 1 open, 2 half_open, 3 disabled */
   endpointState: Gauge<'endpoint'>
+  /** loads of the observers, by kind: full, or incremental (what changed since the version held) */
+  reloads: Counter<'kind'>
+  /** tb_observer rows those loads read */
+  reloadRows: Counter<'kind'>
+  /** rows retention removed (or emptied: request payloads), by table */
+  retentionRemoved: Counter<'table'>
 }
 
 /** `collect` refreshes the gauges that read the database (lag, retries, dead letters) at scrape time. */
@@ -53,6 +59,14 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
     deadLetters: new Gauge({ name: 'observers_dead_letters', help: 'Dead letters waiting for an operator', registers }),
     blockedKeys: new Gauge({ name: 'observers_blocked_keys', help: 'Entities held by ordered observers until a failed delivery resolves', registers }),
     parkedEvents: new Gauge({ name: 'observers_parked_events', help: 'Events of held entities waiting to be released in order', registers }),
-    endpointState: new Gauge({ name: 'observers_endpoint_state', help: 'Circuit of each endpoint: 0 closed, 1 open, 2 half_open, 3 disabled', labelNames: ['endpoint'], registers })
+    endpointState: new Gauge({ name: 'observers_endpoint_state', help: 'Circuit of each endpoint: 0 closed, 1 open, 2 half_open, 3 disabled', labelNames: ['endpoint'], registers }),
+    reloads: new Counter({ name: 'observers_reloads_total', help: 'Loads of the observers: full, or incremental (the rows written since the version held)', labelNames: ['kind'], registers }),
+    reloadRows: new Counter({ name: 'observers_reload_rows_total', help: 'Observer rows read by those loads', labelNames: ['kind'], registers }),
+    retentionRemoved: new Counter({
+      name: 'observers_retention_removed_total',
+      help: 'Rows retention removed by table (tb_observer_log.request_payload: payloads emptied)',
+      labelNames: ['table'],
+      registers
+    })
   }
 }

@@ -1,25 +1,21 @@
 // Which observers an event triggers (SPEC section 4 "Matching"). Observers are indexed by
-// (event_type or any) × (entity_type or wildcard); an event looks up at most four buckets and
-// merges them in priority order, memoised per (event_type, entity_type). A Matcher is immutable:
-// reloading builds a new one and swaps the reference, so a reader never sees half an index.
+// (event_type or any) × (entity_type or wildcard) × (tenant or global); an event looks up at most
+// eight buckets and merges them in priority order, memoised per (event_type, entity_type, tenant). The index is patched by
+// observer (a reload costs what changed); a patch is synchronous, and so is the planning of a
+// batch, so no batch sees half a change.
 import { compileCondition, type CompiledCondition } from '../../condition/index.js'
 import type { Observer, ObserverEvent, RetryConfig } from '../../model.js'
 import { resolveRetryConfig } from '../delivery/retry-policy.js'
+import { SharedConditions } from './conditions.js'
+import { ANY, entityKey, eventKey, eventTypeOf, explainWith, isLive, safely, tenantKey, type MatchExplanation } from './rules.js'
+import { ThreeKeys } from './three-keys.js'
+
+export { explainMatch, type MatchExplanation, type MismatchReason } from './rules.js'
 
 export interface MatchedObserver {
   readonly observer: Observer
   /** The observer's retry_config over DEFAULT_RETRY_CONFIG. */
   readonly retry: Readonly<RetryConfig>
-}
-
-export type MismatchReason = 'disabled' | 'event_type' | 'entity_type' | 'tenant' | 'condition'
-
-export interface MatchExplanation {
-  matches: boolean
-  /** The first rule that failed, in the order listed in MismatchReason; null when it matches. */
-  reason: MismatchReason | null
-  /** The condition's result; null when it was not evaluated (an earlier rule failed, or it is invalid). */
-  condition: boolean | null
 }
 
 export interface MatcherOptions {
@@ -41,135 +37,206 @@ export interface Matcher {
 }
 
 interface Entry {
-  rank: number
-  tenant: string | null
-  condition: CompiledCondition
-  matched: MatchedObserver
+  readonly priority: number
+  readonly createdMs: number
+  readonly id: string
+  readonly condition: CompiledCondition
+  readonly matched: MatchedObserver
+  /** the row version it was loaded at (0 when unknown) */
+  readonly version: number
 }
 
-// Keys cannot collide with real names: they start with a NUL that no event_type carries.
-const ANY = '\u0000any'
 const MAX_MEMO = 10_000
+/** Beyond this many changes at once the buckets are rebuilt and sorted once rather than patched. */
+const PATCH_AT_MOST = 1000
 
-function isLive (observer: Observer): boolean {
-  return observer.enabled && (observer.deleted_at === null || observer.deleted_at === undefined)
+// most observers keep the defaults: they share one frozen copy
+const DEFAULT_RETRY = Object.freeze(resolveRetryConfig(null))
+
+function byPriority (a: Entry, b: Entry): number {
+  return a.priority - b.priority || a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }
 
-/** Entity types match exactly, case included (they name tables, which are case-sensitive). */
-function entityKey (entityType: string | null): string {
-  return entityType === null || entityType === '*' ? ANY : entityType
+/** Inserts into a sorted bucket at its place (binary search). */
+function insertSorted (bucket: Entry[], entry: Entry): void {
+  let lo = 0
+  let hi = bucket.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (byPriority(bucket[mid], entry) < 0) lo = mid + 1
+    else hi = mid
+  }
+  bucket.splice(lo, 0, entry)
 }
 
-/** The event's side of the key; never ANY, so a malformed event cannot read a bucket twice. */
-function eventTypeOf (event: ObserverEvent): string {
-  return typeof event.event_type === 'string' ? event.event_type.toUpperCase() : ''
+/** The candidates of up to eight sorted buckets, merged in priority order. */
+function merged (lists: Entry[][]): Entry[] {
+  if (lists.length === 0) return []
+  if (lists.length === 1) return lists[0]
+  return lists.flat().sort(byPriority)
 }
 
-/** Event types match case-insensitively (they are stored upper-case, dry runs may not be). */
-function eventKey (eventType: string | null): string {
-  return eventType === null ? ANY : eventType.toUpperCase()
-}
+/**
+ * The matcher's index, patched in place: `apply` upserts and removes observers by id. Never throws:
+ * an observer whose condition does not compile is reported and left out.
+ */
+export class ObserverIndex implements Matcher {
+  private readonly buckets = new ThreeKeys<Entry[]>()
+  private readonly entries = new Map<string, Entry>()
+  /** (event type, entity type, tenant) → candidates; forgotten where a patch lands */
+  private readonly memo = new ThreeKeys<Entry[]>()
+  private readonly conditions: SharedConditions
 
-function byPriority (a: Observer, b: Observer): number {
-  return a.priority - b.priority ||
-    a.created_at.getTime() - b.created_at.getTime() ||
-    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
+  constructor (private readonly options: MatcherOptions = {}) {
+    this.conditions = new SharedConditions(options.compile ?? compileCondition)
+  }
 
-function safely (condition: CompiledCondition, event: ObserverEvent, observer?: Observer, onError?: MatcherOptions['onEvaluationError']): boolean {
-  try {
-    return condition(event) === true
-  } catch (err) {
-    try {
-      if (observer !== undefined) onError?.(observer, event, err)
-    } catch {
-      // a failing reporter must not stop the matching
+  get size (): number { return this.entries.size }
+
+  /** The indexed observer of this id (enabled, live, with a valid condition). */
+  get (id: string): Observer | undefined { return this.entries.get(id)?.matched.observer }
+
+  /** The row version the indexed observer was loaded at; undefined when it is not indexed. */
+  versionOf (id: string): number | undefined { return this.entries.get(id)?.version }
+
+  /** Every indexed observer, in no particular order. */
+  * observers (): IterableIterator<Observer> {
+    for (const entry of this.entries.values()) yield entry.matched.observer
+  }
+
+  /**
+   * Puts `upserts` in (replacing any entry of the same id; one not live leaves the index) and
+   * takes `removals` out. With `replaceAll`, observers not in `upserts` leave too. An upsert of the
+   * very object already indexed changes nothing.
+   */
+  apply (upserts: ReadonlyArray<{ observer: Observer, version?: number }>, removals: readonly string[] = [], replaceAll = false): void {
+    // many changes at once: entries change first, then every bucket is filtered and sorted once
+    const changed = upserts.filter(({ observer }) => this.entries.get(observer.id)?.matched.observer !== observer)
+    const leaving = [...removals]
+    if (replaceAll) {
+      const kept = new Set(upserts.map(({ observer }) => observer.id))
+      for (const id of this.entries.keys()) if (!kept.has(id)) leaving.push(id)
     }
-    return false
+    const rebuild = changed.length + leaving.length > Math.max(PATCH_AT_MOST, this.entries.size / 10)
+    // conditions are released last, so an observer that stays keeps its compiled one
+    const gone: Entry[] = []
+    const out = (id: string): void => {
+      const entry = this.drop(id, !rebuild)
+      if (entry !== undefined) gone.push(entry)
+    }
+    for (const id of leaving) out(id)
+    for (const { observer, version } of changed) {
+      out(observer.id)
+      const entry = this.entryOf(observer, version ?? 0)
+      if (entry !== undefined) this.place(entry, !rebuild)
+    }
+    for (const entry of gone) this.conditions.release(entry.matched.observer.condition_expression)
+    if (!rebuild) return
+    for (const [ev, entity, tenant, bucket] of [...this.buckets.entries()]) {
+      const kept = bucket.filter((entry) => this.entries.get(entry.id) === entry).sort(byPriority)
+      if (kept.length > 0) this.buckets.set(ev, entity, tenant, kept)
+      else this.buckets.delete(ev, entity, tenant)
+    }
+    this.memo.clear()
   }
-}
 
-function explainWith (observer: Observer, event: ObserverEvent, condition: () => CompiledCondition): MatchExplanation {
-  const fail = (reason: MismatchReason): MatchExplanation => ({ matches: false, reason, condition: null })
-  if (!isLive(observer)) return fail('disabled')
-  if (observer.event_type !== null && eventKey(observer.event_type) !== eventTypeOf(event)) return fail('event_type')
-  if (entityKey(observer.entity_type) !== ANY && observer.entity_type !== event.entity_type) return fail('entity_type')
-  if (observer.tenant_id !== null && observer.tenant_id !== event.tenant_id) return fail('tenant')
-  let predicate: CompiledCondition
-  try {
-    predicate = condition()
-  } catch {
-    return fail('condition')
-  }
-  const holds = safely(predicate, event)
-  return { matches: holds, reason: holds ? null : 'condition', condition: holds }
-}
-
-/** explain() for an observer that need not be indexed (a dry run of an unsaved observer). */
-export function explainMatch (observer: Observer, event: ObserverEvent, compile = compileCondition): MatchExplanation {
-  return explainWith(observer, event, () => compile(observer.condition_expression))
-}
-
-/** Never throws: an observer whose condition does not compile is reported and left out. */
-export function buildMatcher (observers: readonly Observer[], options: MatcherOptions = {}): Matcher {
-  const compile = options.compile ?? compileCondition
-  const buckets = new Map<string, Map<string, Entry[]>>()
-  const compiled = new Map<Observer, CompiledCondition>()
-  const live = observers.filter(isLive).sort(byPriority)
-  for (const observer of live) {
+  private entryOf (observer: Observer, version: number): Entry | undefined {
+    if (!isLive(observer)) return undefined
     let condition: CompiledCondition
     try {
-      condition = compile(observer.condition_expression)
+      condition = this.conditions.take(observer.condition_expression)
     } catch (err) {
       try {
-        options.onInvalid?.(observer, err)
+        this.options.onInvalid?.(observer, err)
       } catch {
         // A failing reporter must not take the whole index down with it.
       }
-      continue
+      return undefined
     }
-    compiled.set(observer, condition)
-    const matched = Object.freeze({ observer, retry: Object.freeze(resolveRetryConfig(observer.retry_config)) })
-    const entry: Entry = { rank: compiled.size, tenant: observer.tenant_id, condition, matched }
-    const ev = eventKey(observer.event_type)
-    let byEntity = buckets.get(ev)
-    if (byEntity === undefined) buckets.set(ev, byEntity = new Map())
-    const key = entityKey(observer.entity_type)
-    const bucket = byEntity.get(key)
-    if (bucket === undefined) byEntity.set(key, [entry])
-    else bucket.push(entry) // `live` is sorted, so every bucket is too
+    const retry = observer.retry_config === null || observer.retry_config === undefined ? DEFAULT_RETRY : Object.freeze(resolveRetryConfig(observer.retry_config))
+    return {
+      priority: observer.priority,
+      createdMs: observer.created_at.getTime(),
+      id: observer.id,
+      condition,
+      matched: Object.freeze({ observer, retry }),
+      version
+    }
   }
 
-  const memo = new Map<string, Entry[]>()
-  const candidates = (eventType: string, entityType: string): Entry[] => {
-    const memoKey = `${eventType}\u0000${entityType}`
-    const hit = memo.get(memoKey)
+  private keysOf (observer: Observer): [string, string, string] {
+    return [eventKey(observer.event_type), entityKey(observer.entity_type), tenantKey(observer.tenant_id)]
+  }
+
+  private place (entry: Entry, sorted: boolean): void {
+    const keys = this.keysOf(entry.matched.observer)
+    const bucket = this.buckets.get(...keys)
+    if (bucket === undefined) this.buckets.set(...keys, [entry])
+    else if (sorted) insertSorted(bucket, entry)
+    else bucket.push(entry)
+    this.entries.set(entry.id, entry)
+    if (sorted) this.memo.deleteCovered(...keys)
+  }
+
+  /** Takes the entry of `id` out; `patch`: out of its bucket too (else the rebuild filters it). */
+  private drop (id: string, patch: boolean): Entry | undefined {
+    const entry = this.entries.get(id)
+    if (entry === undefined) return
+    this.entries.delete(id)
+    if (!patch) return entry
+    const keys = this.keysOf(entry.matched.observer)
+    const bucket = this.buckets.get(...keys)
+    if (bucket === undefined) return entry
+    const at = bucket.indexOf(entry)
+    if (at >= 0) bucket.splice(at, 1)
+    if (bucket.length === 0) this.buckets.delete(...keys)
+    this.memo.deleteCovered(...keys)
+    return entry
+  }
+
+  private candidates (eventType: string, entityType: string, tenant: string | null): Entry[] {
+    const memoTenant = tenant ?? ANY
+    const hit = this.memo.get(eventType, entityType, memoTenant)
     if (hit !== undefined) return hit
-    const found: Entry[] = []
+    const lists: Entry[][] = []
     for (const ev of [eventType, ANY]) {
-      const byEntity = buckets.get(ev)
-      if (byEntity === undefined) continue
-      for (const key of [entityType, ANY]) found.push(...(byEntity.get(key) ?? []))
+      for (const entity of [entityType, ANY]) {
+        // an event without a tenant reaches the global observers only
+        for (const t of tenant === null ? [ANY] : [tenant, ANY]) {
+          const bucket = this.buckets.get(ev, entity, t)
+          if (bucket !== undefined) lists.push(bucket)
+        }
+      }
     }
-    found.sort((a, b) => a.rank - b.rank)
-    // Entity types come from data, so cap the memo rather than let it grow without bound.
-    if (memo.size < MAX_MEMO) memo.set(memoKey, found)
+    const found = merged(lists)
+    // Entity types and tenants come from data, so cap the memo rather than let it grow without bound.
+    if (this.memo.size < MAX_MEMO) this.memo.set(eventType, entityType, memoTenant, found)
     return found
   }
 
-  return Object.freeze({
-    size: compiled.size,
-    match (event: ObserverEvent): MatchedObserver[] {
-      const result: MatchedObserver[] = []
-      for (const entry of candidates(eventTypeOf(event), String(event.entity_type))) {
-        if (entry.tenant !== null && entry.tenant !== event.tenant_id) continue
-        if (safely(entry.condition, event, entry.matched.observer, options.onEvaluationError)) result.push(entry.matched)
-      }
-      return result
-    },
-    explain (observer: Observer, event: ObserverEvent): MatchExplanation {
-      const known = compiled.get(observer)
-      return explainWith(observer, event, () => known ?? compile(observer.condition_expression))
+  match (event: ObserverEvent): MatchedObserver[] {
+    const result: MatchedObserver[] = []
+    const tenant = typeof event.tenant_id === 'string' ? event.tenant_id : null
+    for (const entry of this.candidates(eventTypeOf(event), String(event.entity_type), tenant)) {
+      if (safely(entry.condition, event, entry.matched.observer, this.options.onEvaluationError)) result.push(entry.matched)
     }
+    return result
+  }
+
+  explain (observer: Observer, event: ObserverEvent): MatchExplanation {
+    const entry = this.entries.get(observer.id)
+    const known = entry?.matched.observer === observer ? entry.condition : undefined
+    return explainWith(observer, event, () => known ?? (this.options.compile ?? compileCondition)(observer.condition_expression))
+  }
+}
+
+/** A matcher over `observers` that nothing changes afterwards. Never throws (see ObserverIndex). */
+export function buildMatcher (observers: readonly Observer[], options: MatcherOptions = {}): Matcher {
+  const index = new ObserverIndex(options)
+  index.apply(observers.map((observer) => ({ observer })), [], true)
+  return Object.freeze({
+    size: index.size,
+    match: (event: ObserverEvent) => index.match(event),
+    explain: (observer: Observer, event: ObserverEvent) => index.explain(observer, event)
   })
 }
