@@ -147,7 +147,17 @@ export interface EndpointTable {
   cool_down_ms: ColumnType<number, number | undefined, number>
   paused_until: Timestamp | null
   rate_tat: Timestamp | null
+  rate_booked: Timestamp | null
+  generation: ColumnType<string, string | number | undefined, string | number>
   updated_at: Generated<Date>
+}
+
+export interface EndpointWindowTable {
+  endpoint: string
+  generation: ColumnType<string, string | number, string | number>
+  bucket: ColumnType<string, string | number, string | number>
+  attempts: number
+  failures: number
 }
 
 export interface ObserverVersionTable {
@@ -167,4 +177,5 @@ export interface Database {
   tb_observer_key: KeyTable
   tb_observer_parked: ParkedTable
   tb_observer_endpoint: EndpointTable
+  tb_observer_endpoint_window: EndpointWindowTable
 }
