@@ -115,33 +115,38 @@ export async function pauseEndpoint (db: Kysely<Database>, endpoint: string, unt
     .execute()
 }
 
-/** Where a delivery stands under its endpoint's rate limit: it goes in `waitMs`, or waits durably until `at`. */
-export type RateSlot = { go: true, waitMs: number } | { go: false, at: number }
+/** Where deliveries stand under their endpoint's rate limit: the first `go` go in `waitMs[i]`, the others wait durably until `at[i]`. */
+export interface RateSlots { waitMs: number[], at: number[] }
 
 /**
- * One attempt under the endpoint's rate limit (GCRA over a clock shared by every instance,
- * `rate_tat`): reserved only when its slot comes within `maxWaitMs`, so no reservation is
- * wasted. Otherwise it is booked at the end of the queue of those waiting durably
- * (`rate_booked`), and told when its slot comes. With `behindQueue`, a slot is not taken while
- * deliveries booked earlier still wait for theirs (a re-delivery may be one of them: it is not).
+ * `count` attempts under the endpoint's rate limit (GCRA over a clock shared by every instance,
+ * `rate_tat`), in one statement: a slot is reserved only when it comes within `maxWaitMs`, so no
+ * reservation is wasted, and the others are told when theirs would come. With `behindQueue` (new
+ * deliveries), no slot is taken while deliveries booked earlier still wait for theirs, and those
+ * too far off are booked at the end of that queue (`rate_booked`). A re-delivery may be one of
+ * them: it takes the next slot when near enough, or comes back when it would be, keeping its place.
  */
-export async function takeRateSlot (db: Kysely<Database>, endpoint: string, intervalMs: number, toleranceMs: number, maxWaitMs: number, behindQueue: boolean): Promise<RateSlot> {
-  const step = sql`make_interval(secs => ${intervalMs / 1000})`
+export async function takeRateSlots (db: Kysely<Database>, endpoint: string, count: number, intervalMs: number, toleranceMs: number, maxWaitMs: number, behindQueue: boolean): Promise<RateSlots> {
   const take = async () => await db
     .with('cur', (qb) => qb.selectFrom('tb_observer_endpoint')
       .select([sql<Date>`greatest(coalesce(rate_tat, now()), now())`.as('tat'), sql<Date>`greatest(coalesce(rate_booked, now()), now())`.as('booked')])
       .where('endpoint', '=', endpoint).forUpdate())
-    .with('d', (qb) => qb.selectFrom('cur').select(['tat', 'booked',
-      // how far the slot is, from the database's clock
-      sql<number>`extract(epoch from tat - now()) * 1000 - ${toleranceMs}`.as('wait_ms'),
-      sql<number>`extract(epoch from greatest(booked, tat) - now()) * 1000 - ${toleranceMs}`.as('booked_ms')]))
+    .with('w', (qb) => qb.selectFrom('cur').select(['tat', 'booked',
+      // how far the next slot is, from the database's clock
+      sql<number>`extract(epoch from tat - now()) * 1000 - ${toleranceMs}`.as('wait_ms')]))
+    .with('d', (qb) => qb.selectFrom('w').select(['tat', 'booked', 'wait_ms',
+      sql<number>`case when ${behindQueue} and booked > tat then 0
+        else least(${count}, greatest(0, floor((${maxWaitMs} - wait_ms) / ${intervalMs}) + 1)) end::float8`.as('go')]))
     .updateTable('tb_observer_endpoint as e').from('d')
     .set({
-      rate_tat: sql`case when d.wait_ms <= ${maxWaitMs} and (not ${behindQueue} or d.booked <= d.tat) then d.tat + ${step} else e.rate_tat end`,
-      rate_booked: sql`case when d.wait_ms <= ${maxWaitMs} and (not ${behindQueue} or d.booked <= d.tat) then e.rate_booked else greatest(d.booked, d.tat) + ${step} end`
+      rate_tat: sql`case when d.go > 0 then d.tat + make_interval(secs => d.go * ${intervalMs} / 1000) else e.rate_tat end`,
+      rate_booked: sql`case when ${behindQueue} and d.go < ${count}
+        then greatest(d.booked, d.tat + make_interval(secs => d.go * ${intervalMs} / 1000)) + make_interval(secs => (${count} - d.go) * ${intervalMs} / 1000)
+        else e.rate_booked end`
     })
     .where('e.endpoint', '=', endpoint)
-    .returning([sql<boolean>`d.wait_ms <= ${maxWaitMs} and (not ${behindQueue} or d.booked <= d.tat)`.as('go'), 'd.wait_ms', 'd.booked_ms'])
+    .returning(['d.go', 'd.wait_ms',
+      sql<number>`extract(epoch from greatest(d.booked, d.tat + make_interval(secs => d.go * ${intervalMs} / 1000)) - now()) * 1000 - ${toleranceMs}`.as('booked_ms')])
     .executeTakeFirst()
   let row = await take()
   if (row === undefined) {
@@ -149,7 +154,13 @@ export async function takeRateSlot (db: Kysely<Database>, endpoint: string, inte
     row = await take()
   }
   if (row === undefined) throw new Error(`endpoint ${endpoint} has no row`)
-  return row.go ? { go: true, waitMs: Math.max(0, Number(row.wait_ms)) } : { go: false, at: Date.now() + Number(row.booked_ms) }
+  const go = Number(row.go)
+  const waitMs = Number(row.wait_ms)
+  const firstBooked = Date.now() + (behindQueue ? Number(row.booked_ms) : waitMs + go * intervalMs)
+  return {
+    waitMs: Array.from({ length: go }, (_, i) => Math.max(0, waitMs + i * intervalMs)),
+    at: Array.from({ length: count - go }, (_, i) => firstBooked + i * intervalMs)
+  }
 }
 
 /**
