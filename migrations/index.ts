@@ -15,6 +15,7 @@ import { throughput } from './012-throughput.js'
 import { claimTokens } from './013-claim-tokens.js'
 import { observerRowVersion } from './014-observer-row-version.js'
 import { deadLetterAge } from './015-dead-letter-age.js'
+import { endpointWindow } from './016-endpoint-window.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -32,6 +33,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '012-throughput': throughput(schema),
     '013-claim-tokens': claimTokens(schema),
     '014-observer-row-version': observerRowVersion(schema),
-    '015-dead-letter-age': deadLetterAge(schema)
+    '015-dead-letter-age': deadLetterAge(schema),
+    '016-endpoint-window': endpointWindow(schema)
   }
 }

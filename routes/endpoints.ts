@@ -20,8 +20,8 @@ export const endpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listEndpoints',
       tags,
       summary: 'Endpoints (action destination origins) with their circuit, pause, rate limit and waiting deliveries',
-      description: 'Every endpoint with a stored state or an enabled observer sending there. The window counts and in_flight are this instance\'s; ' +
-        'waiting counts every instance\'s. Refused (403) to a tenant\'s request.',
+      description: 'Every endpoint with a stored state or an enabled observer sending there. in_flight is this instance\'s; ' +
+        'the window counts and waiting count every instance\'s. Refused (403) to a tenant\'s request.',
       response: { 200: EndpointListSchema, ...errors(403) }
     }
   }, async (request) => {

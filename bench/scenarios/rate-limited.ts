@@ -23,7 +23,7 @@ export interface RateLimitedResult extends DrainResult {
 export async function rateLimited (ctx: BenchContext, sink: Sink): Promise<RateLimitedResult> {
   // about 20 s at the limit (5 s with --quick)
   const events = (ctx.quick ? 5 : 20) * RATE_LIMIT.per_second
-  const result = await drain(ctx, sink, { name: 'rate_limited', events, observers: 1, action: { rate_limit: RATE_LIMIT }, sink: { keepTimes: true } })
+  const result = await drain(ctx, sink, { name: 'rate_limited', events, observers: 1, action: { rate_limit: RATE_LIMIT }, sink: { keepTimes: true }, waitsDurably: true })
   const times = (await sink.times()).map(([, at]) => at).sort((a, b) => a - b)
   let densest = 0
   for (let i = 0, j = 0; i < times.length; i++) {

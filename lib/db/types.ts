@@ -153,6 +153,8 @@ export interface EndpointTable {
   cool_down_ms: ColumnType<number, number | undefined, number>
   paused_until: Timestamp | null
   rate_tat: Timestamp | null
+  rate_booked: Timestamp | null
+  generation: ColumnType<string, string | number | undefined, string | number>
   updated_at: Generated<Date>
 }
 
@@ -164,6 +166,14 @@ export interface ThroughputTable {
   failed: number
   lag_events: ColumnType<string | null, number | null | undefined, number | null>
   lag_seconds: number | null
+}
+
+export interface EndpointWindowTable {
+  endpoint: string
+  generation: ColumnType<string, string | number, string | number>
+  bucket: ColumnType<string, string | number, string | number>
+  attempts: number
+  failures: number
 }
 
 export interface ObserverVersionTable {
@@ -186,4 +196,5 @@ export interface Database {
   tb_observer_parked: ParkedTable
   tb_observer_endpoint: EndpointTable
   tb_observer_throughput: ThroughputTable
+  tb_observer_endpoint_window: EndpointWindowTable
 }

@@ -5,8 +5,8 @@ import type { Test } from 'tap'
 
 const script = fileURLToPath(new URL('../fixtures/runtime-process.ts', import.meta.url))
 
-export async function startRuntimeProcess (t: Test, url: string, schema: string, listenerId = 'default'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, listenerId], { stdio: ['ignore', 'pipe', 'inherit'] })
+export async function startRuntimeProcess (t: Test, url: string, schema: string, listenerId = 'default', runtime: object = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, listenerId, JSON.stringify(runtime)], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`runtime process exited early with ${code}`)))

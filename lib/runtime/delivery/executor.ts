@@ -124,7 +124,7 @@ export class Executor {
       })
     }
     if (guard === undefined || endpoint === null) attempt(done)
-    else guard.attempt(endpoint, delivery.origin === 'change_log', attempt, (ended) => { done(this.guarded(delivery, endpoint, ended)) })
+    else guard.attempt(endpoint, delivery.origin, timeoutOf(delivery), attempt, (ended) => { done(this.guarded(delivery, endpoint, ended)) })
   }
 
   /** The result of a guarded delivery; a throw in the guard's bookkeeping ends it as an exception. */
@@ -168,7 +168,14 @@ export class Executor {
     for (const { action_type: actionType, outcome, n } of counts.values()) metrics.actions.inc({ action_type: actionType, outcome }, n)
   }
 
-  interruptAll (reason: Error): void { this.inFlight.interruptAll(reason) }
+  /** A shutdown's drain deadline: attempts in flight end, and so do waits for an endpoint's rate. */
+  interruptAll (reason: Error): void {
+    this.endpoints?.interrupt()
+    this.inFlight.interruptAll(reason)
+  }
 
-  reset (): void { this.inFlight.reset() }
+  reset (): void {
+    this.inFlight.reset()
+    this.endpoints?.resume()
+  }
 }

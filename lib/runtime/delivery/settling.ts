@@ -4,6 +4,7 @@ import type { AttemptLog, ObserverEvent, RetryToSchedule, Settlement } from '../
 import type { AttemptResult } from './attempt.js'
 import type { RefusedRow } from './event.js'
 import { nextRetryDelay } from './retry-policy.js'
+import { waitsForCircuit } from '../endpoints/circuit.js'
 
 const MAX_TEXT = 4096
 const clip = (text: string | undefined): string | null => text === undefined ? null : text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text
@@ -72,7 +73,7 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
     const owed = disposition(result)
     if (owed === 'defer' && !outcome.ok && outcome.deferUntil !== undefined) {
       // not attempted: the same attempt waits, and no log row is written for it
-      into.retries.push(retryOf(result, event, attempt, delivery.firstFailedAt ?? startedAt, outcome.deferUntil, clip(outcome.message), outcome.code !== 'ENDPOINT_BUSY' && result.detached === undefined))
+      into.retries.push(retryOf(result, event, attempt, delivery.firstFailedAt ?? startedAt, outcome.deferUntil, clip(outcome.message), waitsForCircuit(outcome.code) && result.detached === undefined))
       continue
     }
     const log: AttemptLog = {

@@ -12,7 +12,7 @@ import type { EndpointGuard } from './guard.js'
 export interface EndpointView {
   endpoint: string
   state: CircuitState
-  /** attempts and transient failures in this instance's rolling window */
+  /** attempts and transient failures in the endpoint's window, over every instance */
   attempts_window: number
   failures_window: number
   opened_at: string | null
@@ -31,11 +31,12 @@ const iso = (date: Date | null): string | null => date === null ? null : date.to
 /** Every endpoint with a state or a loaded observer sending to it, current as of now. */
 export async function listEndpoints (db: Kysely<Database>, guard: EndpointGuard): Promise<EndpointView[]> {
   await guard.refresh()
+  const windows = await guard.circuits.windowTotals()
   const waiting = await waitingByEndpoint(db)
   const names = [...new Set([...guard.endpoints(), ...waiting.keys()])].sort()
   return names.map((endpoint) => {
     const state = guard.state(endpoint)
-    const window = guard.window(endpoint)
+    const window = windows.get(endpoint) ?? { attempts: 0, failures: 0 }
     return {
       endpoint,
       state: state?.state ?? 'closed',
@@ -58,7 +59,7 @@ export async function listEndpoints (db: Kysely<Database>, guard: EndpointGuard)
  */
 export async function resetEndpointByHand (db: Kysely<Database>, guard: EndpointGuard, gauge: Gauge<'endpoint'>, endpoint: string, enableObservers: boolean): Promise<{ closed: boolean }> {
   const closed = await resetEndpoint(db, endpoint, guard.observersOf(endpoint), enableObservers)
-  guard.forget(endpoint)
+  guard.circuits.forget(endpoint)
   await refreshEndpoints(guard, gauge)
   return { closed }
 }

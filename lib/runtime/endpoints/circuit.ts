@@ -1,5 +1,5 @@
-// Endpoint protection's pure core (SPEC 9.3): the rolling window of attempts per endpoint, when a
-// circuit opens, how long it stays open, and whether an attempt may go now. No I/O, no clock of
+// Endpoint protection's pure core (SPEC 9.3): when a circuit opens, how long it stays open, what
+// a probe's outcome does to it, and whether an attempt may go now. No I/O, no clock of
 // its own: the shared state lives in tb_observer_endpoint (lib/db/endpoints.repo.ts) and the
 // guard (guard.ts) moves it.
 import type { ActionOutcome } from '../../actions/types.js'
@@ -31,57 +31,6 @@ export const CIRCUIT_DEFAULTS: Readonly<CircuitBreakerOptions> = Object.freeze({
 
 export type { CircuitState, EndpointState } from '../../model.js'
 
-const BUCKETS = 60
-
-/** Attempts and transient failures of one endpoint over the last `windowMs`, in 60 buckets. */
-export class RollingWindow {
-  private readonly attempts = new Array<number>(BUCKETS).fill(0)
-  private readonly failures = new Array<number>(BUCKETS).fill(0)
-  /** the bucket index (time / bucket width) of the newest bucket written */
-  private newest = -1
-
-  constructor (private readonly windowMs: number) {}
-
-  private bucketOf (now: number): number {
-    return Math.floor(now / (this.windowMs / BUCKETS))
-  }
-
-  /** Clears the buckets that fell out of the window since the last write. */
-  private advance (now: number): number {
-    const bucket = this.bucketOf(now)
-    if (bucket > this.newest) {
-      for (let b = Math.max(this.newest + 1, bucket - BUCKETS + 1); b <= bucket; b++) {
-        this.attempts[b % BUCKETS] = 0
-        this.failures[b % BUCKETS] = 0
-      }
-      this.newest = bucket
-    }
-    return bucket
-  }
-
-  record (now: number, failed: boolean): void {
-    const slot = this.advance(now) % BUCKETS
-    this.attempts[slot]++
-    if (failed) this.failures[slot]++
-  }
-
-  counts (now: number): { attempts: number, failures: number } {
-    this.advance(now)
-    let attempts = 0
-    let failures = 0
-    for (let i = 0; i < BUCKETS; i++) {
-      attempts += this.attempts[i]
-      failures += this.failures[i]
-    }
-    return { attempts, failures }
-  }
-
-  reset (): void {
-    this.attempts.fill(0)
-    this.failures.fill(0)
-  }
-}
-
 /** Enough attempts in the window, and enough of them failed transiently. */
 export function shouldOpen ({ attempts, failures }: { attempts: number, failures: number }, options: CircuitBreakerOptions): boolean {
   return attempts >= options.minAttempts && failures >= options.failureRate * attempts
@@ -103,8 +52,24 @@ export function gate (state: EndpointState | undefined, now: number): Gate {
   if (state.paused_until !== null && state.paused_until.getTime() > now) return { go: false, until: state.paused_until, reason: 'paused' }
   if (state.state === 'closed') return { go: true, probe: false }
   const probeAt = state.next_probe_at?.getTime() ?? now
-  if (state.state === 'open' && probeAt <= now) return { go: true, probe: true }
-  return { go: false, until: new Date(Math.max(probeAt, now)), reason: state.state === 'open' ? 'open' : 'probing' }
+  // half-open past its probe time: the last probe ended with no answer (or its instance died)
+  if (probeAt <= now) return { go: true, probe: true }
+  return { go: false, until: new Date(probeAt), reason: state.state === 'open' ? 'open' : 'probing' }
+}
+
+/** What a probe's outcome does to its circuit: an answer closes or reopens it; no answer leaves it for the next probe. */
+export type ProbeVerdict = 'close' | 'reopen' | 'none'
+
+export function probeVerdict (outcome: ActionOutcome): ProbeVerdict {
+  if (outcome.ok) return 'close'
+  if (isTransientFailure(outcome)) return 'reopen'
+  // a 4xx or 3xx answer: the endpoint is up, and the delivery ends by its own status
+  return outcome.statusCode !== undefined ? 'close' : 'none'
+}
+
+/** A failure that counts against the endpoint: 5xx, 408, 429, a timeout, a network error. */
+export function isTransientFailure (outcome: ActionOutcome): boolean {
+  return !outcome.ok && outcome.kind === 'transient' && outcome.code !== 'CANCELLED' && outcome.code !== 'EXCEPTION'
 }
 
 /** Whether an open endpoint has been open long enough to be disabled. */
@@ -113,10 +78,21 @@ export function disableDue (state: EndpointState, now: number, options: CircuitB
 }
 
 /** An attempt that was not made: it waits (no attempt used) until `until`, or is dead-lettered when disabled. */
-export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'disabled', endpoint: string, until: Date): ActionOutcome {
+export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'rate' | 'disabled', endpoint: string, until: Date): ActionOutcome {
   if (reason === 'disabled') return { ok: false, kind: 'permanent', code: 'ENDPOINT_DISABLED', message: `endpoint ${endpoint} is disabled; reset it to send again` }
-  const [code, why] = reason === 'paused'
-    ? ['ENDPOINT_PAUSED', 'asked to wait (Retry-After)']
-    : reason === 'busy' ? ['ENDPOINT_BUSY', 'has every slot busy'] : ['ENDPOINT_OPEN', 'is failing (circuit open)']
+  const [code, why] = WAITS[reason]
   return { ok: false, kind: 'transient', code, message: `endpoint ${endpoint} ${why}; waiting, no attempt used`, deferUntil: until }
+}
+
+const WAITS = {
+  open: ['ENDPOINT_OPEN', 'is failing (circuit open)'],
+  probing: ['ENDPOINT_OPEN', 'is failing (circuit open)'],
+  paused: ['ENDPOINT_PAUSED', 'asked to wait (Retry-After)'],
+  busy: ['ENDPOINT_BUSY', 'has every slot busy'],
+  rate: ['ENDPOINT_RATE_LIMITED', 'is rate-limited (its slot comes later)']
+} as const
+
+/** Whether a delivery not attempted waits for its endpoint's circuit or pause (due at once when it closes), rather than for a slot or its rate. */
+export function waitsForCircuit (code: string): boolean {
+  return code === 'ENDPOINT_OPEN' || code === 'ENDPOINT_PAUSED'
 }

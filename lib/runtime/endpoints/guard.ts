@@ -1,22 +1,27 @@
-// Endpoint protection around each attempt (SPEC 9.3): one call takes one of the endpoint's slots,
-// consults its circuit, pause and rate limit, runs the attempt, and feeds its outcome to the
-// endpoint's window; or says why the delivery waits instead, and until when. The shared state
-// (tb_observer_endpoint) is cached here and reloaded when an instance announces a change; the
-// decisions are circuit.ts's, the slots slots.ts's.
-import { setTimeout as sleep } from 'node:timers/promises'
+// Endpoint protection around each attempt (SPEC 9.3): one call waits for the endpoint's rate
+// limit, takes one of its slots, consults its circuit and pause, runs the attempt, and hands its
+// outcome to the circuits; or says why the delivery waits instead, and until when. The shared
+// state (tb_observer_endpoint) is cached in states.ts; the gate is circuit.ts's, the slots
+// slots.ts's, the rate rate.ts's, what an outcome does to the circuit circuits.ts's.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { ActionOutcome } from '../../actions/types.js'
-import { claimProbe, closeCircuit, disableEndpoints, loadEndpoints, openCircuit, pauseEndpoint, probeFailed, reserveRate } from '../../db/endpoints.repo.js'
+import { claimProbe, type EndpointRow } from '../../db/endpoints.repo.js'
 import type { Database } from '../../db/types.js'
-import type { EndpointState } from '../../model.js'
 import { endpointUsers, type EndpointUsers, type RateLimit } from './users.js'
-import { RollingWindow, gate, nextCoolDown, notAttempted, shouldOpen, type CircuitBreakerOptions } from './circuit.js'
+import { gate, notAttempted, type CircuitBreakerOptions } from './circuit.js'
+import { EndpointCircuits } from './circuits.js'
+import { EndpointRates, type Origin } from './rate.js'
 import { EndpointSlots } from './slots.js'
+import { EndpointStates } from './states.js'
 
 interface Admission { refused?: ActionOutcome, probe: boolean }
 
 const GO: Admission = Object.freeze({ probe: false })
+const PROBE: Admission = Object.freeze({ probe: true })
+
+/** How long past its deadline a probe's instance has to record its verdict before the probe is given up on. */
+const PROBE_SLACK_MS = 1000
 
 /** What an attempt reports back to the guard. */
 export interface Attempted { outcome: ActionOutcome, durationMs: number }
@@ -28,14 +33,11 @@ export interface Attempted { outcome: ActionOutcome, durationMs: number }
 export type Guarded<R extends Attempted> = { made: R } | { notMade: ActionOutcome } | { broken: unknown, made?: R }
 
 export class EndpointGuard {
-  private states = new Map<string, EndpointState>()
-  private readonly windows = new Map<string, RollingWindow>()
-  private readonly opening = new Set<string>()
+  private readonly states: EndpointStates
+  /** the circuits' decisions: each outcome counted, circuits opened and closed, endpoints disabled */
+  readonly circuits: EndpointCircuits
   private readonly slots: EndpointSlots
-  /** local changes, numbered, so a refresh read before one does not undo it; and the writes not done yet */
-  private changes = 0
-  private readonly changedAt = new Map<string, number>()
-  private readonly writing = new Map<string, number>()
+  private readonly rates: EndpointRates
   private users: EndpointUsers = endpointUsers([], () => null)
 
   constructor (
@@ -47,7 +49,10 @@ export class EndpointGuard {
     holdMs: number,
     private readonly now: () => number = Date.now
   ) {
+    this.states = new EndpointStates(db, log)
     this.slots = new EndpointSlots(maxInFlight, holdMs, now)
+    this.rates = new EndpointRates(db, holdMs, now)
+    this.circuits = new EndpointCircuits(db, log, options, this.states, (endpoint) => this.users.observersOf(endpoint), now)
   }
 
   /** The observers and rate limits per endpoint, after every reload of the observers. */
@@ -58,54 +63,56 @@ export class EndpointGuard {
   rateLimitOf (endpoint: string): RateLimit | undefined { return this.users.rateLimitOf(endpoint) }
 
   /** Reloads the shared state (at start, on an announced change, periodically). */
-  async refresh (): Promise<void> {
-    const since = this.changes
-    const next = new Map((await loadEndpoints(this.db)).map((s) => [s.endpoint, s]))
-    // what this instance decided after the read began, or has not written yet, is newer than the read
-    for (const [endpoint, at] of this.changedAt) {
-      if (at <= since && (this.writing.get(endpoint) ?? 0) === 0) continue
-      const local = this.states.get(endpoint)
-      if (local === undefined) next.delete(endpoint)
-      else next.set(endpoint, local)
-    }
-    this.states = next
-  }
+  async refresh (): Promise<void> { await this.states.refresh() }
 
-  state (endpoint: string): EndpointState | undefined { return this.states.get(endpoint) }
+  state (endpoint: string): EndpointRow | undefined { return this.states.get(endpoint) }
 
   /** Every endpoint known here: with a shared state, or used by a loaded observer. */
   endpoints (): string[] { return [...new Set([...this.states.keys(), ...this.users.endpoints()])].sort() }
 
-  /** Whether a circuit is open somewhere (only then can one be overdue for disabling). */
-  anyOpen (): boolean {
-    for (const s of this.states.values()) if (s.state === 'open' || s.state === 'half_open') return true
-    return false
-  }
+  /** A shutdown's drain deadline: waits for a rate slot end, the deliveries wait durably. */
+  interrupt (): void { this.rates.interrupt() }
 
-  /** An operator reset the endpoint: this instance's window starts afresh. */
-  forget (endpoint: string): void {
-    this.windows.delete(endpoint)
-    this.states.delete(endpoint)
-  }
-
-  window (endpoint: string): { attempts: number, failures: number } {
-    return this.windows.get(endpoint)?.counts(this.now()) ?? { attempts: 0, failures: 0 }
-  }
+  resume (): void { this.rates.resume() }
 
   inFlight (endpoint: string): number { return this.slots.inFlight(endpoint) }
 
   /**
    * Runs one attempt to `endpoint` under its protection and calls `end` once with how it ended.
-   * `attempt` is started in one of the endpoint's slots, once the circuit, a pause and the rate
-   * limit let it go, and must call `finish` once. Callbacks, not promises: every delivery to an
-   * endpoint comes through here.
+   * `attempt` is started in one of the endpoint's slots, once the rate limit, the circuit and a
+   * pause let it go, and must call `finish` once; `timeoutMs` bounds it (a probe is given up on
+   * after it). Callbacks, not promises: every delivery to an endpoint comes through here.
    */
-  attempt<R extends Attempted> (endpoint: string, readPath: boolean, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
-    const refused = this.slots.enter(endpoint, readPath, () => { this.inSlot(endpoint, attempt, end) }, (notMade) => { end({ notMade }) })
+  attempt<R extends Attempted> (endpoint: string, origin: Origin, timeoutMs: number, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
+    if (!this.states.loaded) return this.afterLoad(endpoint, () => { this.attempt(endpoint, origin, timeoutMs, attempt, end) }, end)
+    const limit = this.users.rateLimitOf(endpoint)
+    if (limit === undefined) return this.enter(endpoint, origin, timeoutMs, attempt, end)
+    // the circuit first: a delivery it turns away takes no slot of the rate
+    const decision = gate(this.options === false ? this.pausedOnly(endpoint) : this.states.get(endpoint), this.now())
+    if (!decision.go) return end({ notMade: notAttempted(decision.reason, endpoint, decision.until) })
+    this.rates.take(endpoint, limit, origin).then((waits) => {
+      if (waits === undefined) this.enter(endpoint, origin, timeoutMs, attempt, end)
+      else end({ notMade: waits })
+    }, (err: unknown) => { this.unavailable(err, endpoint, end) })
+  }
+
+  /** A first attempt before the shared state was read (a restart during an outage): it goes once it is known. */
+  private afterLoad<R extends Attempted> (endpoint: string, then: () => void, end: (ended: Guarded<R>) => void): void {
+    this.states.load().then(then, (err: unknown) => { this.unavailable(err, endpoint, end) })
+  }
+
+  /** The shared state is out of reach: wait a little rather than send unguarded. */
+  private unavailable<R extends Attempted> (err: unknown, endpoint: string, end: (ended: Guarded<R>) => void): void {
+    this.log.warn({ err, endpoint }, 'endpoint state unavailable; the attempt waits')
+    end({ notMade: notAttempted('busy', endpoint, new Date(this.now() + 1000)) })
+  }
+
+  private enter<R extends Attempted> (endpoint: string, origin: Origin, timeoutMs: number, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
+    const refused = this.slots.enter(endpoint, origin === 'change_log', () => { this.inSlot(endpoint, timeoutMs, attempt, end) }, (notMade) => { end({ notMade }) })
     if (refused !== undefined) end({ notMade: refused })
   }
 
-  private inSlot<R extends Attempted> (endpoint: string, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
+  private inSlot<R extends Attempted> (endpoint: string, timeoutMs: number, attempt: (finish: (result: R) => void) => void, end: (ended: Guarded<R>) => void): void {
     const leave = (attemptMs: number | undefined, ended: Guarded<R>): void => {
       try {
         this.leave(endpoint, attemptMs)
@@ -119,7 +126,7 @@ export class EndpointGuard {
       attempt((made) => {
         let ended: Guarded<R> = { made }
         try {
-          this.record(endpoint, made.outcome, probe)
+          this.circuits.record(endpoint, made.outcome, probe)
         } catch (broken) {
           ended = { broken, made }
         }
@@ -128,7 +135,7 @@ export class EndpointGuard {
     }
     let admitted: Admission | Promise<Admission>
     try {
-      admitted = this.admit(endpoint)
+      admitted = this.admit(endpoint, timeoutMs)
     } catch (broken) {
       return leave(undefined, { broken })
     }
@@ -140,107 +147,34 @@ export class EndpointGuard {
   private leave (endpoint: string, attemptMs: number | undefined): void { this.slots.leave(endpoint, attemptMs) }
 
   /**
-   * May an attempt go now (after waiting for its rate-limit slot, if any)? If not, `refused` is the
-   * outcome of an attempt not made; `probe` is set when this attempt is the circuit's probe.
-   * Synchronous for an endpoint with no state and no rate limit: the common case costs two lookups.
+   * May an attempt go now? If not, `refused` is the outcome of an attempt not made; `probe` is set
+   * when this attempt is the circuit's probe. Synchronous but for a probe's claim: the common case
+   * costs one lookup.
    */
-  private admit (endpoint: string): Admission | Promise<Admission> {
+  private admit (endpoint: string, timeoutMs: number): Admission | Promise<Admission> {
     const state = this.states.get(endpoint)
-    const limit = this.users.rateLimitOf(endpoint)
-    if (state === undefined && limit === undefined) return GO
+    if (state === undefined) return GO
     const decision = gate(this.options === false ? this.pausedOnly(endpoint) : state, this.now())
     if (!decision.go) return { refused: notAttempted(decision.reason, endpoint, decision.until), probe: false }
-    if (!decision.probe && limit === undefined) return GO
-    if (decision.probe && this.options !== false) {
-      // this instance's other attempts wait for the probe's verdict instead of claiming it too
-      const probeMs = this.options.coolDownMs
-      this.remember(endpoint, (s) => ({ ...s, state: 'half_open', next_probe_at: new Date(this.now() + probeMs) }))
-    }
-    return this.admitSlowly(endpoint, decision.probe, limit).catch((err: unknown) => {
+    if (!decision.probe || this.options === false) return GO
+    // the probe is given up on once it cannot be running any more: after its deadline, or the cool-down
+    const probeMs = timeoutMs + PROBE_SLACK_MS
+    // this instance's other attempts wait for the probe's verdict instead of claiming it too
+    const giveUpAt = new Date(this.now() + Math.max(state.cool_down_ms, probeMs))
+    this.states.remember(endpoint, (s) => ({ ...s, state: 'half_open', next_probe_at: giveUpAt }))
+    // one probe for every instance: whoever claims it sends; the others wait for its verdict
+    return claimProbe(this.db, endpoint, probeMs).then(({ claimed, nextProbeAt }): Admission => claimed
+      ? PROBE
+      : { refused: notAttempted('probing', endpoint, nextProbeAt ?? giveUpAt), probe: false }, (err: unknown) => {
       // the shared state is out of reach: wait a little rather than send unguarded
       this.log.warn({ err, endpoint }, 'endpoint state unavailable; the attempt waits')
       return { refused: notAttempted('busy', endpoint, new Date(this.now() + 1000)), probe: false }
     })
   }
 
-  private async admitSlowly (endpoint: string, probe: boolean, limit: RateLimit | undefined): Promise<Admission> {
-    if (probe && this.options !== false) {
-      // one probe for every instance: whoever claims it sends; the others wait for its verdict
-      if (!await claimProbe(this.db, endpoint, this.options.coolDownMs)) {
-        return { refused: notAttempted('probing', endpoint, new Date(this.now() + this.options.coolDownMs)), probe: false }
-      }
-    }
-    if (limit !== undefined) await this.waitForRate(endpoint, limit)
-    return { probe }
-  }
-
   /** A circuit breaker turned off still honours a 429's pause. */
-  private pausedOnly (endpoint: string): EndpointState | undefined {
+  private pausedOnly (endpoint: string): EndpointRow | undefined {
     const state = this.states.get(endpoint)
     return state === undefined ? undefined : { ...state, state: 'closed' }
-  }
-
-  private async waitForRate (endpoint: string, { per_second: perSecond, burst }: RateLimit): Promise<void> {
-    const interval = 1000 / perSecond
-    const { tat, now } = await reserveRate(this.db, endpoint, interval, 1)
-    // GCRA: the slot starts one interval before the clock it moved, less the burst allowance
-    const wait = tat - interval - (burst - 1) * interval - now
-    if (wait > 0) await sleep(wait, undefined, { ref: false })
-  }
-
-  /** Feeds an attempt's outcome to the endpoint's window and circuit. */
-  private record (endpoint: string, outcome: ActionOutcome, probe: boolean): void {
-    const failed = !outcome.ok && outcome.kind === 'transient' && outcome.code !== 'CANCELLED'
-    if (!outcome.ok && outcome.statusCode === 429 && outcome.retryAfterMs !== undefined) {
-      const until = this.now() + outcome.retryAfterMs
-      this.remember(endpoint, (s) => ({ ...s, paused_until: new Date(until) }))
-      this.background(pauseEndpoint(this.db, endpoint, until), endpoint, 'pausing')
-    }
-    if (this.options === false) return
-    const options = this.options
-    if (probe) {
-      const current = this.states.get(endpoint)
-      if (failed) {
-        const coolDown = nextCoolDown(current?.cool_down_ms ?? options.coolDownMs, options)
-        this.remember(endpoint, (s) => ({ ...s, state: 'open', cool_down_ms: coolDown, next_probe_at: new Date(this.now() + coolDown) }))
-        this.background(probeFailed(this.db, endpoint, coolDown), endpoint, 'reopening')
-      } else if (outcome.ok) {
-        this.windows.get(endpoint)?.reset()
-        this.remember(endpoint, (s) => ({ ...s, state: 'closed', opened_at: null, next_probe_at: null, cool_down_ms: 0 }))
-        this.background(closeCircuit(this.db, endpoint, this.users.observersOf(endpoint)).then((closed) => { if (closed) this.log.info({ endpoint }, 'endpoint recovered: circuit closed, what waited goes out') }), endpoint, 'closing')
-      }
-      return
-    }
-    let window = this.windows.get(endpoint)
-    if (window === undefined) this.windows.set(endpoint, window = new RollingWindow(options.windowMs))
-    window.record(this.now(), failed)
-    if (!failed || this.opening.has(endpoint) || (this.states.get(endpoint)?.state ?? 'closed') !== 'closed') return
-    if (!shouldOpen(window.counts(this.now()), options)) return
-    this.opening.add(endpoint)
-    this.remember(endpoint, (s) => ({ ...s, state: 'open', opened_at: new Date(this.now()), next_probe_at: new Date(this.now() + options.coolDownMs), cool_down_ms: options.coolDownMs }))
-    this.background(openCircuit(this.db, endpoint, options.coolDownMs, this.users.observersOf(endpoint))
-      .then((opened) => { if (opened) this.log.warn({ endpoint }, 'endpoint failing: circuit opened, deliveries to it wait') })
-      .finally(() => { this.opening.delete(endpoint) }), endpoint, 'opening')
-  }
-
-  /** Disables the endpoints open for `disableAfterMs`; returns them. */
-  async disableOverdue (): Promise<string[]> {
-    if (this.options === false || !this.anyOpen()) return []
-    const disabled = await disableEndpoints(this.db, this.options.disableAfterMs, (endpoint) => this.users.observersOf(endpoint))
-    for (const endpoint of disabled) this.log.warn({ endpoint }, 'endpoint disabled: its circuit stayed open; its observers are disabled and what waited is dead-lettered')
-    if (disabled.length > 0) await this.refresh()
-    return disabled
-  }
-
-  private remember (endpoint: string, change: (state: EndpointState) => EndpointState): void {
-    this.changedAt.set(endpoint, ++this.changes)
-    const current = this.states.get(endpoint) ?? { endpoint, state: 'closed', opened_at: null, next_probe_at: null, cool_down_ms: 0, paused_until: null }
-    this.states.set(endpoint, change(current))
-  }
-
-  private background (work: Promise<unknown>, endpoint: string, what: string): void {
-    this.writing.set(endpoint, (this.writing.get(endpoint) ?? 0) + 1)
-    work.catch((err: unknown) => { this.log.error({ err, endpoint }, `${what} the endpoint's circuit failed`) })
-      .finally(() => { this.writing.set(endpoint, (this.writing.get(endpoint) ?? 1) - 1) })
   }
 }

@@ -167,14 +167,17 @@ t.test('a throw in the endpoint bookkeeping ends the delivery as an EXCEPTION, l
     const left: Array<number | undefined> = []
     // a real guard (no state, no rate limit: it needs no database), its inner steps made to fail in turn
     const guard = new EndpointGuard(undefined as unknown as Kysely<Database>, log, false, 4, 200)
-    const inner = guard as unknown as Record<'admit' | 'record' | 'leave', (...args: unknown[]) => unknown>
+    // as if the shared state had been read, and found empty
+    ;(guard as unknown as { states: { loaded: boolean } }).states.loaded = true
+    const inner = guard as unknown as Record<'admit' | 'leave', (...args: unknown[]) => unknown>
+    const circuits = guard.circuits as unknown as Record<'record', (...args: unknown[]) => unknown>
     const leave = inner.leave.bind(guard)
     inner.leave = (endpoint: unknown, attemptMs: unknown) => {
       left.push(attemptMs as number | undefined)
       return (parts.leave ?? leave)(endpoint, attemptMs)
     }
     if (parts.admit !== undefined) inner.admit = parts.admit
-    if (parts.record !== undefined) inner.record = parts.record
+    if (parts.record !== undefined) circuits.record = parts.record
     const [result] = await new Executor(registry, 4, undefined, log, guard).runAll([delivery(1000)])
     return { outcome: result.outcome, left }
   }

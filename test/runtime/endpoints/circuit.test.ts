@@ -1,21 +1,9 @@
-// Endpoint protection's pure core: the rolling window, the opening rule, the cool-down and the gate.
+// Endpoint protection's pure core: the opening rule, the cool-down, the gate and a probe's verdict.
 import t from 'tap'
-import { CIRCUIT_DEFAULTS, RollingWindow, disableDue, gate, nextCoolDown, shouldOpen, type EndpointState } from '../../../lib/runtime/endpoints/circuit.js'
+import { CIRCUIT_DEFAULTS, disableDue, gate, nextCoolDown, probeVerdict, shouldOpen, waitsForCircuit, type EndpointState } from '../../../lib/runtime/endpoints/circuit.js'
 
 const state = (over: Partial<EndpointState>): EndpointState =>
   ({ endpoint: 'http://x:80', state: 'closed', opened_at: null, next_probe_at: null, cool_down_ms: 30_000, paused_until: null, ...over })
-
-t.test('the window counts the last 60 s only', async (t) => {
-  const window = new RollingWindow(60_000)
-  for (let i = 0; i < 8; i++) window.record(1_000 + i, i < 6)
-  t.same(window.counts(2_000), { attempts: 8, failures: 6 })
-  window.record(30_000, true)
-  t.same(window.counts(30_500), { attempts: 9, failures: 7 })
-  t.same(window.counts(61_500), { attempts: 1, failures: 1 }, 'the first second fell out')
-  t.same(window.counts(200_000), { attempts: 0, failures: 0 }, 'a long silence empties it')
-  window.record(200_001, false)
-  t.same(window.counts(200_002), { attempts: 1, failures: 0 })
-})
 
 t.test('opens at 70 % transient failures over at least 10 attempts', async (t) => {
   t.equal(shouldOpen({ attempts: 9, failures: 9 }, CIRCUIT_DEFAULTS), false, 'too few attempts')
@@ -37,6 +25,7 @@ t.test('the gate: closed goes, open waits for its probe time, one probe then, pa
   t.same(gate(state({ state: 'open', next_probe_at: new Date(now + 5) }), now), { go: false, until: new Date(now + 5), reason: 'open' })
   t.same(gate(state({ state: 'open', next_probe_at: new Date(now) }), now), { go: true, probe: true })
   t.same(gate(state({ state: 'half_open', next_probe_at: new Date(now + 50) }), now), { go: false, until: new Date(now + 50), reason: 'probing' })
+  t.same(gate(state({ state: 'half_open', next_probe_at: new Date(now) }), now), { go: true, probe: true }, 'a probe given up on: the next one goes')
   t.same(gate(state({ paused_until: new Date(now + 9) }), now), { go: false, until: new Date(now + 9), reason: 'paused' })
   t.same(gate(state({ paused_until: new Date(now - 1) }), now), { go: true, probe: false }, 'a pause that ended')
   t.match(gate(state({ state: 'disabled' }), now), { go: false, reason: 'disabled' })
@@ -47,4 +36,22 @@ t.test('disabled once open for disableAfterMs', async (t) => {
   t.equal(disableDue(state({ state: 'open', opened_at: opened }), CIRCUIT_DEFAULTS.disableAfterMs - 1, CIRCUIT_DEFAULTS), false)
   t.equal(disableDue(state({ state: 'open', opened_at: opened }), CIRCUIT_DEFAULTS.disableAfterMs, CIRCUIT_DEFAULTS), true)
   t.equal(disableDue(state({ state: 'closed', opened_at: opened }), CIRCUIT_DEFAULTS.disableAfterMs, CIRCUIT_DEFAULTS), false)
+})
+
+t.test('every probe resolves its circuit: an answer closes or reopens it, no answer waits for the next probe', async (t) => {
+  const failed = (over: object) => ({ ok: false as const, kind: 'permanent' as const, code: 'X', message: 'x', ...over })
+  t.equal(probeVerdict({ ok: true, statusCode: 200 }), 'close')
+  t.equal(probeVerdict(failed({ code: 'HTTP_400', statusCode: 400 })), 'close', 'a 4xx: the endpoint is up')
+  t.equal(probeVerdict(failed({ code: 'REDIRECT', statusCode: 302 })), 'close', 'a 3xx too')
+  t.equal(probeVerdict(failed({ kind: 'transient', code: 'HTTP_503', statusCode: 503 })), 'reopen')
+  t.equal(probeVerdict(failed({ kind: 'transient', code: 'HTTP_429', statusCode: 429 })), 'reopen')
+  t.equal(probeVerdict(failed({ kind: 'transient', code: 'TIMEOUT', timedOut: true })), 'reopen')
+  t.equal(probeVerdict(failed({ kind: 'transient', code: 'NETWORK' })), 'reopen')
+  t.equal(probeVerdict(failed({ kind: 'transient', code: 'CANCELLED' })), 'none', 'a shutdown')
+  t.equal(probeVerdict(failed({ kind: 'transient', code: 'EXCEPTION' })), 'none', 'a throw')
+  t.equal(probeVerdict(failed({ code: 'SSRF_BLOCKED' })), 'none', 'refused before sending')
+})
+
+t.test('what waits for a circuit or a pause is due when it closes; what waits for a slot or its rate is not', async (t) => {
+  t.same(['ENDPOINT_OPEN', 'ENDPOINT_PAUSED', 'ENDPOINT_BUSY', 'ENDPOINT_RATE_LIMITED'].map(waitsForCircuit), [true, true, false, false])
 })
