@@ -10,6 +10,7 @@ import { orderedDelivery } from './007-ordered-delivery.js'
 import { traceContext } from './008-trace-context.js'
 import { endpointProtection } from './009-endpoint-protection.js'
 import { retryEventJson } from './010-retry-event-json.js'
+import { changeOrder } from './011-change-order.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -22,6 +23,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '007-ordered-delivery': orderedDelivery(schema),
     '008-trace-context': traceContext(schema),
     '009-endpoint-protection': endpointProtection(schema),
-    '010-retry-event-json': retryEventJson(schema)
+    '010-retry-event-json': retryEventJson(schema),
+    '011-change-order': changeOrder(schema)
   }
 }

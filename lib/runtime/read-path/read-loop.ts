@@ -9,6 +9,7 @@ import { openKyselySession, openPoolSession, type Session } from '../../db/sessi
 import { recordError, recordLoopError, type RuntimeContext } from '../context.js'
 import { BatchPipeline, type HandOver } from './pipeline.js'
 import { planBatch } from './planning.js'
+import { orderByChange } from './change-order.js'
 import { KeyOrder } from './ordering.js'
 import { ChangeLogReader } from './reading.js'
 import { Waker } from '../primitives/waker.js'
@@ -146,6 +147,7 @@ export class ReadLoop {
     for (const { row, code, message } of plan.refused) {
       recordError(ctx, new Error(message), { change_log_id: row.pk_entity_change_log, event_id: row.id, code }, 'change-log row is not an event; dead-lettered')
     }
+    if (plan.groups.length > 0) await orderByChange(ctx.db, ctx.schema, rt.listenerId, batch.rows.slice(0, plan.kept), plan.groups)
     pipeline.submit(reader.take(batch, plan.kept), plan)
     // it took everything there was: wait for a NOTIFY (one that came meanwhile ends the wait at
     // once) or the poll interval rather than read again to find nothing; the batch commits meanwhile
