@@ -15,10 +15,12 @@ import type { OrderedGroup } from './ordering.js'
 
 const entityOf = (type: string, id: string): string => `${type}\u0000${id}`
 
+/** Compares two non-negative integers written in decimal (ids and txids), without parsing them. */
+const compare = (a: string, b: string): number => a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0
+
 const later = (a: Position, b: Position): boolean => {
-  const ta = BigInt(a.txid)
-  const tb = BigInt(b.txid)
-  return ta !== tb ? ta > tb : BigInt(a.id) > BigInt(b.id)
+  const byTxid = compare(a.txid, b.txid)
+  return byTxid !== 0 ? byTxid > 0 : compare(a.id, b.id) > 0
 }
 
 /** Sorts the groups into id order and parks those an unread, earlier-made change must precede. */
@@ -40,8 +42,8 @@ export function keySpans (groups: readonly OrderedGroup[], txids: ReadonlyMap<st
     const span = spans.get(key)
     if (span === undefined) spans.set(key, { objectType: event.entity_type, objectId: event.entity_id, minTxid: txid, maxId: id })
     else {
-      if (BigInt(txid) < BigInt(span.minTxid)) span.minTxid = txid
-      if (BigInt(id) > BigInt(span.maxId)) span.maxId = id
+      if (compare(txid, span.minTxid) < 0) span.minTxid = txid
+      if (compare(id, span.maxId) > 0) span.maxId = id
     }
   }
   return [...spans.values()]
@@ -49,11 +51,7 @@ export function keySpans (groups: readonly OrderedGroup[], txids: ReadonlyMap<st
 
 /** Stable: an event's observers keep their priority order; a key's events run in id order. */
 export function sortByChange (groups: OrderedGroup[]): void {
-  groups.sort((a, b) => {
-    const ia = BigInt(a.event.change_log_id as string)
-    const ib = BigInt(b.event.change_log_id as string)
-    return ia < ib ? -1 : ia > ib ? 1 : 0
-  })
+  groups.sort((a, b) => compare(a.event.change_log_id as string, b.event.change_log_id as string))
 }
 
 /**
@@ -69,11 +67,11 @@ export function parkBehind (groups: readonly OrderedGroup[], unread: readonly Un
   for (const group of groups) {
     const changes = byEntity.get(entityOf(group.event.entity_type, group.event.entity_id))
     if (changes === undefined) continue
-    const id = BigInt(group.event.change_log_id as string)
-    const txid = BigInt(txids.get(group.event.change_log_id as string) as string)
+    const id = group.event.change_log_id as string
+    const txid = txids.get(id) as string
     let last: UnreadChange | undefined
     for (const change of changes) {
-      if (BigInt(change.id) < id && BigInt(change.txid) > txid && (last === undefined || later(change, last))) last = change
+      if (compare(change.id, id) < 0 && compare(change.txid, txid) > 0 && (last === undefined || later(change, last))) last = change
     }
     if (last === undefined) continue
     group.parked = true
