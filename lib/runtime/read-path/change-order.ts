@@ -32,6 +32,22 @@ export async function orderByChange (db: Kysely<Database>, schema: string, liste
   if (unread.length > 0) parkBehind(groups, unread, txids, listenerId)
 }
 
+/**
+ * Starts each batch's ordered groups once its check is done, batch after batch in read order:
+ * KeyOrder chains a key's groups in the order they are run, and a later batch's check may end first.
+ */
+export class InReadOrder {
+  private previous: Promise<unknown> = Promise.resolve()
+
+  start<T> (ready: Promise<void> | undefined, run: () => Array<Promise<T>>): Promise<T[]> {
+    // awaited only once the earlier batches have started: a failure meanwhile is not unhandled
+    ready?.catch(() => {})
+    const started = this.previous.then(async () => { await ready; return run() })
+    this.previous = started.catch(() => {})
+    return started.then(async (runs) => await Promise.all(runs))
+  }
+}
+
 /** Per entity of the groups: the lowest txid and the highest id of its rows. */
 export function keySpans (groups: readonly OrderedGroup[], txids: ReadonlyMap<string, string>): KeySpan[] {
   const spans = new Map<string, KeySpan>()

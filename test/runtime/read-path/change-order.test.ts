@@ -2,7 +2,7 @@
 // in, and which groups wait for a change not read yet.
 import t from 'tap'
 import type { Observer, ObserverEvent } from '../../../lib/model.js'
-import { keySpans, parkBehind, sortByChange } from '../../../lib/runtime/read-path/change-order.js'
+import { InReadOrder, keySpans, parkBehind, sortByChange } from '../../../lib/runtime/read-path/change-order.js'
 import type { OrderedGroup } from '../../../lib/runtime/read-path/ordering.js'
 
 const group = (observer: string, entity: string, changeLogId: string): OrderedGroup => ({
@@ -51,4 +51,31 @@ t.test('a change with a lower txid was read before: nothing waits for it', async
   const groups = [group('a', 'k', '7')]
   parkBehind(groups, [{ objectType: 'items', objectId: 'k', txid: '101', id: '5' }], txids, 'main')
   t.same([groups[0].parked, groups[0].waitsFor], [false, undefined])
+})
+
+t.test("batches start their groups in read order, even when a later batch's check ends first", async (t) => {
+  const order = new InReadOrder()
+  const started: string[] = []
+  let endFirstCheck = (): void => {}
+  const firstCheck = new Promise<void>((resolve) => { endFirstCheck = resolve })
+  const first = order.start(firstCheck, () => { started.push('first'); return [Promise.resolve(1)] })
+  const second = order.start(Promise.resolve(), () => { started.push('second'); return [Promise.resolve(2)] })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(started, [], 'the second waits for the first')
+  endFirstCheck()
+  t.same(await Promise.all([first, second]), [[1], [2]])
+  t.same(started, ['first', 'second'])
+})
+
+t.test('a failed check fails its batch only, even when it fails while an earlier batch waits; the next one starts', async (t) => {
+  const order = new InReadOrder()
+  let endFirstCheck = (): void => {}
+  const first = order.start(new Promise<void>((resolve) => { endFirstCheck = resolve }), () => [Promise.resolve(1)])
+  const failed = order.start(Promise.reject(new Error('check failed')), () => [Promise.resolve(2)])
+  // a rejection nobody handled yet would end the process here
+  await new Promise((resolve) => setImmediate(resolve))
+  endFirstCheck()
+  t.same(await first, [1])
+  await t.rejects(failed, /check failed/)
+  t.same(await order.start(undefined, () => [Promise.resolve(3)]), [3])
 })
