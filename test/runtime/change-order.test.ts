@@ -4,7 +4,7 @@
 // the same row waits on that lock and applies after T1 commits.
 import t, { type Test } from 'tap'
 import type pg from 'pg'
-import { build, eventually } from '../helper.js'
+import { AUTH, build, eventually } from '../helper.js'
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js'
 import { countRows, insertObserver } from '../helpers/rows.js'
 
@@ -86,4 +86,22 @@ t.test('an earlier change the observer does not match holds the later one only u
   await pool.query(`update "${schema}".items set status = 'v3' where id = 1`)
   await sink.waitFor(2)
   t.same(statuses(sink, 'a'), ['v2', 'v3'], 'not blocked for good: the next change goes through')
+})
+
+t.test('a replay from before both changes delivers them again in the order they were made', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { batchSize: 1, horizonStallMs: 60_000 } })
+  await itemsTable(t, app, { pool, schema })
+  await insertObserver(pool, schema, { name: 'a', ordering: 'entity', actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  await pool.query(`update "${schema}".items set status = 'start' where id = 1`)
+  await sink.waitFor(1)
+  const { rows: [start] } = await pool.query(`select max(pk_entity_change_log)::text as id from "${schema}".tb_entity_change_log`)
+  await updateInOppositeOrderToTxids(t, { pool, schema }, 'v1', 'v2')
+  await sink.waitFor(3)
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_key') === 0 || undefined, 10_000, 'the key freed')
+  const moved = await app.inject({ method: 'PUT', url: '/observers/checkpoint/default', headers: AUTH, payload: { after_cursor: start.id } })
+  t.equal(moved.statusCode, 200)
+  await sink.waitFor(5)
+  t.same(statuses(sink, 'a'), ['start', 'v1', 'v2', 'v1', 'v2'])
 })
