@@ -1,9 +1,7 @@
-// The batches between reading and committing. Each batch taken by the read loop is executed at
-// once (while the next ones are read), settled when its last attempt ends, and committed strictly
-// in read order: batches that finish while a commit is in flight are committed together next
-// (group commit). Each commit is conditional on the checkpoint the previous one wrote, so a failed
-// commit fails every later one, and the read loop goes back to the stored checkpoint:
-// at-least-once, never a skipped row.
+// The batches between reading and committing: each is executed at once, settled when its last
+// attempt ends, and committed strictly in read order, several together when they finish during a
+// commit. Each commit is conditional on the checkpoint the previous one wrote, so a failed commit
+// fails every later one and the read loop goes back to it: at-least-once, never a skipped row.
 import { commitSettlement, type CheckpointMove } from '../../db/settlement.repo.js'
 import type { Settlement } from '../../model.js'
 import { recordLoopError, warnDeadLetters, type RuntimeContext } from '../context.js'
@@ -45,11 +43,7 @@ export class BatchPipeline {
   private readonly pending: InFlightBatch[] = []
   /** executed or executing and not committed yet, in read order */
   private readonly uncommitted: InFlightBatch[] = []
-  /**
-   * open: settled batches commit; committing: one commit is in flight, the next ones wait for it;
-   * discarding: a commit failed or was refused, so every later batch is discarded until the
-   * pipeline is settled
-   */
+  /** committing: the next batches wait for it; discarding: a commit failed, every later batch is discarded until settled */
   private commits: 'open' | 'committing' | 'discarding' = 'open'
   private deliveriesInFlight = 0
   private rowsInFlight = 0
