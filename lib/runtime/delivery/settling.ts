@@ -1,6 +1,6 @@
 // Settling: what each finished attempt owes the database — its log row, and a retry or a dead
 // letter when it failed. Pure: the caller commits the Settlement (lib/db/settlement.repo.ts).
-import type { AttemptLog, ObserverEvent, RetryToSchedule, Settlement } from '../../model.js'
+import type { AttemptLog, DeadLetterToWrite, Observer, ObserverEvent, RetryToSchedule, Settlement } from '../../model.js'
 import type { AttemptResult } from './attempt.js'
 import type { RefusedRow } from './event.js'
 import { nextRetryDelay } from './retry-policy.js'
@@ -119,26 +119,31 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
       into.retries.push(retryOf(result, event, cancelled ? attempt : attempt + 1, firstFailedAt, retryAt, log.error_message, false))
       continue
     }
-    into.deadLetters.push({
-      observer_id: observer.id,
-      observer_name: observer.name,
-      event_id: event.event_id,
-      change_log_id: event.change_log_id,
-      entity_type: event.entity_type,
-      entity_id: event.entity_id,
-      event_type: event.event_type,
-      tenant_id: event.tenant_id,
-      action_index: actionIndex,
-      action_type: action.type,
-      event,
-      error_code: outcome.code,
-      error_message: clip(outcome.message),
-      attempts: attempt,
-      first_failed_at: firstFailedAt,
-      last_failed_at: new Date(startedMs + durationMs)
-    })
+    into.deadLetters.push(deadLetterOf(observer, actionIndex, event, { code: outcome.code, message: clip(outcome.message) }, attempt, firstFailedAt, new Date(startedMs + durationMs)))
   }
   return into
+}
+
+/** The dead letter of one action of one event. */
+export function deadLetterOf (observer: Pick<Observer, 'id' | 'name' | 'actions'>, actionIndex: number, event: ObserverEvent, error: { code: string, message: string | null }, attempts: number, firstFailedAt: Date, lastFailedAt: Date): DeadLetterToWrite {
+  return {
+    observer_id: observer.id,
+    observer_name: observer.name,
+    event_id: event.event_id,
+    change_log_id: event.change_log_id,
+    entity_type: event.entity_type,
+    entity_id: event.entity_id,
+    event_type: event.event_type,
+    tenant_id: event.tenant_id,
+    action_index: actionIndex,
+    action_type: observer.actions[actionIndex]?.type ?? 'unknown',
+    event,
+    error_code: error.code,
+    error_message: error.message,
+    attempts,
+    first_failed_at: firstFailedAt,
+    last_failed_at: lastFailedAt
+  }
 }
 
 /** A change-log row that is not an event is dead-lettered as a whole: no observer, no action. */

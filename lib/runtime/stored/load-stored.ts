@@ -3,11 +3,12 @@
 // leaves: a `cancelled` log row that names the reason, or a dead letter when an auto-disabled
 // endpoint took its observer down (SPEC 9.3), so that a reset and a retry can send it again.
 import { findObserversById, type StoredObserver } from '../../db/observers.repo.js'
-import type { AttemptLog, DeadLetterToWrite, ObserverEvent } from '../../model.js'
+import type { AttemptLog, ObserverEvent } from '../../model.js'
 import type { RuntimeContext } from '../context.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { parseStoredEvent } from '../delivery/event.js'
 import { resolveRetryConfig } from '../delivery/retry-policy.js'
+import { deadLetterOf } from '../delivery/settling.js'
 import type { Problem, StoredWork } from './run-stored.js'
 
 /** A delivery stored for later and claimed by this instance: a retry row or an action's dead letter. */
@@ -52,7 +53,7 @@ export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDe
       const failed = problem as Problem
       ctx.log.warn({ observer_id: item.observer_id, action_index: item.action_index, code: failed.code, origin: claim.from }, `stored delivery not run: ${failed.message}`)
       if (!retrying) return { claim, deliveries: [], problem: failed }
-      if (failed.code === 'ENDPOINT_DISABLED') return { claim, deliveries: [], problem: { ...failed, deadLetter: deadLetterOf(item, event as ObserverEvent, observer as StoredObserver, failed) } }
+      if (failed.code === 'ENDPOINT_DISABLED') return { claim, deliveries: [], problem: { ...failed, deadLetter: deadLetterOf(observer as StoredObserver, item.action_index, event as ObserverEvent, failed, Math.max(item.attempt - 1, 0), item.first_failed_at, new Date()) } }
       return { claim, deliveries: [], problem: { ...failed, logs: [notRun(item, event, failed)] } }
     }
     const retry = resolveRetryConfig(observer.retry_config)
@@ -71,28 +72,6 @@ export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDe
       } satisfies Delivery]
     }
   })
-}
-
-/** The dead letter of a retry owed to an endpoint that was disabled (the attempt about to run is not made). */
-function deadLetterOf (item: StoredDelivery, event: ObserverEvent, observer: StoredObserver, problem: Problem): DeadLetterToWrite {
-  return {
-    observer_id: observer.id,
-    observer_name: observer.name,
-    event_id: event.event_id,
-    change_log_id: event.change_log_id,
-    entity_type: event.entity_type,
-    entity_id: event.entity_id,
-    event_type: event.event_type,
-    tenant_id: event.tenant_id,
-    action_index: item.action_index,
-    action_type: observer.actions[item.action_index]?.type ?? 'unknown',
-    event,
-    error_code: problem.code,
-    error_message: problem.message,
-    attempts: Math.max(item.attempt - 1, 0),
-    first_failed_at: item.first_failed_at,
-    last_failed_at: new Date()
-  }
 }
 
 /** The `cancelled` log row of a stored delivery that could not run: its observer is gone, or its event unreadable. */
