@@ -15,7 +15,8 @@ t.test('every string of every operation in the OpenAPI document refuses a NUL by
   let walked = 0
   for (const operation of operations) {
     const targets = [...targetsOf(operation)]
-    if (operation.parameters.length > 0 || operation.body !== undefined) {
+    // an operation whose only parameters are numbers (throughput's `seconds`) has no string to walk
+    if (operation.parameters.some((p) => !['integer', 'number'].includes((p.schema as { type?: string }).type ?? '')) || operation.body !== undefined) {
       t.ok(targets.length > 0, `${operation.method} ${operation.path} has strings to walk`)
     }
     for (const target of targets) {

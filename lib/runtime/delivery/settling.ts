@@ -119,13 +119,13 @@ export function settle (results: readonly AttemptResult[], now = new Date(), ran
       into.retries.push(retryOf(result, event, cancelled ? attempt : attempt + 1, firstFailedAt, retryAt, log.error_message, false))
       continue
     }
-    into.deadLetters.push(deadLetterOf(observer, actionIndex, event, { code: outcome.code, message: clip(outcome.message) }, attempt, firstFailedAt, new Date(startedMs + durationMs)))
+    into.deadLetters.push(deadLetterOf(observer, actionIndex, action.type, event, { code: outcome.code, message: clip(outcome.message) }, attempt, firstFailedAt, new Date(startedMs + durationMs)))
   }
   return into
 }
 
 /** The dead letter of one action of one event. */
-export function deadLetterOf (observer: Pick<Observer, 'id' | 'name' | 'actions'>, actionIndex: number, event: ObserverEvent, error: { code: string, message: string | null }, attempts: number, firstFailedAt: Date, lastFailedAt: Date): DeadLetterToWrite {
+export function deadLetterOf (observer: Pick<Observer, 'id' | 'name'>, actionIndex: number, actionType: string, event: ObserverEvent, error: { code: string, message: string | null }, attempts: number, firstFailedAt: Date, lastFailedAt: Date): DeadLetterToWrite {
   return {
     observer_id: observer.id,
     observer_name: observer.name,
@@ -136,7 +136,7 @@ export function deadLetterOf (observer: Pick<Observer, 'id' | 'name' | 'actions'
     event_type: event.event_type,
     tenant_id: event.tenant_id,
     action_index: actionIndex,
-    action_type: observer.actions[actionIndex]?.type ?? 'unknown',
+    action_type: actionType,
     event,
     error_code: error.code,
     error_message: error.message,

@@ -53,7 +53,7 @@ export async function loadStored (ctx: RuntimeContext, stored: readonly StoredDe
       const failed = problem as Problem
       ctx.log.warn({ observer_id: item.observer_id, action_index: item.action_index, code: failed.code, origin: claim.from }, `stored delivery not run: ${failed.message}`)
       if (!retrying) return { claim, deliveries: [], problem: failed }
-      if (failed.code === 'ENDPOINT_DISABLED') return { claim, deliveries: [], problem: { ...failed, deadLetter: deadLetterOf(observer as StoredObserver, item.action_index, event as ObserverEvent, failed, Math.max(item.attempt - 1, 0), item.first_failed_at, new Date()) } }
+      if (failed.code === 'ENDPOINT_DISABLED') return { claim, deliveries: [], problem: { ...failed, deadLetter: deadLetterOf(observer as StoredObserver, item.action_index, observer?.actions[item.action_index]?.type ?? 'unknown', event as ObserverEvent, failed, Math.max(item.attempt - 1, 0), item.first_failed_at, new Date()) } }
       return { claim, deliveries: [], problem: { ...failed, logs: [notRun(item, event, failed)] } }
     }
     const retry = resolveRetryConfig(observer.retry_config)
