@@ -1,6 +1,6 @@
 // tb_observer_key and tb_observer_parked: the keys of ordered observers that wait for a delivery to
 // resolve, and the events parked behind them (see migrations/007-ordered-delivery.ts).
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Database } from './types.js'
 
 export interface Key { observer_id: string, entity_type: string, entity_id: string }
@@ -8,9 +8,17 @@ export interface Key { observer_id: string, entity_type: string, entity_id: stri
 /** A parked event as the release worker reads it (the event is checked before it is used). */
 export interface ParkedRow { pk_observer_parked: string, event_id: string, change_log_id: string | null, event: unknown }
 
-/** Every held key (the reader keeps them in memory: an event of a held key is parked, not run). */
-export async function loadHeldKeys (db: Kysely<Database>): Promise<Key[]> {
-  return await db.selectFrom('tb_observer_key').select(['observer_id', 'entity_type', 'entity_id']).execute()
+/** Every held key (the reader keeps them in memory: an event of a held key is parked, not run), read in pages. */
+export async function loadHeldKeys (db: Kysely<Database>, pageSize = 10_000): Promise<Key[]> {
+  const keys: Key[] = []
+  let after = '0'
+  for (;;) {
+    const page = await db.selectFrom('tb_observer_key').select(['pk_observer_key', 'observer_id', 'entity_type', 'entity_id'])
+      .where('pk_observer_key', '>', after).orderBy('pk_observer_key').limit(pageSize).execute()
+    for (const row of page) keys.push({ observer_id: row.observer_id, entity_type: row.entity_type, entity_id: row.entity_id })
+    if (page.length < pageSize) return keys
+    after = page[page.length - 1].pk_observer_key
+  }
 }
 
 /** A held key whose blocking delivery has resolved, with the oldest event parked behind it (if any). */
@@ -25,8 +33,14 @@ export interface ReleasableKey extends Key {
  * of it holds the key (`on_dead_letter = 'block'`). Keys of a disabled observer wait.
  */
 export async function releasableKeys (db: Kysely<Database>, schema: string, limit: number): Promise<ReleasableKey[]> {
+  const { rows } = await releasableKeysQuery(schema, limit).execute(db)
+  return rows
+}
+
+/** The statement releasableKeys() runs (its plan is checked in test/db/release-plan.test.ts). */
+export function releasableKeysQuery (schema: string, limit: number): RawBuilder<ReleasableKey> {
   const t = (table: string) => sql.id(schema, table)
-  const { rows } = await sql<Key & { observer_live: boolean, parked: ParkedRow | null }>`
+  return sql<ReleasableKey>`
     select k.observer_id, k.entity_type, k.entity_id, (o.id is not null) as observer_live, to_jsonb(p) as parked
       from ${t('tb_observer_key')} k
       left join ${t('tb_observer')} o on o.id = k.observer_id and o.deleted_at is null
@@ -34,13 +48,12 @@ export async function releasableKeys (db: Kysely<Database>, schema: string, limi
                            from ${t('tb_observer_parked')} p
                           where p.observer_id = k.observer_id and p.entity_type = k.entity_type and p.entity_id = k.entity_id
                           order by p.pk_observer_parked limit 1) p on true
-     where (o.id is null or o.enabled)
+     where k.releasable and (o.id is null or o.enabled)
        and not exists (select 1 from ${t('tb_observer_retry')} r where r.event_id = k.blocking_event_id and r.observer_id = k.observer_id)
        and not (coalesce(o.on_dead_letter, 'skip') = 'block' and exists (
              select 1 from ${t('tb_observer_dead_letter')} d where d.event_id = k.blocking_event_id and d.observer_id = k.observer_id))
      order by k.pk_observer_key
-     limit ${limit}`.execute(db)
-  return rows
+     limit ${limit}`
 }
 
 /** Frees a key once nothing is parked behind it; false when something was parked meanwhile. */

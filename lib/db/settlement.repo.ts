@@ -169,11 +169,13 @@ export async function writeSettlement (trx: Transaction<Database>, schema: strin
       .execute()
   }
   if (holds.length > 0) {
-    await trx.insertInto('tb_observer_key').values(oneHoldPerKey(holds))
+    // a key held only for parked events has nothing to wait for: the release round may look at it
+    await trx.insertInto('tb_observer_key').values(oneHoldPerKey(holds).map((h) => ({ ...h, releasable: h.blocking_event_id === null })))
       // a new blocker replaces the one that resolved; a hold for parked events keeps the blocker
       .onConflict((oc) => oc.columns(['observer_id', 'entity_type', 'entity_id']).doUpdateSet((eb) => ({
         blocking_event_id: sql`coalesce(${eb.ref('excluded.blocking_event_id')}, ${eb.ref('tb_observer_key.blocking_event_id')})`,
-        blocking_change_log_id: sql`coalesce(${eb.ref('excluded.blocking_change_log_id')}, ${eb.ref('tb_observer_key.blocking_change_log_id')})`
+        blocking_change_log_id: sql`coalesce(${eb.ref('excluded.blocking_change_log_id')}, ${eb.ref('tb_observer_key.blocking_change_log_id')})`,
+        releasable: sql`${eb.ref('excluded.blocking_event_id')} is null and ${eb.ref('tb_observer_key.releasable')}`
       })))
       .execute()
   }

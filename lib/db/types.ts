@@ -132,6 +132,8 @@ export interface KeyTable {
   blocking_event_id: string | null
   blocking_change_log_id: BigId | null
   blocked_since: Generated<Date>
+  /** what blocked it may have ended: the release round looks at it (migrations/019-releasable-keys.ts) */
+  releasable: Generated<boolean>
 }
 
 export interface ParkedTable {

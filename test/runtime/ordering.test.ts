@@ -63,7 +63,8 @@ t.test('1 000 entities x 20 events under concurrency 32 (all of it for the one e
   await eventually(() => [...receiver.delivered.values()].reduce((n, s) => n + s.length, 0) === 20_000 || undefined, 120_000, '20 000 deliveries')
   t.same(entities.filter((e) => !inOrder(receiver.delivered.get(e), 20)), [], 'every entity got 1..20 in order')
   t.same(receiver.overlaps, [], 'no entity ever had two deliveries in flight')
-  t.equal(await countRows(pool, schema, 'tb_observer_parked') + await countRows(pool, schema, 'tb_observer_key'), 0, 'keys that never fail write nothing')
+  // a delivery still running when its batch commits is handed over, and holds its key until it ends
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_parked') + await countRows(pool, schema, 'tb_observer_key') === 0 || undefined, 10_000, 'keys that never fail: none stays held once delivered')
 })
 
 t.test('a failing entity is held alone: the others flow, then its events follow in order', async (t) => {
