@@ -47,22 +47,29 @@ export async function ensureCheckpoint (db: Kysely<Database>, listenerId: string
 
 /**
  * Moves the checkpoint from `from` to `to` only if nobody else moved it meanwhile (another
- * instance that took the lease over, or an operator's replay): false means "discard this batch".
+ * instance that took the lease over, or an operator's replay), and, given `leasePid`, only while
+ * that backend holds the listener's lease: false means "discard this batch".
  */
-export async function advanceCheckpoint (db: Kysely<Database>, schema: string, listenerId: string, from: Position, to: Position, processed: number): Promise<boolean> {
-  const result = await advance(db, schema, advanceValues(listenerId, from, to, processed))
+export async function advanceCheckpoint (db: Kysely<Database>, schema: string, listenerId: string, from: Position, to: Position, processed: number, leasePid?: number): Promise<boolean> {
+  const result = await advance(db, schema, advanceValues(listenerId, from, to, processed, leasePid))
   return result.numAffectedRows === 1n
 }
 
-/** The conditional move, as SQL text taking advanceValues() as $1-$6 (also used inside a larger statement). */
-export function advanceSql (schema: string): string {
+/**
+ * The conditional move, as SQL text taking advanceValues() as $1-$6 and the lease holder's pid as
+ * `$<pidParam>` (also used inside a larger statement). A holder paused past its lease, whose session
+ * was ended, finds the checkpoint where it left it: the lock, not the position, fences it.
+ */
+export function advanceSql (schema: string, pidParam = 7): string {
   return `update ${qualified(schema, 'observer_checkpoints')}
      set last_txid = $1::xid8, last_change_log_id = $2::bigint, event_count = event_count + $3::bigint, updated_at = now()
-   where listener_id = $4 and last_txid = $5::xid8 and last_change_log_id = $6::bigint`
+   where listener_id = $4 and last_txid = $5::xid8 and last_change_log_id = $6::bigint
+     and ($${pidParam}::int is null or exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted
+          and l.pid = $${pidParam}::int and l.classid = hashtext('${schema}')::oid and l.objid = hashtext($4)::oid and l.objsubid = 2))`
 }
 
-export function advanceValues (listenerId: string, from: Position, to: Position, processed: number): unknown[] {
-  return [to.txid, to.id, processed, listenerId, from.txid, from.id]
+export function advanceValues (listenerId: string, from: Position, to: Position, processed: number, leasePid?: number): unknown[] {
+  return [to.txid, to.id, processed, listenerId, from.txid, from.id, leasePid ?? null]
 }
 
 const advance = statement(advanceSql)

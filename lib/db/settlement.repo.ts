@@ -45,7 +45,7 @@ const insertRetries = statement((schema) => retryInsert(schema, '$1'))
 // row is written (an uncorrelated subquery runs once, first), as endpointsReopened() does: a circuit
 // closing meanwhile either waits for this commit or is seen by it, and those found closed are due now.
 const moveAndLog = statement((schema) => `
-  with moved as (${advanceSql(schema)} returning 1),
+  with moved as (${advanceSql(schema, 9)} returning 1),
   logged as (
     insert into ${qualified(schema, 'tb_observer_log')} (${LOG_NAMES})
     select ${LOG_VALUES} from json_to_recordset($7::json) as x(${LOG_COLUMNS})
@@ -96,6 +96,8 @@ export interface CheckpointMove {
   ahead: Array<{ id: string, txid: string }>
   /** the ledger may hold rows the new checkpoint has passed: delete them */
   clearAhead: boolean
+  /** the backend whose session holds the listener's lease: the move happens only while it does */
+  leasePid?: number
 }
 
 /**
@@ -106,8 +108,8 @@ export interface CheckpointMove {
 export async function commitSettlement (db: Kysely<Database>, schema: string, settlement: Settlement, checkpoint: CheckpointMove): Promise<boolean> {
   if (settlement.deadLetters.length === 0 && settlement.holds.length === 0 && settlement.parked.length === 0 &&
     checkpoint.ahead.length === 0 && !checkpoint.clearAhead) {
-    const values = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed)
-    const { rows } = await moveAndLog<{ moved: number }>(db, schema, [...values, JSON.stringify(settlement.logs), retryDocument(settlement.retries)])
+    const [to, toId, processed, listenerId, from, fromId, pid] = advanceValues(checkpoint.listenerId, checkpoint.from, checkpoint.to, checkpoint.processed, checkpoint.leasePid)
+    const { rows } = await moveAndLog<{ moved: number }>(db, schema, [to, toId, processed, listenerId, from, fromId, JSON.stringify(settlement.logs), retryDocument(settlement.retries), pid])
     return rows[0].moved === 1
   }
   return await db.transaction().execute(async (trx) => {
@@ -121,7 +123,7 @@ export async function commitSettlement (db: Kysely<Database>, schema: string, se
 
 /** The read path's advance past a batch, with the rows it read beyond the horizon kept in (or cleared from) the ahead-ledger. */
 async function advanceWithLedger (trx: Transaction<Database>, schema: string, move: CheckpointMove): Promise<boolean> {
-  if (!await advanceCheckpoint(trx, schema, move.listenerId, move.from, move.to, move.processed)) return false
+  if (!await advanceCheckpoint(trx, schema, move.listenerId, move.from, move.to, move.processed, move.leasePid)) return false
   if (move.ahead.length > 0) {
     await trx.insertInto('tb_change_log_ahead')
       .values(move.ahead.map((a) => ({ listener_id: move.listenerId, change_log_id: a.id, txid: sql`${a.txid}::xid8` as unknown as string })))

@@ -96,3 +96,25 @@ t.test('deliveries turned away by an open circuit: due at once when it closed me
   t.equal(await dueSoon('http://closing'), true, 'what waited for the endpoint that closed is due at once')
   t.equal(await dueSoon('http://open'), false, 'what waits for the open one keeps its time')
 })
+
+t.test('a batch read under a lease that has passed commits nothing, on both paths, even when its checkpoint did not move', async (t) => {
+  const { app, pool, schema } = await build(t, { runtime: { start: false } })
+  const db = app.observers.db
+  await pool.query(`insert into "${schema}".observer_checkpoints (listener_id) values ('default')`)
+  const holder = await pool.connect()
+  t.teardown(() => { holder.release(true) })
+  const { rows: [{ pid }] } = await holder.query('select pg_try_advisory_lock(hashtext($1), hashtext($2)) as ok, pg_backend_pid() as pid', [schema, 'default'])
+  const start = { txid: '0', id: '0' }
+  const leased = (b: Batch): Batch => ({ ...b, checkpoint: { ...b.checkpoint, leasePid: pid } })
+  t.equal(await commitBatch(db, schema, leased(batch(start, { txid: '5', id: '10' }))), true, 'committed while the lease is held')
+  // the holder was paused, its session ended, and another took the lease: the checkpoint is where it was
+  await holder.query('select pg_advisory_unlock(hashtext($1), hashtext($2))', [schema, 'default'])
+  const at = { txid: '5', id: '10' }
+  t.equal(await commitBatch(db, schema, leased(batch(at, { txid: '6', id: '11' }))), false, 'logs only: refused')
+  const failed = log('failed')
+  const retry = { observer_id: failed.observer_id, event_id: failed.event_id, change_log_id: '1', action_index: 0, event: {} as ObserverEvent, attempt_number: 2, first_failed_at: new Date(), due_at: new Date(), last_error: 'HTTP_500' }
+  t.equal(await commitBatch(db, schema, leased(batch(at, { txid: '6', id: '11' }, { logs: [failed], retries: [retry], processed: 1, parked: [] }))), false, 'with a retry: refused')
+  t.equal(await countRows(pool, schema, 'tb_observer_log'), 2, 'only the first batch wrote its rows')
+  t.equal(await countRows(pool, schema, 'tb_observer_retry'), 0)
+  t.match(await getCheckpoint(db, 'default'), { position: at })
+})

@@ -3,6 +3,7 @@
 // commit. Each commit is conditional on the checkpoint the previous one wrote, so a failed commit
 // fails every later one and the read loop goes back to it: at-least-once, never a skipped row.
 import { commitSettlement, type CheckpointMove } from '../../db/settlement.repo.js'
+import type { LeaseFence } from '../../db/stored.repo.js'
 import type { Settlement } from '../../model.js'
 import { recordLoopError, warnDeadLetters, type RuntimeContext } from '../context.js'
 import type { Plan } from './planning.js'
@@ -52,6 +53,8 @@ export class BatchPipeline {
     private readonly ctx: RuntimeContext,
     /** the order of ordered observers' deliveries per key, across batches */
     private readonly order: KeyOrder,
+    /** the lease the batches are read under: their checkpoint (its key) moves only while it is held */
+    private readonly lease: () => LeaseFence,
     /** attempts that outlived their batch */
     readonly handOver: HandOver,
     /** told when a committed batch scheduled retries (the retry worker recomputes its sleep) */
@@ -193,7 +196,7 @@ export class BatchPipeline {
 
   private async commit (group: InFlightBatch[]): Promise<boolean> {
     const { ctx } = this
-    const listenerId = ctx.options.runtime.listenerId
+    const { key: listenerId, pid: leasePid } = this.lease()
     const first = group[0].batch
     const settlement = group.length === 1 ? group[0].settlement as Settlement : mergeSettlements(group.map((p) => p.settlement as Settlement))
     const checkpoint: CheckpointMove = {
@@ -202,10 +205,11 @@ export class BatchPipeline {
       to: group[group.length - 1].batch.to,
       processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
       ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
-      clearAhead: group.some((p) => p.batch.clearAhead)
+      clearAhead: group.some((p) => p.batch.clearAhead),
+      leasePid
     }
     if (!await commitSettlement(ctx.db, ctx.schema, settlement, checkpoint)) {
-      ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay; batch discarded, re-reading')
+      ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay, or the lease passed; batch discarded, re-reading')
       return false
     }
     const now = performance.now()

@@ -47,7 +47,7 @@ export class ReadLoop {
   constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, handOver: HandOver, private readonly hooks: ReadLoopHooks) {
     const rt = ctx.options.runtime
     this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
-    this.pipeline = new BatchPipeline(ctx, this.order, handOver, hooks.onRetriesScheduled, () => { this.waker.wake() })
+    this.pipeline = new BatchPipeline(ctx, this.order, () => this.lease(), handOver, hooks.onRetriesScheduled, () => { this.waker.wake() })
   }
 
   /** holds the lease */
