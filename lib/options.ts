@@ -53,7 +53,15 @@ export const RuntimeOptionsSchema = Type.Object({
   /** most attempts in flight to one endpoint (origin), so a slow one cannot hold every slot (8) */
   maxInFlightPerEndpoint: PositiveInt(8, { maximum: 10_000 }),
   /** per-endpoint circuit breaker; false turns it off ({}: the defaults) */
-  circuitBreaker: Type.Union([Type.Literal(false), CircuitBreakerSchema], { default: {} })
+  circuitBreaker: Type.Union([Type.Literal(false), CircuitBreakerSchema], { default: {} }),
+  /** partitions of the listener's stream, shared out among the instances (1) */
+  partitions: PositiveInt(1, { maximum: 256 }),
+  /** how long a partition being handed over may drain what it has in flight, in ms (5000) */
+  handoffDrainMs: Type.Integer({ minimum: 0, default: 5000 }),
+  /** how long a silent instance keeps its partitions (a restart with the same instanceId gets them back), in ms (5000) */
+  partitionLeaseMs: Type.Integer({ minimum: 1000, maximum: 60_000, default: 5000 }),
+  /** this instance's name among those sharing the partitions (host:pid) */
+  instanceId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 }))
 }, { additionalProperties: false, default: {} })
 
 export const OptionsSchema = Type.Object({

@@ -17,6 +17,7 @@ import { observerRowVersion } from './014-observer-row-version.js'
 import { deadLetterAge } from './015-dead-letter-age.js'
 import { endpointWindow } from './016-endpoint-window.js'
 import { releasableKeys } from './019-releasable-keys.js'
+import { partitions } from './020-partitions.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -36,6 +37,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '014-observer-row-version': observerRowVersion(schema),
     '015-dead-letter-age': deadLetterAge(schema),
     '016-endpoint-window': endpointWindow(schema),
-    '019-releasable-keys': releasableKeys(schema)
+    '019-releasable-keys': releasableKeys(schema),
+    '020-partitions': partitions(schema)
   }
 }

@@ -1,10 +1,11 @@
-// Runtime routes: health (no token needed), reload, and the delivery summary.
+// Runtime routes: health (no token needed), reload, the instances and their partitions, and the delivery summary.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { getCheckpoint } from '../lib/db/checkpoint.repo.js'
 import { START } from '../lib/db/change-log.repo.js'
+import { listInstances } from '../lib/db/partitions.repo.js'
 import { deliverySummary } from '../lib/db/stats.repo.js'
 import { HealthSchema } from '../lib/runtime/health.js'
-import { DeliveryHealthSchema, ReloadResultSchema, errors } from './schemas.js'
+import { DeliveryHealthSchema, InstancesSchema, ReloadResultSchema, errors } from './schemas.js'
 
 export const runtimeHealthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/runtime/health', {
@@ -33,6 +34,18 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => {
     const count = await app.observers.reload()
     return { message: `reloaded ${count} observers`, count }
+  })
+
+  app.get('/runtime/instances', {
+    schema: {
+      operationId: 'listRuntimeInstances',
+      tags: ['runtime'],
+      summary: 'Instances sharing the listener\'s partitions: each one\'s partitions, with their term, checkpoint and lag',
+      response: { 200: InstancesSchema, ...errors() }
+    }
+  }, async () => {
+    const { db, schema, options: { runtime } } = app.observers
+    return { data: await listInstances(db, schema, runtime.listenerId, runtime.partitions, runtime.partitionLeaseMs), partitions: runtime.partitions }
   })
 
   app.get('/delivery/health', {

@@ -35,11 +35,12 @@ export const SERVER_SET: Readonly<Record<string, string>> = {
 const ALIASES: Readonly<Record<string, string>> = {
   OBSERVERS_ALLOW_PRIVATE_NETWORKS: 'network.allowPrivate',
   OBSERVERS_LISTENER_ID: 'runtime.listenerId',
-  OBSERVERS_PARTITIONS: 'runtime.partitions'
+  OBSERVERS_PARTITIONS: 'runtime.partitions',
+  OBSERVERS_INSTANCE_ID: 'runtime.instanceId'
 }
 
 /** Variables of the server that are not plugin options. */
-export const SERVER_VARIABLES = ['OBSERVERS_ADMIN_TOKEN', 'OBSERVERS_CONFIG', 'OBSERVERS_INSTANCE_ID', 'OBSERVERS_BENCH_ROOT']
+export const SERVER_VARIABLES = ['OBSERVERS_ADMIN_TOKEN', 'OBSERVERS_CONFIG', 'OBSERVERS_BENCH_ROOT']
 
 /** `coolDownMs` -> `COOL_DOWN_MS` */
 const upperSnake = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()

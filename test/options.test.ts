@@ -25,7 +25,10 @@ t.test('defaults match the SPEC', async (t) => {
     start: true,
     horizonStallMs: 1000,
     maxInFlightPerEndpoint: 8,
-    circuitBreaker: { windowMs: 60_000, minAttempts: 10, failureRate: 0.7, coolDownMs: 30_000, maxCoolDownMs: 600_000, disableAfterMs: 3 * 24 * 3600_000 }
+    circuitBreaker: { windowMs: 60_000, minAttempts: 10, failureRate: 0.7, coolDownMs: 30_000, maxCoolDownMs: 600_000, disableAfterMs: 3 * 24 * 3600_000 },
+    partitions: 1,
+    handoffDrainMs: 5000,
+    partitionLeaseMs: 5000
   })
   t.same(o.retention, { logDays: 14, changeLogDays: 7, deadLetterDays: 30, requestPayloadDays: 3 })
   t.same(o.network, { allowPrivate: false })

@@ -2,6 +2,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { ChangeLogRow } from '../model.js'
 import type { Database } from './types.js'
+import { partitionOf } from './partitions.repo.js'
 import { qualified, statement } from './statements.js'
 
 /** A position in commit order: the writing transaction's id, then the row's id. */
@@ -16,43 +17,62 @@ const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.obj
 
 type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string }
 
-// The horizon and the observers' version are read in the statement that reads the rows, so they
-// match the snapshot that saw them.
-const belowHorizon = statement((schema) => `
-  select ${columns(schema)},
-         pg_snapshot_xmin(pg_current_snapshot())::text as xmin
-    from ${qualified(schema, 'tb_entity_change_log')} c
-   where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
-     and c.txid < pg_snapshot_xmin(pg_current_snapshot())
-   order by c.txid, c.pk_entity_change_log
-   limit $3`)
+/** One partition of the stream: rows whose key hashes to `index` out of `count` (partitions.repo.ts). */
+export interface Slice { index: number, count: number }
 
-// The same read that answers one row of nulls carrying the horizon when there is nothing to read.
-// Used after the read above found nothing: asking for the horizon alone in a second statement
-// raced with commits (the horizon could pass a row the first statement had not seen, and the
-// reader, taking it for a horizon the row was below, slept instead of reading it). Not the fast
-// path itself: PostgreSQL keeps planning this one afresh for each read.
-const belowHorizonOrHorizon = statement((schema) => `
-  select ${columns(schema)},
-         h.xmin::text as xmin
-    from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
-    left join lateral (
-      select * from ${qualified(schema, 'tb_entity_change_log')} r
-       where (r.txid, r.pk_entity_change_log) > ($1::xid8, $2::bigint)
-         and r.txid < h.xmin
-       order by r.txid, r.pk_entity_change_log
-       limit $3) c on true
-   order by c.txid, c.pk_entity_change_log`)
+/** The three reads, over the whole stream (no slice) or one partition's rows (its index is the last parameter). */
+function reads (count: number | undefined) {
+  const only = (alias: string, param: number): string => count === undefined
+    ? ''
+    : `and ${partitionOf(count, `${alias}.object_type`, `${alias}.object_id`)} = $${param}::int`
+  return {
+    // The horizon and the observers' version are read in the statement that reads the rows, so they
+    // match the snapshot that saw them.
+    belowHorizon: statement((schema) => `
+      select ${columns(schema)},
+             pg_snapshot_xmin(pg_current_snapshot())::text as xmin
+        from ${qualified(schema, 'tb_entity_change_log')} c
+       where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
+         and c.txid < pg_snapshot_xmin(pg_current_snapshot()) ${only('c', 4)}
+       order by c.txid, c.pk_entity_change_log
+       limit $3`),
+    // The same read that answers one row of nulls carrying the horizon when there is nothing to read.
+    // Used after the read above found nothing: asking for the horizon alone in a second statement
+    // raced with commits (the horizon could pass a row the first statement had not seen, and the
+    // reader, taking it for a horizon the row was below, slept instead of reading it). Not the fast
+    // path itself: PostgreSQL keeps planning this one afresh for each read.
+    belowHorizonOrHorizon: statement((schema) => `
+      select ${columns(schema)},
+             h.xmin::text as xmin
+        from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
+        left join lateral (
+          select * from ${qualified(schema, 'tb_entity_change_log')} r
+           where (r.txid, r.pk_entity_change_log) > ($1::xid8, $2::bigint)
+             and r.txid < h.xmin ${only('r', 4)}
+           order by r.txid, r.pk_entity_change_log
+           limit $3) c on true
+       order by c.txid, c.pk_entity_change_log`),
+    aboveHorizon: statement((schema) => `
+      select ${columns(schema)}
+        from ${qualified(schema, 'tb_entity_change_log')} c
+       where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
+         and c.txid >= pg_snapshot_xmin(pg_current_snapshot()) ${only('c', 5)}
+         and not exists (select 1 from ${qualified(schema, 'tb_change_log_ahead')} a
+                          where a.listener_id = $3 and a.change_log_id = c.pk_entity_change_log)
+       order by c.txid, c.pk_entity_change_log
+       limit $4`)
+  }
+}
 
-const aboveHorizon = statement((schema) => `
-  select ${columns(schema)}
-    from ${qualified(schema, 'tb_entity_change_log')} c
-   where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
-     and c.txid >= pg_snapshot_xmin(pg_current_snapshot())
-     and not exists (select 1 from ${qualified(schema, 'tb_change_log_ahead')} a
-                      where a.listener_id = $3 and a.change_log_id = c.pk_entity_change_log)
-   order by c.txid, c.pk_entity_change_log
-   limit $4`)
+const whole = reads(undefined)
+const byCount = new Map<number, ReturnType<typeof reads>>()
+
+function readsOf (slice: Slice | undefined): { statements: ReturnType<typeof reads>, extra: unknown[] } {
+  if (slice === undefined) return { statements: whole, extra: [] }
+  let statements = byCount.get(slice.count)
+  if (statements === undefined) byCount.set(slice.count, statements = reads(slice.count))
+  return { statements, extra: [slice.index] }
+}
 
 export interface Horizon {
   /** every transaction below this id has ended; rows below it can no longer appear */
@@ -64,11 +84,12 @@ export interface Horizon {
  * horizon. No transaction below the horizon can still commit, so no row can later appear
  * before the last row returned. One index range scan, no writes.
  */
-export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number): Promise<Horizon & { rows: ChangeLogRow[], observersVersion?: string }> {
-  const values = [after.txid, after.id, limit]
-  let { rows } = await belowHorizon<ReadRow>(db, schema, values)
+export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number, slice?: Slice): Promise<Horizon & { rows: ChangeLogRow[], observersVersion?: string }> {
+  const { statements, extra } = readsOf(slice)
+  const values = [after.txid, after.id, limit, ...extra]
+  let { rows } = await statements.belowHorizon<ReadRow>(db, schema, values)
   if (rows.length === 0) {
-    rows = (await belowHorizonOrHorizon<ReadRow>(db, schema, values)).rows
+    rows = (await statements.belowHorizonOrHorizon<ReadRow>(db, schema, values)).rows
     if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string }
   }
   return { rows, xmin: rows[0].xmin as string, observersVersion: rows[0].observers_version }
@@ -78,8 +99,9 @@ export async function readBelowHorizon (db: Kysely<Database>, schema: string, af
  * Slow path, used only while the horizon is stuck: committed rows at or above the horizon that
  * this listener has not delivered yet (the caller records them in tb_change_log_ahead).
  */
-export async function readAboveHorizon (db: Kysely<Database>, schema: string, listenerId: string, after: Position, limit: number): Promise<{ rows: ChangeLogRow[], observersVersion?: string }> {
-  const { rows } = await aboveHorizon<ReadRow>(db, schema, [after.txid, after.id, listenerId, limit])
+export async function readAboveHorizon (db: Kysely<Database>, schema: string, listenerId: string, after: Position, limit: number, slice?: Slice): Promise<{ rows: ChangeLogRow[], observersVersion?: string }> {
+  const { statements, extra } = readsOf(slice)
+  const { rows } = await statements.aboveHorizon<ReadRow>(db, schema, [after.txid, after.id, listenerId, limit, ...extra])
   return { rows, observersVersion: rows[0]?.observers_version }
 }
 

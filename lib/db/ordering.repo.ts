@@ -1,6 +1,8 @@
 // tb_observer_key and tb_observer_parked: the keys of ordered observers that wait for a delivery to
 // resolve, and the events parked behind them (see migrations/007-ordered-delivery.ts).
 import { sql, type Kysely, type RawBuilder } from 'kysely'
+import type { Slice } from './change-log.repo.js'
+import { partitionOf } from './partitions.repo.js'
 import type { Database } from './types.js'
 
 export interface Key { observer_id: string, entity_type: string, entity_id: string }
@@ -9,12 +11,14 @@ export interface Key { observer_id: string, entity_type: string, entity_id: stri
 export interface ParkedRow { pk_observer_parked: string, event_id: string, change_log_id: string | null, event: unknown }
 
 /** Every held key (the reader keeps them in memory: an event of a held key is parked, not run), read in pages. */
-export async function loadHeldKeys (db: Kysely<Database>, pageSize = 10_000): Promise<Key[]> {
+export async function loadHeldKeys (db: Kysely<Database>, pageSize = 10_000, slice?: Slice): Promise<Key[]> {
   const keys: Key[] = []
   let after = '0'
   for (;;) {
     const page = await db.selectFrom('tb_observer_key').select(['pk_observer_key', 'observer_id', 'entity_type', 'entity_id'])
-      .where('pk_observer_key', '>', after).orderBy('pk_observer_key').limit(pageSize).execute()
+      .where('pk_observer_key', '>', after)
+      .$if(slice !== undefined, (q) => q.where(sql.raw(partitionOf(slice?.count ?? 1, 'entity_type', 'entity_id')), '=', slice?.index ?? 0))
+      .orderBy('pk_observer_key').limit(pageSize).execute()
     for (const row of page) keys.push({ observer_id: row.observer_id, entity_type: row.entity_type, entity_id: row.entity_id })
     if (page.length < pageSize) return keys
     after = page[page.length - 1].pk_observer_key
@@ -32,14 +36,15 @@ export interface ReleasableKey extends Key {
  * Held keys whose blocking delivery has resolved: no retry of it is scheduled, and no dead letter
  * of it holds the key (`on_dead_letter = 'block'`). Keys of a disabled observer wait.
  */
-export async function releasableKeys (db: Kysely<Database>, schema: string, limit: number): Promise<ReleasableKey[]> {
-  const { rows } = await releasableKeysQuery(schema, limit).execute(db)
+export async function releasableKeys (db: Kysely<Database>, schema: string, limit: number, slice?: Slice): Promise<ReleasableKey[]> {
+  const { rows } = await releasableKeysQuery(schema, limit, slice).execute(db)
   return rows
 }
 
 /** The statement releasableKeys() runs (its plan is checked in test/db/release-plan.test.ts). */
-export function releasableKeysQuery (schema: string, limit: number): RawBuilder<ReleasableKey> {
+export function releasableKeysQuery (schema: string, limit: number, slice?: Slice): RawBuilder<ReleasableKey> {
   const t = (table: string) => sql.id(schema, table)
+  const inSlice = slice === undefined ? sql`` : sql`and ${sql.raw(partitionOf(slice.count, 'k.entity_type', 'k.entity_id'))} = ${slice.index}`
   return sql<ReleasableKey>`
     select k.observer_id, k.entity_type, k.entity_id, (o.id is not null) as observer_live, to_jsonb(p) as parked
       from ${t('tb_observer_key')} k
@@ -48,7 +53,7 @@ export function releasableKeysQuery (schema: string, limit: number): RawBuilder<
                            from ${t('tb_observer_parked')} p
                           where p.observer_id = k.observer_id and p.entity_type = k.entity_type and p.entity_id = k.entity_id
                           order by p.pk_observer_parked limit 1) p on true
-     where k.releasable and (o.id is null or o.enabled)
+     where k.releasable and (o.id is null or o.enabled) ${inSlice}
        and not exists (select 1 from ${t('tb_observer_retry')} r where r.event_id = k.blocking_event_id and r.observer_id = k.observer_id)
        and not (coalesce(o.on_dead_letter, 'skip') = 'block' and exists (
              select 1 from ${t('tb_observer_dead_letter')} d where d.event_id = k.blocking_event_id and d.observer_id = k.observer_id))

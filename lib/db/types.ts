@@ -185,8 +185,33 @@ export interface ObserverVersionTable {
   full_since: ColumnType<string, never, string>
 }
 
+export interface InstanceTable {
+  instance_id: string
+  host: string
+  pid: number
+  started_at: Generated<Date>
+  last_seen: Generated<Date>
+}
+
+export interface ListenerTable {
+  listener_id: string
+  partitions: number
+}
+
+export interface PartitionTable {
+  listener_id: string
+  partition: number
+  holder: string | null
+  term: ColumnType<string, string | number | undefined, string | number>
+  session_pid: number | null
+  taken_at: Date | null
+}
+
 export interface Database {
   tb_observer: ObserverTable
+  tb_observer_instance: InstanceTable
+  tb_observer_listener: ListenerTable
+  tb_observer_partition: PartitionTable
   tb_entity_change_log: EntityChangeLogTable
   tb_observer_log: ObserverLogTable
   observer_checkpoints: CheckpointTable

@@ -12,6 +12,8 @@ export const HealthSchema = Type.Object({
   listener_id: Type.String(),
   /** this instance holds the listener's lease and reads the change log */
   reading: Type.Boolean(),
+  /** partitions of the stream this instance reads (runtime.partitions; the whole stream counts as one) */
+  partitions_held: Type.Integer(),
   observer_count: Type.Integer(),
   /** change-log id of the checkpoint, null before the first batch */
   checkpoint: Type.Union([Type.String(), Type.Null()]),
@@ -39,6 +41,8 @@ export interface HealthView {
   running: boolean
   /** this instance holds the lease: its reader's position and horizon are current */
   reader: ChangeLogReader | undefined
+  /** how many partitions this instance reads */
+  held: number
   gauges: SharedGauges
 }
 
@@ -84,6 +88,7 @@ export async function readHealth (ctx: RuntimeContext, view: HealthView): Promis
     running,
     listener_id: options.runtime.listenerId,
     reading: reader !== undefined,
+    partitions_held: view.held,
     observer_count: ctx.observers.matcher.size,
     checkpoint: gauges.position === null || gauges.position.id === '0' ? null : gauges.position.id,
     events_processed: stats.eventsProcessed,

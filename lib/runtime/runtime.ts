@@ -10,7 +10,6 @@ import { createActionRegistry, type ActionRegistry } from '../actions/registry.j
 import { attachCapture, detachCapture, listCaptures, type AttachResult, type Capture } from '../db/captures.repo.js'
 import type { Connection } from '../db/connection.js'
 import { deadLetterStats, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetterFilter } from '../db/dead-letter.repo.js'
-import type { LeaseFence } from '../db/stored.repo.js'
 import type { Database } from '../db/types.js'
 import type { ResolvedOptions } from '../options.js'
 import { recordError, type RuntimeContext } from './context.js'
@@ -22,12 +21,10 @@ import { Executor, HANDOVER_MS } from './delivery/executor.js'
 import { readHealth, sharedGauges, type Health } from './health.js'
 import { createMetrics } from './metrics/metrics.js'
 import { LoadedObservers } from './observers/loaded.js'
-import { ReadLoop } from './read-path/read-loop.js'
-import { releaseLoop } from './stored/parked-release.js'
 import type { ChangeLogReader } from './read-path/reading.js'
 import { maintenanceLoop } from './retention.js'
-import { HandedOverAttempts } from './stored/handover.js'
 import { retryLoop } from './stored/retry-worker.js'
+import { checkPartitions, partitionedStreams, wholeStream, type StreamHooks } from './streams.js'
 import { Waker } from './primitives/waker.js'
 import { Throughput, throughputLoop, type ThroughputView } from './throughput.js'
 
@@ -107,34 +104,30 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   }
   const gauges = sharedGauges(ctx, currentReader)
   const retryWaker = new Waker()
-  const releaseWaker = new Waker()
   const endpointWaker = new Waker()
   // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
   const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
-  const readLoop = new ReadLoop(ctx, connection, new HandedOverAttempts(ctx, { onRetriesScheduled }, (): LeaseFence => readLoop.lease()), {
-    onObserversChanged: requestReload,
-    onRetriesScheduled,
-    onKeysMayResolve: () => releaseWaker.wake(),
-    onEndpointsChanged: () => endpointWaker.wake()
-  })
+  const hooks: StreamHooks = { onObserversChanged: requestReload, onRetriesScheduled, onEndpointsChanged: () => { endpointWaker.wake() } }
+  const streams = rt.partitions === 1 ? wholeStream(ctx, connection, hooks) : partitionedStreams(ctx, connection, hooks)
   let lifecycle: Lifecycle = { state: 'stopped' }
   const throughput = new Throughput(ctx)
 
   function requestReload (): void {
     observers.markStale()
-    readLoop.wake()
+    streams.wake()
     retryWaker.wake()
   }
 
   async function start (): Promise<void> {
     if (lifecycle.state === 'stopping') await lifecycle.stopped
     if (lifecycle.state !== 'stopped') return
+    await checkPartitions(ctx)
+    if (lifecycle.state !== 'stopped') return
     const abort = new AbortController()
     ctx.executor.reset()
     const loops = [
-      readLoop.run(abort.signal),
+      streams.run(abort.signal),
       retryLoop(ctx, retryWaker, abort.signal),
-      releaseLoop(ctx, readLoop, releaseWaker, abort.signal),
       endpointLoop(endpoints, metrics.endpointState, endpointWaker, {
         onDisabled: requestReload,
         onError: (err) => { recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying') }
@@ -160,9 +153,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   /** In-flight actions get shutdownTimeoutMs, then are interrupted (and rescheduled); the lease is released. */
   async function drain (abort: AbortController, loops: Array<Promise<void>>): Promise<void> {
     abort.abort()
-    readLoop.wake()
+    streams.wake()
     retryWaker.wake()
-    releaseWaker.wake()
     endpointWaker.wake()
     const drained = Promise.all(loops)
     const deadline = new AbortController()
@@ -170,16 +162,16 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     deadline.abort()
     ctx.executor.interruptAll(new Error('shutdown'))
     await drained
-    await readLoop.close()
+    await streams.close()
   }
 
   /** the reader, when this instance holds the lease: its position is current */
   function currentReader (): ChangeLogReader | undefined {
-    return readLoop.reading ? readLoop.reader : undefined
+    return streams.reader()
   }
 
   async function health (): Promise<Health> {
-    return await readHealth(ctx, { running: lifecycle.state !== 'stopped', reader: currentReader(), gauges })
+    return await readHealth(ctx, { running: lifecycle.state !== 'stopped', reader: currentReader(), held: streams.held().length, gauges })
   }
 
   return {
@@ -214,7 +206,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         return result
       }
     },
-    inFlight: () => readLoop.pipeline.rows,
+    inFlight: () => streams.inFlight(),
     throughput: async (seconds) => await throughput.view(seconds)
   }
 }

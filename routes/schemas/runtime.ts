@@ -14,3 +14,20 @@ export const DeliveryHealthSchema = Type.Object({
     description: 'Age of the oldest delivery still owed (not dead-lettered): the oldest change-log row this listener has not read, or the first failure of the oldest scheduled retry; 0 when nothing is owed'
   })
 }, { title: 'DeliveryHealth' })
+
+export const InstancesSchema = Type.Object({
+  data: Type.Array(Type.Object({
+    instance_id: Type.String({ description: 'runtime.instanceId (OBSERVERS_INSTANCE_ID), host:pid by default' }),
+    host: Type.String(),
+    pid: Type.Integer(),
+    started_at: DateTimeSchema,
+    last_seen: DateTimeSchema,
+    partitions: Type.Array(Type.Object({
+      partition: Type.Integer(),
+      term: Type.String({ description: 'Grows with each take-over; a commit made under an older term is refused' }),
+      checkpoint: Type.String({ description: 'Change-log id of the partition\'s checkpoint' }),
+      lag_events: Type.Integer({ description: 'Rows of the partition after its checkpoint, counted up to 10 000' })
+    }))
+  })),
+  partitions: Type.Integer({ description: 'runtime.partitions: the partitions of the listener\'s stream' })
+}, { title: 'RuntimeInstances' })

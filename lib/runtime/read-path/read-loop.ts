@@ -12,6 +12,7 @@ import { BatchPipeline, type HandOver } from './pipeline.js'
 import { planBatch } from './planning.js'
 import { KeyOrder } from './ordering.js'
 import { ChangeLogReader } from './reading.js'
+import type { Slice } from '../../db/change-log.repo.js'
 import { Waker } from '../primitives/waker.js'
 
 /** How often an instance without the lease tries to take it (a dead holder is replaced within this). */
@@ -35,6 +36,15 @@ export interface ReadLoopHooks {
   onEndpointsChanged: () => void
 }
 
+/** What one read loop reads: the whole listener's stream, or one partition of it. */
+export interface Stream {
+  /** its checkpoint, and the key of its lease */
+  id: string
+  slice?: Slice
+  /** told once the lease is taken, with the backend pid of the session holding it (a partition records a new term) */
+  onLeaseTaken?: (pid: number) => Promise<void>
+}
+
 export class ReadLoop {
   state: ReadLoopState = 'connecting'
   readonly reader: ChangeLogReader
@@ -44,9 +54,9 @@ export class ReadLoop {
   private session: Session | undefined
   private readonly waker = new Waker()
 
-  constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, handOver: HandOver, private readonly hooks: ReadLoopHooks) {
+  constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, readonly stream: Stream, handOver: HandOver, private readonly hooks: ReadLoopHooks) {
     const rt = ctx.options.runtime
-    this.reader = new ChangeLogReader(ctx.db, ctx.schema, rt.listenerId, rt.batchSize, rt.horizonStallMs)
+    this.reader = new ChangeLogReader(ctx.db, ctx.schema, stream.id, rt.batchSize, rt.horizonStallMs, Date.now, stream.slice)
     this.pipeline = new BatchPipeline(ctx, this.order, () => this.lease(), handOver, hooks.onRetriesScheduled, () => { this.waker.wake() })
   }
 
@@ -57,8 +67,7 @@ export class ReadLoop {
 
   /** The lease as a fence for commits made on it (no backend holds pid 0: nothing commits once it is lost). */
   lease (): LeaseFence {
-    const { schema, options } = this.ctx
-    return { namespace: schema, key: options.runtime.listenerId, pid: this.reading ? this.session?.pid ?? 0 : 0 }
+    return { namespace: this.ctx.schema, key: this.stream.id, pid: this.reading ? this.session?.pid ?? 0 : 0 }
   }
 
   /** Reads until `signal` aborts, then lets what is in flight finish (or be interrupted) and commit. */
@@ -91,10 +100,9 @@ export class ReadLoop {
   async close (): Promise<void> {
     const { session } = this
     if (session === undefined) return
-    const { schema, options } = this.ctx
     // closing the connection releases the lock anyway
     if (this.reading) {
-      await session.unlock(schema, options.runtime.listenerId).catch((err) => this.ctx.log.debug({ err }, 'unlocking the lease failed'))
+      await session.unlock(this.ctx.schema, this.stream.id).catch((err) => this.ctx.log.debug({ err }, 'unlocking the lease failed'))
     }
     await session.close()
     this.session = undefined
@@ -102,22 +110,22 @@ export class ReadLoop {
   }
 
   private async takeLease (session: Session): Promise<boolean> {
-    const { ctx } = this
-    const listenerId = ctx.options.runtime.listenerId
+    const { ctx, stream } = this
     await this.pipeline.settleAll() // batches read under a lost lease: their commits are refused
-    if (!await session.tryLock(ctx.schema, listenerId)) {
+    if (!await session.tryLock(ctx.schema, stream.id)) {
       this.state = 'standby'
       return false
     }
+    await stream.onLeaseTaken?.(session.pid)
     this.state = 'reading'
-    ctx.log.info({ listener_id: listenerId }, 'lease taken: reading the change log')
+    ctx.log.info({ listener_id: stream.id }, 'lease taken: reading the change log')
     await this.restart()
     return true
   }
 
   /** Back to what is committed: the stored checkpoint, and the keys held in the database. */
   private async restart (): Promise<void> {
-    const [, held] = await Promise.all([this.reader.restart(), loadHeldKeys(this.ctx.db)])
+    const [, held] = await Promise.all([this.reader.restart(), loadHeldKeys(this.ctx.db, undefined, this.stream.slice)])
     this.order.reset(held)
   }
 
@@ -191,7 +199,7 @@ export class ReadLoop {
         if (rt.autoReload) this.hooks.onObserversChanged()
       } else if (channel === checkpoints) {
         // not reading: taking the lease starts from the stored checkpoint anyway
-        if (payload === rt.listenerId && this.state === 'reading') {
+        if (payload === this.stream.id && this.state === 'reading') {
           this.state = 'rewinding'
           this.waker.wake()
         }

@@ -21,7 +21,7 @@
 // option, only the poll interval brings the reader back.)
 import type { Kysely } from 'kysely'
 import {
-  aheadIdsUpTo, lastAheadPosition, readAboveHorizon, readBelowHorizon, type Position
+  aheadIdsUpTo, lastAheadPosition, readAboveHorizon, readBelowHorizon, type Position, type Slice
 } from '../../db/change-log.repo.js'
 import { ensureCheckpoint } from '../../db/checkpoint.repo.js'
 import type { Database } from '../../db/types.js'
@@ -78,7 +78,9 @@ export class ChangeLogReader {
     private readonly listenerId: string,
     private readonly batchSize: number,
     private readonly horizonStallMs: number,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = Date.now,
+    /** one partition of the stream, or all of it */
+    private readonly slice?: Slice
   ) {}
 
   get position (): Position { return this.at }
@@ -93,7 +95,7 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now; take() it to move on. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.at
-    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit)
+    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
     // once stalled, every read takes the rows above the horizon itself: nothing to come back for early
@@ -111,7 +113,7 @@ export class ChangeLogReader {
       return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion, full: rows.length >= limit }
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
-    const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit)
+    const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit, this.slice)
     if (ahead.length === 0) {
       // what waits above the horizon was delivered already (the ledger): nothing to come back for
       this.heldReads = 0

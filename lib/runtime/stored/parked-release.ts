@@ -10,16 +10,17 @@ import type { Delivery } from '../delivery/delivery.js'
 import { parseStoredEvent } from '../delivery/event.js'
 import { resolveRetryConfig } from '../delivery/retry-policy.js'
 import type { LeaseFence } from '../../db/stored.repo.js'
+import type { Slice } from '../../db/change-log.repo.js'
 import type { Waker } from '../primitives/waker.js'
 import { keyOf, type KeyOrder } from '../read-path/ordering.js'
 import { notRun } from './load-stored.js'
 import { runStored, type Problem, type StoredWork } from './run-stored.js'
 
 /** Until `signal` aborts: a round whenever a blocking delivery may have resolved (NOTIFY), at least every second. */
-export async function releaseLoop (ctx: RuntimeContext, keys: { readonly reading: boolean, readonly order: KeyOrder, lease: () => LeaseFence }, waker: Waker, signal: AbortSignal): Promise<void> {
+export async function releaseLoop (ctx: RuntimeContext, keys: { readonly reading: boolean, readonly order: KeyOrder, readonly stream: { slice?: Slice }, lease: () => LeaseFence }, waker: Waker, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
-      const released = keys.reading && keys.order.heldCount > 0 ? await releaseRound(ctx, keys.order, keys.lease()) : 0
+      const released = keys.reading && keys.order.heldCount > 0 ? await releaseRound(ctx, keys.order, keys.lease(), keys.stream.slice) : 0
       if (released === 0) await waker.sleep(1000, signal)
     } catch (err) {
       recordError(ctx, err, {}, 'releasing parked events failed; retrying')
@@ -29,8 +30,8 @@ export async function releaseLoop (ctx: RuntimeContext, keys: { readonly reading
 }
 
 /** Releases the next parked event of every releasable key under `lease`; returns how many keys moved on. */
-export async function releaseRound (ctx: RuntimeContext, order: KeyOrder, lease: LeaseFence): Promise<number> {
-  const keys = await releasableKeys(ctx.db, ctx.schema, ctx.options.runtime.batchSize)
+export async function releaseRound (ctx: RuntimeContext, order: KeyOrder, lease: LeaseFence, slice?: Slice): Promise<number> {
+  const keys = await releasableKeys(ctx.db, ctx.schema, ctx.options.runtime.batchSize, slice)
   if (keys.length === 0) return 0
   const observers = await findObserversById(ctx.db, [...new Set(keys.map((k) => k.observer_id))])
   const work: StoredWork[] = []
