@@ -61,9 +61,9 @@ t.test('a fourth instance joins and gets its share; a graceful stop hands over w
   const children: ChildProcess[] = []
   for (const id of ['a', 'b', 'c']) children.push(await startRuntimeProcess(t, url, schema, 'default', runtime(id)))
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 20_000, 'a fair split')
-  let flowing = true
-  const flow = (async () => { while (flowing) { await insertSome(pool, schema, 20); await new Promise((resolve) => setTimeout(resolve, 20)) } })()
-  t.teardown(() => { flowing = false })
+  const flowing = { on: true }
+  const flow = (async () => { while (flowing.on) { await insertSome(pool, schema, 20); await new Promise((resolve) => setTimeout(resolve, 20)) } })()
+  t.teardown(() => { flowing.on = false })
 
   children.push(await startRuntimeProcess(t, url, schema, 'default', runtime('d')))
   const joinedAt = Date.now()
@@ -75,7 +75,7 @@ t.test('a fourth instance joins and gets its share; a graceful stop hands over w
   children[0].kill('SIGTERM')
   await stopped
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 10_000, 'the stopped instance\'s partitions taken over')
-  flowing = false
+  flowing.on = false
   await flow
   await eventually(() => new Set(eventIds(sink)).size === next - before || undefined, 20_000, 'every event delivered')
   t.equal(sink.received.length, next - before, 'a join and a graceful stop deliver nothing twice')
