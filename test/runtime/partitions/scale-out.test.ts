@@ -1,45 +1,21 @@
 // Several instances, as real processes, share one stream through its partitions (SPEC 9.2).
 import type { ChildProcess } from 'node:child_process'
-import t, { type Test } from 'tap'
-import { AUTH, build, eventually } from '../../helper.js'
-import { startHttpTarget, type HttpTarget } from '../../helpers/http-target.js'
-import { countRows, insertChanges, insertObserver } from '../../helpers/rows.js'
-import { getDatabaseUrl } from '../../helpers/pg.js'
+import t from 'tap'
+import { build, eventually } from '../../helper.js'
+import type { HttpTarget } from '../../helpers/http-target.js'
+import { cluster, eventIds, partitioned, sorted } from '../../helpers/partitions.js'
+import { countRows } from '../../helpers/rows.js'
 import { kill9, startRuntimeProcess } from '../../helpers/processes.js'
 
-const PARTITIONS = 8
-const runtime = (instanceId: string) => ({ partitions: PARTITIONS, instanceId, partitionLeaseMs: 2000, handoffDrainMs: 2000 })
-
-async function setUp (t: Test): Promise<{ sink: HttpTarget, url: string, pool: Awaited<ReturnType<typeof build>>['pool'], schema: string, shares: () => Promise<Record<string, number>> }> {
-  const sink = await startHttpTarget(t)
-  const url = await getDatabaseUrl()
-  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: PARTITIONS } })
-  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
-  const shares = async (): Promise<Record<string, number>> => {
-    const body = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
-    return Object.fromEntries(body.data.map((i: { instance_id: string, partitions: unknown[] }) => [i.instance_id, i.partitions.length]))
-  }
-  return { sink, url, pool, schema, shares }
-}
-
-const sorted = (shares: Record<string, number>): number[] => Object.values(shares).sort((a, b) => a - b)
-const eventIds = (sink: HttpTarget): string[] => sink.received.map((r) => r.json.event_id as string)
-let next = 0
-const insertSome = async (pool: Parameters<typeof insertChanges>[0], schema: string, n: number): Promise<void> => {
-  const first = next
-  next += n
-  await insertChanges(pool, schema, n, 'order', (i) => ({ n: first + i }))
-}
-
 t.test('3 instances split 8 partitions fairly and deliver each event exactly once; a kill -9 loses nothing', async (t) => {
-  const { sink, url, pool, schema, shares } = await setUp(t)
-  const a = await startRuntimeProcess(t, url, schema, 'default', runtime('a'))
-  await startRuntimeProcess(t, url, schema, 'default', runtime('b'))
-  await startRuntimeProcess(t, url, schema, 'default', runtime('c'))
+  const { sink, url, pool, schema, shares, insert } = await cluster(t)
+  const a = await startRuntimeProcess(t, url, schema, 'default', partitioned('a'))
+  await startRuntimeProcess(t, url, schema, 'default', partitioned('b'))
+  await startRuntimeProcess(t, url, schema, 'default', partitioned('c'))
   const fair = await eventually(async () => { const s = await shares(); return JSON.stringify(sorted(s)) === '[2,3,3]' ? s : undefined }, 20_000, 'a fair split')
   t.same(Object.keys(fair).sort(), ['a', 'b', 'c'])
 
-  await insertSome(pool, schema, 1000)
+  await insert(1000)
   await sink.waitFor(1000, 30_000)
   await eventually(async () => await countRows(pool, schema, 'tb_observer_log') === 1000 || undefined, 10_000, 'every delivery logged')
   t.equal(new Set(eventIds(sink)).size, 1000, 'every event delivered')
@@ -47,7 +23,7 @@ t.test('3 instances split 8 partitions fairly and deliver each event exactly onc
 
   await kill9(a)
   const killedAt = Date.now()
-  await insertSome(pool, schema, 500)
+  await insert(500)
   const taken = await eventually(async () => { const s = await shares(); return JSON.stringify(sorted(s)) === '[4,4]' ? s : undefined }, 10_000, 'the killed instance\'s partitions taken within 10 s')
   t.same(Object.keys(taken).sort(), ['b', 'c'])
   t.comment(`partitions of the killed instance taken after ${Date.now() - killedAt} ms`)
@@ -55,17 +31,37 @@ t.test('3 instances split 8 partitions fairly and deliver each event exactly onc
   t.equal(new Set(eventIds(sink)).size, 1500, 'nothing lost')
 })
 
-t.test('a fourth instance joins and gets its share; a graceful stop hands over with no duplicate', async (t) => {
-  const { sink, url, pool, schema, shares } = await setUp(t)
-  const before = next
+/** Keys whose deliveries did not arrive in increasing sequence. */
+function outOfOrder (sink: HttpTarget): string[] {
+  const last = new Map<string, number>()
+  const broken = new Set<string>()
+  for (const r of sink.received) {
+    const key = r.json.entity_id as string
+    const seq = r.json.data.seq as number
+    if ((last.get(key) ?? -1) >= seq) broken.add(key)
+    last.set(key, seq)
+  }
+  return [...broken]
+}
+
+t.test('a fourth instance joins and gets its share; a graceful stop hands over with no duplicate, in order per key', async (t) => {
+  const { sink, url, pool, schema, shares } = await cluster(t, { ordering: 'entity' })
+  // changes over 40 keys, each carrying its sequence number: per key, commit order is sequence order
+  let next = 0
+  const insertKeyed = async (n: number): Promise<void> => {
+    const first = next
+    next += n
+    await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+      select 'order', (g % 40)::text, 'UPDATE', jsonb_build_object('seq', g) from generate_series($1::int, $2::int) g`, [first, next - 1])
+  }
   const children: ChildProcess[] = []
-  for (const id of ['a', 'b', 'c']) children.push(await startRuntimeProcess(t, url, schema, 'default', runtime(id)))
+  for (const id of ['a', 'b', 'c']) children.push(await startRuntimeProcess(t, url, schema, 'default', partitioned(id)))
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 20_000, 'a fair split')
   const flowing = { on: true }
-  const flow = (async () => { while (flowing.on) { await insertSome(pool, schema, 20); await new Promise((resolve) => setTimeout(resolve, 20)) } })()
+  const flow = (async () => { while (flowing.on) { await insertKeyed(20); await new Promise((resolve) => setTimeout(resolve, 20)) } })()
   t.teardown(() => { flowing.on = false })
 
-  children.push(await startRuntimeProcess(t, url, schema, 'default', runtime('d')))
+  children.push(await startRuntimeProcess(t, url, schema, 'default', partitioned('d')))
   const joinedAt = Date.now()
   const joined = await eventually(async () => { const s = await shares(); return JSON.stringify(sorted(s)) === '[2,2,2,2]' ? s : undefined }, 10_000, 'the fourth instance gets its share within 10 s')
   t.equal(joined.d, 2)
@@ -77,6 +73,15 @@ t.test('a fourth instance joins and gets its share; a graceful stop hands over w
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 10_000, 'the stopped instance\'s partitions taken over')
   flowing.on = false
   await flow
-  await eventually(() => new Set(eventIds(sink)).size === next - before || undefined, 20_000, 'every event delivered')
-  t.equal(sink.received.length, next - before, 'a join and a graceful stop deliver nothing twice')
+  await eventually(() => new Set(eventIds(sink)).size === next || undefined, 20_000, 'every event delivered')
+  t.equal(sink.received.length, next, 'a join and a graceful stop deliver nothing twice')
+  t.same(outOfOrder(sink), [], 'and every key got its changes in the order they were made')
+})
+
+t.test('a start with another partition count than the listener runs with is refused, naming the route that changes it', async (t) => {
+  const { app, schema, pool } = await build(t, { runtime: { start: false, partitions: 8 } })
+  await app.observers.start()
+  await app.observers.stop()
+  const other = await build(t, { runtime: { start: false, partitions: 4 } }, { pool, schema })
+  await t.rejects(other.app.observers.start(), /runtime\.partitions is 4, but listener 'default' runs with 8 partitions: change it with PUT \/observers\/listeners\/default \{ "partitions": 4 \}/)
 })

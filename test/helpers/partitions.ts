@@ -1,0 +1,52 @@
+// Instances sharing a listener's partitions, as real processes, and what the tests look at.
+import type { Test } from 'tap'
+import { AUTH, build } from '../helper.js'
+import { startHttpTarget, type HttpTarget } from './http-target.js'
+import { insertChanges, insertObserver } from './rows.js'
+import { getDatabaseUrl } from './pg.js'
+
+export const PARTITIONS = 8
+
+/** Runtime options of one instance (a short lease and drain keep the tests short). */
+export const partitioned = (instanceId: string) => ({ partitions: PARTITIONS, instanceId, partitionLeaseMs: 2000, handoffDrainMs: 2000 })
+
+export interface Cluster {
+  sink: HttpTarget
+  url: string
+  pool: Awaited<ReturnType<typeof build>>['pool']
+  schema: string
+  /** partitions held per live instance, from GET /observers/runtime/instances */
+  shares: () => Promise<Record<string, number>>
+  /** `n` changes of distinct keys */
+  insert: (n: number) => Promise<void>
+  /** how many changes insert() wrote */
+  inserted: () => number
+}
+
+/** A schema with one observer (webhook to a fresh sink), and an API-only app to ask who holds what. */
+export async function cluster (t: Test, observer: object = {}): Promise<Cluster> {
+  const sink = await startHttpTarget(t)
+  const url = await getDatabaseUrl()
+  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: PARTITIONS, partitionLeaseMs: 2000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], ...observer })
+  let next = 0
+  return {
+    sink,
+    url,
+    pool,
+    schema,
+    shares: async () => {
+      const body = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
+      return Object.fromEntries(body.data.map((i: { instance_id: string, partitions: unknown[] }) => [i.instance_id, i.partitions.length]))
+    },
+    insert: async (n) => {
+      const first = next
+      next += n
+      await insertChanges(pool, schema, n, 'order', (i) => ({ n: first + i }))
+    },
+    inserted: () => next
+  }
+}
+
+export const sorted = (shares: Record<string, number>): number[] => Object.values(shares).sort((a, b) => a - b)
+export const eventIds = (sink: HttpTarget): string[] => sink.received.map((r) => r.json.event_id as string)
