@@ -22,9 +22,16 @@ export interface Slice { index: number, count: number }
 
 /** The three reads, over the whole stream (no slice) or one partition's rows (its index is the last parameter). */
 function reads (count: number | undefined) {
-  const only = (alias: string, param: number): string => count === undefined
-    ? ''
-    : `and ${partitionOf(count, `${alias}.object_type`, `${alias}.object_id`)} = $${param}::int`
+  // After the position, in commit order; in one partition, the comparison starts with the partition
+  // (and the order with it), so PostgreSQL reads the partition's index as one range, not the
+  // commit-order index filtered.
+  const part = (alias: string): string => partitionOf(count ?? 1, `${alias}.object_type`, `${alias}.object_id`)
+  const afterPosition = (alias: string, param: number): string => count === undefined
+    ? `(${alias}.txid, ${alias}.pk_entity_change_log) > ($1::xid8, $2::bigint)`
+    : `(${part(alias)}, ${alias}.txid, ${alias}.pk_entity_change_log) > ($${param}::int, $1::xid8, $2::bigint) and ${part(alias)} = $${param}::int`
+  const by = (alias: string): string => count === undefined
+    ? `${alias}.txid, ${alias}.pk_entity_change_log`
+    : `${part(alias)}, ${alias}.txid, ${alias}.pk_entity_change_log`
   return {
     // The horizon and the observers' version are read in the statement that reads the rows, so they
     // match the snapshot that saw them.
@@ -32,9 +39,9 @@ function reads (count: number | undefined) {
       select ${columns(schema)},
              pg_snapshot_xmin(pg_current_snapshot())::text as xmin
         from ${qualified(schema, 'tb_entity_change_log')} c
-       where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
-         and c.txid < pg_snapshot_xmin(pg_current_snapshot()) ${only('c', 4)}
-       order by c.txid, c.pk_entity_change_log
+       where ${afterPosition('c', 4)}
+         and c.txid < pg_snapshot_xmin(pg_current_snapshot())
+       order by ${by('c')}
        limit $3`),
     // The same read that answers one row of nulls carrying the horizon when there is nothing to read.
     // Used after the read above found nothing: asking for the horizon alone in a second statement
@@ -47,19 +54,19 @@ function reads (count: number | undefined) {
         from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
         left join lateral (
           select * from ${qualified(schema, 'tb_entity_change_log')} r
-           where (r.txid, r.pk_entity_change_log) > ($1::xid8, $2::bigint)
-             and r.txid < h.xmin ${only('r', 4)}
-           order by r.txid, r.pk_entity_change_log
+           where ${afterPosition('r', 4)}
+             and r.txid < h.xmin
+           order by ${by('r')}
            limit $3) c on true
        order by c.txid, c.pk_entity_change_log`),
     aboveHorizon: statement((schema) => `
       select ${columns(schema)}
         from ${qualified(schema, 'tb_entity_change_log')} c
-       where (c.txid, c.pk_entity_change_log) > ($1::xid8, $2::bigint)
-         and c.txid >= pg_snapshot_xmin(pg_current_snapshot()) ${only('c', 5)}
+       where ${afterPosition('c', 5)}
+         and c.txid >= pg_snapshot_xmin(pg_current_snapshot())
          and not exists (select 1 from ${qualified(schema, 'tb_change_log_ahead')} a
                           where a.listener_id = $3 and a.change_log_id = c.pk_entity_change_log)
-       order by c.txid, c.pk_entity_change_log
+       order by ${by('c')}
        limit $4`)
   }
 }

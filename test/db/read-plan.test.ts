@@ -5,6 +5,7 @@
 import t from 'tap'
 import { Kysely, PostgresDialect } from 'kysely'
 import { readBelowHorizon, START } from '../../lib/db/change-log.repo.js'
+import { ensurePartitionIndex } from '../../lib/db/partitions.repo.js'
 import { migrateToLatest } from '../../lib/db/migrate.js'
 import { preparedOn } from '../../lib/db/statements.js'
 import { LAG_COUNT_BOUND, TABLE_COUNT_BOUND, readGauges } from '../../lib/db/gauges.repo.js'
@@ -54,4 +55,29 @@ t.test('a metrics scrape reads the change log along its indexes only, in the gen
   const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
   t.equal(scans.length, 3, 'the count, the head and the oldest row')
   t.ok(scans.every((n) => n['Node Type'].startsWith('Index')), `index scans only: ${scans.map((n) => n['Node Type']).join(', ')}`)
+})
+
+t.test('one partition\'s batch read is one index range scan along its partition index, in its generic plan', async (t) => {
+  const { pool, schema } = await testPool(t, 1)
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  await migrateToLatest(db, schema)
+  preparedOn(db, pool)
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'order', g::text, 'INSERT', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
+  await ensurePartitionIndex(db, schema, 8)
+  await pool.query(`analyze "${schema}".tb_entity_change_log`)
+  const read = await readBelowHorizon(db, schema, START, 100, { index: 3, count: 8 })
+  t.equal(read.rows.length, 100)
+  const { rows: [prepared] } = await pool.query<{ name: string }>(
+    `select name from pg_prepared_statements where statement like '%pg_snapshot_xmin%' and statement like '%"${schema}"%' and statement like '%hashtext%' and statement not like '%lateral%'`)
+  t.ok(prepared, 'the partition\'s read is a named prepared statement')
+  await pool.query('set plan_cache_mode = force_generic_plan')
+  t.teardown(async () => { await pool.query('reset plan_cache_mode').catch(() => {}) })
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${prepared.name}"('0', '0', 100, 3)`)
+  const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
+  t.same(scans.map((n) => [n['Node Type'], n['Index Name']]), [['Index Scan', 'tb_entity_change_log_partition_8']],
+    'the change log is read once, along the partition\'s commit-order index')
+  const again = await readBelowHorizon(db, schema, START, 50000, { index: 3, count: 8 })
+  const { rows: [{ n }] } = await pool.query(`select count(*)::int as n from "${schema}".tb_entity_change_log where (hashtext(object_type || '/' || object_id) & 2147483647) % 8 = 3`)
+  t.equal(again.rows.length, n, 'and it reads every row of the partition, and only those')
 })
