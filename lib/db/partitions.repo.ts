@@ -115,6 +115,20 @@ export async function instanceGone (db: Kysely<Database>, instanceId: string): P
 /** How far a lag count goes before it answers "at least this many". */
 export const PARTITION_LAG_BOUND = 10_000
 
+/** Rows after each given partition's checkpoint, counted up to PARTITION_LAG_BOUND. */
+export async function partitionLags (db: Kysely<Database>, schema: string, listenerId: string, count: number, partitions: readonly number[]): Promise<Map<number, number>> {
+  if (partitions.length === 0) return new Map()
+  const t = (name: string) => sql.id(schema, name)
+  const { rows } = await sql<{ partition: number, lag: number }>`
+    select p.partition, (select count(*) from (select 1 from ${t('tb_entity_change_log')} l
+             where ${sql.raw(partitionOf(count, 'l.object_type', 'l.object_id'))} = p.partition
+               and (l.txid, l.pk_entity_change_log) > (c.last_txid, c.last_change_log_id)
+             limit ${PARTITION_LAG_BOUND}) x)::int as lag
+      from unnest(${partitions}::int[]) as p(partition)
+      join ${t('observer_checkpoints')} c on c.listener_id = ${listenerId} || '#' || p.partition`.execute(db)
+  return new Map(rows.map((r) => [r.partition, r.lag]))
+}
+
 export interface PartitionView { partition: number, term: string, checkpoint: string, lag_events: number }
 export interface InstanceView { instance_id: string, host: string, pid: number, started_at: Date, last_seen: Date, partitions: PartitionView[] }
 

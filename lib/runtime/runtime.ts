@@ -88,6 +88,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   // it fails the scrape still answers, with the gauges' last values
   const metrics = createMetrics(async () => {
     await gauges.get().catch((err: Error) => { log.warn({ err }, 'metrics: could not read the gauges from the database') })
+  }, async () => {
+    await streams.refreshMetrics().catch((err: Error) => { log.warn({ err }, 'metrics: could not read the partitions\' lag') })
   })
   const stats = { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 }
   const endpoints = new EndpointGuard(db, log, rt.circuitBreaker, rt.maxInFlightPerEndpoint, HANDOVER_MS)

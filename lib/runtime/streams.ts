@@ -49,6 +49,8 @@ export interface Streams {
   held: () => number[]
   /** change-log rows in flight */
   inFlight: () => number
+  /** the gauges of the partitions, at scrape time */
+  refreshMetrics: () => Promise<void>
 }
 
 /** The whole listener's stream, read by whichever instance holds its lease. */
@@ -60,7 +62,8 @@ export function wholeStream (ctx: RuntimeContext, connection: Connection, hooks:
     close: async () => { await runner.close() },
     reader: () => runner.loop.reading ? runner.loop.reader : undefined,
     held: () => runner.loop.reading ? [0] : [],
-    inFlight: () => runner.loop.pipeline.rows
+    inFlight: () => runner.loop.pipeline.rows,
+    refreshMetrics: async () => {}
   }
 }
 
@@ -75,7 +78,8 @@ export function partitionedStreams (ctx: RuntimeContext, connection: Connection,
     close: async () => {},
     reader: () => membership.streams().find((s) => s.loop.reading)?.loop.reader,
     held: () => membership.held(),
-    inFlight: () => membership.streams().reduce((n, s) => n + s.loop.pipeline.rows, 0)
+    inFlight: () => membership.streams().reduce((n, s) => n + s.loop.pipeline.rows, 0),
+    refreshMetrics: async () => { await membership.refreshMetrics() }
   }
 }
 

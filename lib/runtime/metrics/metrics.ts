@@ -26,12 +26,23 @@ export interface Metrics {
   reloadRows: Counter<'kind'>
   /** rows retention removed (or emptied: request payloads), by table */
   retentionRemoved: Counter<'table'>
+  /** by partition (runtime.partitions > 1): 1 where this instance holds it, else 0 */
+  partitionHeld: Gauge<'partition'>
+  /** by partition this instance holds: rows after its checkpoint (bounded count) */
+  partitionLag: Gauge<'partition'>
 }
 
-/** `collect` refreshes the gauges that read the database (lag, retries, dead letters) at scrape time. */
-export function createMetrics (collect: () => Promise<void> = async () => {}): Metrics {
+/**
+ * `collect` refreshes the gauges that read the database (lag, retries, dead letters) at scrape
+ * time, `collectPartitions` the partitions' (prom-client reads the metrics concurrently: each
+ * gauge waits for its own).
+ */
+export function createMetrics (collect: () => Promise<void> = async () => {}, collectPartitions: () => Promise<void> = async () => {}): Metrics {
   const registry = new Registry()
   const registers = [registry]
+  // one read for both partition gauges of a scrape
+  let partitionsRead: Promise<void> | undefined
+  const partitions = async (): Promise<void> => { await (partitionsRead ??= collectPartitions().finally(() => { partitionsRead = undefined })) }
   return {
     registry,
     eventsRead: new Counter({ name: 'observers_events_read_total', help: 'Change-log events read', registers }),
@@ -67,6 +78,8 @@ export function createMetrics (collect: () => Promise<void> = async () => {}): M
       help: 'Rows retention removed by table (tb_observer_log.request_payload: payloads emptied)',
       labelNames: ['table'],
       registers
-    })
+    }),
+    partitionHeld: new Gauge({ name: 'observers_partition_held', help: 'Partitions of the stream: 1 where this instance reads it', labelNames: ['partition'], registers, collect: partitions }),
+    partitionLag: new Gauge({ name: 'observers_partition_lag_events', help: 'Rows of each partition this instance reads that are after its checkpoint (counted up to 10 000)', labelNames: ['partition'], registers, collect: partitions })
   }
 }

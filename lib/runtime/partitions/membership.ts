@@ -8,7 +8,7 @@
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  endStaleSession, ensurePartitionIndex, heartbeat, instanceGone, liveInstances, partitionReleased, partitionRows,
+  endStaleSession, ensurePartitionIndex, heartbeat, instanceGone, liveInstances, partitionLags, partitionReleased, partitionRows,
   partitionStreamId, partitionTaken
 } from '../../db/partitions.repo.js'
 import { recordError, type RuntimeContext } from '../context.js'
@@ -47,6 +47,20 @@ export class Membership {
   }
 
   streams (): PartitionStream[] { return [...this.running.values()].map((r) => r.stream) }
+
+  /** The partition gauges, at scrape time: which partitions this instance holds, and their lag. */
+  async refreshMetrics (): Promise<void> {
+    const { ctx } = this
+    const rt = ctx.options.runtime
+    const held = this.held()
+    const lags = await partitionLags(ctx.db, ctx.schema, rt.listenerId, this.count, held)
+    ctx.metrics.partitionLag.reset()
+    for (let p = 0; p < this.count; p++) {
+      ctx.metrics.partitionHeld.set({ partition: String(p) }, held.includes(p) ? 1 : 0)
+      const lag = lags.get(p)
+      if (lag !== undefined) ctx.metrics.partitionLag.set({ partition: String(p) }, lag)
+    }
+  }
 
   /** Until `signal` aborts; then every partition is handed over and this instance leaves. */
   async run (signal: AbortSignal): Promise<void> {

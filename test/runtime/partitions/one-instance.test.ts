@@ -1,0 +1,29 @@
+// One instance with the stream in partitions: it holds them all, delivers every event, and shows
+// its partitions in health, the instances route and the metrics.
+import t from 'tap'
+import { AUTH, build, eventually } from '../../helper.js'
+import { startHttpTarget } from '../../helpers/http-target.js'
+import { insertChanges, insertObserver } from '../../helpers/rows.js'
+
+t.test('alone, an instance reads every partition, and says so', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: 4, instanceId: 'solo', partitionLeaseMs: 2000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await insertChanges(pool, schema, 200)
+  await app.observers.start()
+  await sink.waitFor(200, 30_000)
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 200, 'every event of every partition delivered')
+  const health = await eventually(async () => { const h = await app.observers.health(); return h.partitions_held === 4 ? h : undefined }, 10_000, 'four partitions held')
+  t.match(health, { reading: true, partitions_held: 4 })
+  const instances = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
+  t.match(instances, { partitions: 4, data: [{ instance_id: 'solo', pid: process.pid, partitions: [{ partition: 0 }, { partition: 1 }, { partition: 2 }, { partition: 3 }] }] })
+  t.ok(instances.data[0].partitions.every((p: { term: string, lag_events: number }) => p.term === '1' && p.lag_events === 0), 'each taken once, nothing left to read')
+  const metrics = (await app.inject({ url: '/observers/metrics', headers: AUTH })).body
+  for (const p of [0, 1, 2, 3]) {
+    t.match(metrics, `observers_partition_held{partition="${p}"} 1`)
+    t.match(metrics, `observers_partition_lag_events{partition="${p}"} 0`)
+  }
+  await app.observers.stop()
+  const after = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
+  t.same(after.data, [], 'a stopped instance leaves')
+})
