@@ -17,6 +17,8 @@ export interface OrderedGroup {
   deliveries: Delivery[]
   /** the key was held when the group was planned: park it without running it */
   parked: boolean
+  /** parked until this listener has read an earlier-made change of the key (change-order.ts) */
+  waitsFor?: { listenerId: string, txid: string, id: string }
 }
 
 export type GroupState = 'resolved' | 'blocked' | 'parked'
@@ -116,7 +118,8 @@ export function settleGroups (groups: readonly GroupResult[], into: Settlement, 
     const { observer, event } = group
     const key = { observer_id: observer.id, entity_type: event.entity_type, entity_id: event.entity_id }
     if (state === 'parked') {
-      into.parked.push({ ...key, event_id: event.event_id, change_log_id: event.change_log_id, event })
+      const waits = group.waitsFor === undefined ? {} : { waits_for_listener: group.waitsFor.listenerId, waits_for_txid: group.waitsFor.txid, waits_for_change_log_id: group.waitsFor.id }
+      into.parked.push({ ...key, event_id: event.event_id, change_log_id: event.change_log_id, event, ...waits })
       into.holds.push({ ...key, blocking_event_id: null, blocking_change_log_id: null })
       continue
     }
