@@ -15,7 +15,7 @@ export interface OrderedGroup {
   observer: Observer
   event: ObserverEvent
   deliveries: Delivery[]
-  /** the key was held when the group was planned: park it without running it */
+  /** park it without running it: its key was held when it was planned, or it waits for an earlier-made change */
   parked: boolean
   /** parked until this listener has read an earlier-made change of the key (change-order.ts) */
   waitsFor?: { listenerId: string, txid: string, id: string }
@@ -64,12 +64,16 @@ export class KeyOrder {
 
   get heldCount (): number { return this.held.size }
 
-  /** Runs a group after the previous group of its key; parks it if that one did not resolve. */
+  /**
+   * Runs a group after the previous group of its key; parks it if that one did not resolve or the
+   * key is held when its turn comes: a group starts after its batch's change-order check, by when
+   * the key it was planned against may have become held and its blocker's tail be gone.
+   */
   run (group: OrderedGroup, execute: (deliveries: Delivery[]) => Promise<AttemptResult[]>): Promise<GroupResult> {
     const { key } = group
     const previous = this.tails.get(key) ?? RESOLVED
     const result = previous.then((before): GroupResult | Promise<GroupResult> => {
-      if (group.parked || before !== 'resolved') return this.parked(group)
+      if (group.parked || before !== 'resolved' || this.held.has(key)) return this.parked(group)
       return execute(group.deliveries).then((results) => {
         const state = stateOf(results, group.observer)
         if (state === 'blocked') this.held.add(key)
