@@ -230,6 +230,10 @@ export interface ParkedEvent {
   event_id: string
   change_log_id: string | null
   event: ObserverEvent
+  /** a change of the key made before this event and not read yet: the key waits until this listener has read it */
+  waits_for_listener?: string
+  waits_for_txid?: string
+  waits_for_change_log_id?: string
 }
 
 /** Everything a set of finished attempts owes the database, written in one transaction. */

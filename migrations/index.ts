@@ -16,6 +16,7 @@ import { claimTokens } from './013-claim-tokens.js'
 import { observerRowVersion } from './014-observer-row-version.js'
 import { deadLetterAge } from './015-dead-letter-age.js'
 import { endpointWindow } from './016-endpoint-window.js'
+import { changeOrder } from './017-change-order.js'
 import { releasableKeys } from './019-releasable-keys.js'
 import { partitions } from './020-partitions.js'
 
@@ -37,6 +38,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '014-observer-row-version': observerRowVersion(schema),
     '015-dead-letter-age': deadLetterAge(schema),
     '016-endpoint-window': endpointWindow(schema),
+    '017-change-order': changeOrder(schema),
     '019-releasable-keys': releasableKeys(schema),
     '020-partitions': partitions(schema)
   }

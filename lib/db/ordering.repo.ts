@@ -32,9 +32,22 @@ export interface ReleasableKey extends Key {
   parked: ParkedRow | null
 }
 
+// A parked event of the key waits for a change of it made earlier and not read yet: until the
+// listener's checkpoint has passed that row, or the row is in its ahead-ledger (read beyond a stuck
+// horizon), the key is not released. Without the listener's checkpoint, nothing waits.
+const waitingForUnread = (schema: string) => sql`
+  select 1 from ${sql.id(schema, 'tb_observer_parked')} w
+    join ${sql.id(schema, 'observer_checkpoints')} cp on cp.listener_id = w.waits_for_listener
+   where w.observer_id = k.observer_id and w.entity_type = k.entity_type and w.entity_id = k.entity_id
+     and (cp.last_txid, cp.last_change_log_id) < (w.waits_for_txid, w.waits_for_change_log_id)
+     and not exists (select 1 from ${sql.id(schema, 'tb_change_log_ahead')} a
+                      where a.listener_id = w.waits_for_listener and a.change_log_id = w.waits_for_change_log_id)`
+
 /**
  * Held keys whose blocking delivery has resolved: no retry of it is scheduled, and no dead letter
- * of it holds the key (`on_dead_letter = 'block'`). Keys of a disabled observer wait.
+ * of it holds the key (`on_dead_letter = 'block'`), and no parked event waits for an earlier-made
+ * change the listener has not read. Keys of a disabled observer wait. The oldest parked event is
+ * the one with the lowest change-log id: the order the key's changes were made.
  */
 export async function releasableKeys (db: Kysely<Database>, schema: string, limit: number, slice?: Slice): Promise<ReleasableKey[]> {
   const { rows } = await releasableKeysQuery(schema, limit, slice).execute(db)
@@ -52,11 +65,12 @@ export function releasableKeysQuery (schema: string, limit: number, slice?: Slic
       left join lateral (select pk_observer_parked::text as pk_observer_parked, event_id, change_log_id::text as change_log_id, event
                            from ${t('tb_observer_parked')} p
                           where p.observer_id = k.observer_id and p.entity_type = k.entity_type and p.entity_id = k.entity_id
-                          order by p.pk_observer_parked limit 1) p on true
+                          order by p.change_log_id, p.pk_observer_parked limit 1) p on true
      where k.releasable and (o.id is null or o.enabled) ${inSlice}
        and not exists (select 1 from ${t('tb_observer_retry')} r where r.event_id = k.blocking_event_id and r.observer_id = k.observer_id)
        and not (coalesce(o.on_dead_letter, 'skip') = 'block' and exists (
              select 1 from ${t('tb_observer_dead_letter')} d where d.event_id = k.blocking_event_id and d.observer_id = k.observer_id))
+       and not exists (${waitingForUnread(schema)})
      order by k.pk_observer_key
      limit ${limit}`
 }

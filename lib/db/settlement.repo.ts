@@ -182,7 +182,7 @@ export async function writeSettlement (trx: Transaction<Database>, schema: strin
       .execute()
   }
   if (parked.length > 0) {
-    // in commit order: the identity they get is the order they are released in; a replay parks once
+    // released in change-log id order (ordering.repo.ts releasableKeys); a replay parks once
     await trx.insertInto('tb_observer_parked').values(parked.map((p) => ({ ...p, event: JSON.stringify(p.event) })))
       .onConflict((oc) => oc.columns(['observer_id', 'event_id']).doNothing())
       .execute()

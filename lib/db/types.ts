@@ -145,6 +145,10 @@ export interface ParkedTable {
   change_log_id: BigId | null
   event: Json<JsonObject>
   parked_at: Generated<Date>
+  /** the key is not released until this listener has read this change-log row (made before this event) */
+  waits_for_listener: ColumnType<string | null, string | null | undefined, string | null>
+  waits_for_txid: ColumnType<string | null, string | null | undefined, string | null>
+  waits_for_change_log_id: ColumnType<string | null, string | number | bigint | null | undefined, string | number | bigint | null>
 }
 
 export interface EndpointTable {

@@ -6,6 +6,7 @@ import t from 'tap'
 import { Kysely, PostgresDialect } from 'kysely'
 import { readBelowHorizon, START } from '../../lib/db/change-log.repo.js'
 import { ensurePartitionIndex } from '../../lib/db/partitions.repo.js'
+import { unreadEarlierChanges } from '../../lib/db/change-order.repo.js'
 import { migrateToLatest } from '../../lib/db/migrate.js'
 import { preparedOn } from '../../lib/db/statements.js'
 import { LAG_COUNT_BOUND, TABLE_COUNT_BOUND, readGauges } from '../../lib/db/gauges.repo.js'
@@ -80,4 +81,31 @@ t.test('one partition\'s batch read is one index range scan along its partition 
   const again = await readBelowHorizon(db, schema, START, 50000, { index: 3, count: 8 })
   const { rows: [{ n }] } = await pool.query(`select count(*)::int as n from "${schema}".tb_entity_change_log where (hashtext(object_type || '/' || object_id) & 2147483647) % 8 = 3`)
   t.equal(again.rows.length, n, 'and it reads every row of the partition, and only those')
+})
+
+t.test("the ordered groups' check for unread earlier changes is one index range scan per key, in its generic plan too", async (t) => {
+  const { pool, schema } = await testPool(t, 1)
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  await migrateToLatest(db, schema)
+  preparedOn(db, pool)
+  // 50 000 changes of 500 keys: a key's past rows are not scanned
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'order', (g % 500)::text, 'UPDATE', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
+  await pool.query(`analyze "${schema}".tb_entity_change_log`)
+  const { rows: [last] } = await pool.query(`select txid::text as txid from "${schema}".tb_entity_change_log order by pk_entity_change_log desc limit 1`)
+  const key = { objectType: 'order', objectId: '7', minTxid: last.txid, maxId: '50000' }
+  t.same(await unreadEarlierChanges(db, schema, 'default', [key], ['49507']), [], 'rows of one transaction: nothing unread before them')
+  const { rows: [prepared] } = await pool.query<{ name: string }>(
+    `select name from pg_prepared_statements where statement like '%hashtextextended%' and statement like '%"${schema}"%'`)
+  t.ok(prepared, 'the check is a named prepared statement')
+  await pool.query('set plan_cache_mode = force_generic_plan')
+  t.teardown(async () => { await pool.query('reset plan_cache_mode').catch(() => {}) })
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(
+    `explain (format json) execute "${prepared.name}"('{order}', '{7}', '{${last.txid}}', '{50000}', '{49507}', 'default')`)
+  const all = nodes(plan)
+  const scans = all.filter((n) => n['Relation Name'] === 'tb_entity_change_log')
+  t.equal(scans.length, 1, 'the change log is read once per key')
+  // an index scan, or a bitmap heap scan over a bitmap index scan (no relation name of its own)
+  const index = scans[0]['Index Name'] ?? all.find((n) => n['Node Type'] === 'Bitmap Index Scan')?.['Index Name']
+  t.equal(index, 'tb_entity_change_log_key_txid', `along the key index (${scans[0]['Node Type']})`)
 })

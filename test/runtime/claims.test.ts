@@ -27,8 +27,9 @@ t.test('two instances where one attempt outlives its claim: the late one commits
   // an instance claims it and sends attempt 2, which the endpoint holds
   await pool.query(`update "${schema}".tb_observer_retry set due_at = now()`)
   await sink.waitFor(2, 30_000)
-  // that claim runs out while the attempt is still running: the retry is claimed and sent again
-  await pool.query(`update "${schema}".tb_observer_retry set claimed_until = now() - interval '1 second'`)
+  // that claim runs out while the attempt is still running (its worker stalled and renewed it no
+  // more, then another took the row): the retry is claimed and sent again
+  await pool.query(`update "${schema}".tb_observer_retry set claimed_until = now() - interval '1 second', claimed_by = gen_random_uuid()`)
   await sink.waitFor(3, 30_000)
   held[1].writeHead(200).end('ok')
   await eventually(async () => await countRows(pool, schema, 'tb_observer_log', "status = 'success'") === 1 || undefined, 30_000, 'the second claim delivered it')

@@ -15,8 +15,10 @@ export interface OrderedGroup {
   observer: Observer
   event: ObserverEvent
   deliveries: Delivery[]
-  /** the key was held when the group was planned: park it without running it */
+  /** park it without running it: its key was held when it was planned, or it waits for an earlier-made change */
   parked: boolean
+  /** parked until this listener has read an earlier-made change of the key (change-order.ts) */
+  waitsFor?: { listenerId: string, txid: string, id: string }
 }
 
 export type GroupState = 'resolved' | 'blocked' | 'parked'
@@ -62,12 +64,16 @@ export class KeyOrder {
 
   get heldCount (): number { return this.held.size }
 
-  /** Runs a group after the previous group of its key; parks it if that one did not resolve. */
+  /**
+   * Runs a group after the previous group of its key; parks it if that one did not resolve or the
+   * key is held when its turn comes: a group starts after its batch's change-order check, by when
+   * the key it was planned against may have become held and its blocker's tail be gone.
+   */
   run (group: OrderedGroup, execute: (deliveries: Delivery[]) => Promise<AttemptResult[]>): Promise<GroupResult> {
     const { key } = group
     const previous = this.tails.get(key) ?? RESOLVED
     const result = previous.then((before): GroupResult | Promise<GroupResult> => {
-      if (group.parked || before !== 'resolved') return this.parked(group)
+      if (group.parked || before !== 'resolved' || this.held.has(key)) return this.parked(group)
       return execute(group.deliveries).then((results) => {
         const state = stateOf(results, group.observer)
         if (state === 'blocked') this.held.add(key)
@@ -116,7 +122,8 @@ export function settleGroups (groups: readonly GroupResult[], into: Settlement, 
     const { observer, event } = group
     const key = { observer_id: observer.id, entity_type: event.entity_type, entity_id: event.entity_id }
     if (state === 'parked') {
-      into.parked.push({ ...key, event_id: event.event_id, change_log_id: event.change_log_id, event })
+      const waits = group.waitsFor === undefined ? {} : { waits_for_listener: group.waitsFor.listenerId, waits_for_txid: group.waitsFor.txid, waits_for_change_log_id: group.waitsFor.id }
+      into.parked.push({ ...key, event_id: event.event_id, change_log_id: event.change_log_id, event, ...waits })
       into.holds.push({ ...key, blocking_event_id: null, blocking_change_log_id: null })
       continue
     }

@@ -9,6 +9,7 @@ import { recordLoopError, warnDeadLetters, type RuntimeContext } from '../contex
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
+import { InReadOrder } from './change-order.js'
 import type { AttemptResult } from '../delivery/attempt.js'
 import { firstDue, mergeSettlements, settle, settleUnreadable } from '../delivery/settling.js'
 
@@ -49,6 +50,7 @@ export class BatchPipeline {
   private rowsInFlight = 0
   /** the read loop waiting for room or for a batch to finish executing */
   private roomWaiter: (() => void) | undefined
+  private readonly groupsInOrder = new InReadOrder()
   constructor (
     private readonly ctx: RuntimeContext,
     /** the order of ordered observers' deliveries per key, across batches */
@@ -87,8 +89,8 @@ export class BatchPipeline {
     return this.pending.some((p) => p.batch.ahead.length > 0)
   }
 
-  /** Starts executing a planned batch; it commits after every batch taken before it. */
-  submit (batch: Batch, plan: Plan): void {
+  /** Starts executing a planned batch (its ordered groups once `groupsReady` resolves); it commits after every batch taken before it. */
+  submit (batch: Batch, plan: Plan, groupsReady?: Promise<void>): void {
     const { deliveries, groups } = plan
     const count = groups.reduce((n, g) => n + g.deliveries.length, deliveries.length)
     this.deliveriesInFlight += count
@@ -107,7 +109,7 @@ export class BatchPipeline {
     this.pending.push(entry)
     this.uncommitted.push(entry)
     const { executor } = this.ctx
-    const ordered = groups.length === 0 ? NO_GROUPS : Promise.all(groups.map((g) => this.order.run(g, (d) => executor.runAll(d))))
+    const ordered = groups.length === 0 ? NO_GROUPS : this.groupsInOrder.start(groupsReady, () => groups.map((g) => this.order.run(g, (d) => executor.runAll(d))))
     // an unordered delivery frees its room as it ends (a handed-over one when it really ends), so
     // the next batch can be read while this one finishes; an ordered group's when the batch does
     Promise.all([executor.runAll(deliveries, true, this.deliveryEnded), ordered]).then(([results, groupResults]) => {

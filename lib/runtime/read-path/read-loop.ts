@@ -10,6 +10,7 @@ import type { LeaseFence } from '../../db/stored.repo.js'
 import { recordError, recordLoopError, type RuntimeContext } from '../context.js'
 import { BatchPipeline, type HandOver } from './pipeline.js'
 import { planBatch } from './planning.js'
+import { orderByChange } from './change-order.js'
 import { KeyOrder } from './ordering.js'
 import { ChangeLogReader } from './reading.js'
 import type { Slice } from '../../db/change-log.repo.js'
@@ -161,7 +162,8 @@ export class ReadLoop {
     for (const { row, code, message } of plan.refused) {
       recordError(ctx, new Error(message), { change_log_id: row.pk_entity_change_log, event_id: row.id, code }, 'change-log row is not an event; dead-lettered')
     }
-    pipeline.submit(reader.take(batch, plan.kept), plan)
+    const ordered = plan.groups.length > 0 ? orderByChange(ctx.db, ctx.schema, this.stream.id, batch.rows.slice(0, plan.kept), plan.groups) : undefined
+    pipeline.submit(reader.take(batch, plan.kept), plan, ordered)
     // it took everything there was: wait for a NOTIFY (one that came meanwhile ends the wait at
     // once) or the poll interval rather than read again to find nothing; the batch commits meanwhile
     if (batch.full !== true && plan.kept === batch.rows.length) await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)

@@ -13,7 +13,7 @@ import { runStored, type StoredWork } from './run-stored.js'
 
 export type DeadLetterRetryResult = { id: string, status: 'delivered' } | { id: string, status: 'failed', error_message: string }
 
-async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[], token: string): Promise<DeadLetterRetryResult[]> {
+async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[], token: string, claimFor: number): Promise<DeadLetterRetryResult[]> {
   const actions = items.filter((item) => item.observer_id !== null && item.action_index !== null)
   const changes = items.filter((item) => !actions.includes(item))
   const work = [
@@ -27,7 +27,7 @@ async function retryClaimed (ctx: RuntimeContext, items: DeadLetterRow[], token:
     }))),
     ...await Promise.all(changes.map(async (item) => await readAgain(ctx, item, token)))
   ]
-  const ran = await runStored(ctx, work)
+  const ran = await runStored(ctx, work, { claimMs: claimFor })
   const byId = new Map(work.map((w, i) => [(w.claim as { id: string }).id, resultOf(w, ran[i])]))
   return items.map((item) => byId.get(item.id) as DeadLetterRetryResult)
 }
@@ -58,13 +58,14 @@ function resultOf (work: StoredWork, results: readonly AttemptResult[]): DeadLet
 
 export async function retryDeadLetter (ctx: RuntimeContext, id: string, filter: DeadLetterFilter = {}): Promise<DeadLetterRetryResult> {
   const token = randomUUID()
-  const claimed = await claimDeadLetters(ctx.db, { ...filter, id }, 1, claimMs(ctx), token)
+  const claimFor = claimMs(ctx)
+  const claimed = await claimDeadLetters(ctx.db, { ...filter, id }, 1, claimFor, token)
   if (claimed.length === 0) {
     const existing = await getDeadLetter(ctx.db, id)
     if (existing === undefined || (filter.tenant_id !== undefined && existing.tenant_id !== filter.tenant_id)) throw new NotFoundError('dead letter')
     throw new ConflictError('this dead letter is already being retried')
   }
-  return (await retryClaimed(ctx, claimed, token))[0]
+  return (await retryClaimed(ctx, claimed, token, claimFor))[0]
 }
 
 export async function retryAllDeadLetters (ctx: RuntimeContext, filter: DeadLetterFilter): Promise<{ retried: number, delivered: number, failed: number }> {
@@ -73,10 +74,11 @@ export async function retryAllDeadLetters (ctx: RuntimeContext, filter: DeadLett
   let afterPk: string | undefined
   for (;;) {
     const token = randomUUID()
-    const claimed = await claimDeadLetters(ctx.db, { ...filter, afterPk }, ctx.options.runtime.batchSize, claimMs(ctx), token)
+    const claimFor = claimMs(ctx)
+    const claimed = await claimDeadLetters(ctx.db, { ...filter, afterPk }, ctx.options.runtime.batchSize, claimFor, token)
     if (claimed.length === 0) return totals
     afterPk = claimed.reduce((max, item) => BigInt(item.pk_observer_dead_letter) > BigInt(max) ? String(item.pk_observer_dead_letter) : max, String(claimed[0].pk_observer_dead_letter))
-    for (const result of await retryClaimed(ctx, claimed, token)) {
+    for (const result of await retryClaimed(ctx, claimed, token, claimFor)) {
       totals.retried++
       if (result.status === 'delivered') totals.delivered++
       else totals.failed++

@@ -23,7 +23,7 @@ export interface StoredDelivery {
   first_failed_at: Date
 }
 
-/** How long a claim lasts: beyond the longest attempt, so a live worker never loses its claim. */
+/** How long a claim lasts before it is renewed (claim-renewal.ts): a dead worker's claims run out after it. */
 export function claimMs (ctx: RuntimeContext): number {
   return ctx.observers.longestTimeoutMs(30_000) * 2 + 10_000
 }

@@ -1,5 +1,5 @@
 // Releases the events parked behind held keys of ordered observers once what blocked a key has
-// resolved: one event per key at a time, in the order they were parked. A released event that
+// resolved: one event per key at a time, in change-log id order. A released event that
 // fails blocks its key again. It runs where the listener's lease is held, beside the read loop,
 // whose key order knows which keys are held and what is parked but not yet committed.
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -7,10 +7,10 @@ import type { Waker } from '../primitives/waker.js'
 import { claimMs, loadStored } from './load-stored.js'
 import { runStored } from './run-stored.js'
 
-/** Claims and runs one round of due retries; returns how many ran. */
-export async function runDueRetries (ctx: RuntimeContext): Promise<number> {
+/** Claims (for `claimFor` ms, renewed while they run) and runs one round of due retries; returns how many ran. */
+export async function runDueRetries (ctx: RuntimeContext, claimFor = claimMs(ctx)): Promise<number> {
   const token = randomUUID()
-  const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimMs(ctx), token)
+  const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimFor, token)
   if (rows.length === 0) return 0
   await runStored(ctx, await loadStored(ctx, rows.map((row) => ({
     claim: { from: 'retry', pk: String(row.pk_observer_retry), token },
@@ -19,7 +19,7 @@ export async function runDueRetries (ctx: RuntimeContext): Promise<number> {
     event: row.event,
     attempt: row.attempt_number,
     first_failed_at: new Date(row.first_failed_at)
-  }))))
+  }))), { claimMs: claimFor })
   return rows.length
 }
 

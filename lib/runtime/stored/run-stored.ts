@@ -10,6 +10,7 @@ import type { AttemptResult } from '../delivery/attempt.js'
 import type { Delivery } from '../delivery/delivery.js'
 import { emptySettlement, firstDue, settle } from '../delivery/settling.js'
 import { settleGroups, stateOf, type OrderedGroup } from '../read-path/ordering.js'
+import { renewWhileRunning } from './claim-renewal.js'
 
 /** What a stored delivery was claimed from (and the claim's token): how its claim ends once it ran. */
 export type Claim =
@@ -49,10 +50,21 @@ export interface StoredHooks {
   onRetriesScheduled?: (dueAt: number) => void
   /** the lease the claims were made under (releases, handovers): nothing is committed once it is lost */
   fence?: LeaseFence
+  /** how long the token-held claims were taken for: renewed while the work runs (claim-renewal.ts) */
+  claimMs?: number
 }
 
 /** Runs the claimed work and commits what it owes with the end of every claim; the results per work item. */
 export async function runStored (ctx: RuntimeContext, work: readonly StoredWork[], hooks: StoredHooks = {}): Promise<AttemptResult[][]> {
+  const stopRenewing = hooks.claimMs === undefined ? undefined : renewWhileRunning(ctx, work, hooks.claimMs)
+  try {
+    return await runAndCommit(ctx, work, hooks)
+  } finally {
+    stopRenewing?.()
+  }
+}
+
+async function runAndCommit (ctx: RuntimeContext, work: readonly StoredWork[], hooks: StoredHooks): Promise<AttemptResult[][]> {
   const loose = work.flatMap((w) => w.problem === undefined && w.group === undefined && w.results === undefined ? w.deliveries : [])
   const [looseResults, groupResults] = await Promise.all([
     ctx.executor.runAll(loose),
