@@ -15,7 +15,11 @@ t.test('alone, an instance reads every partition, and says so', async (t) => {
   t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 200, 'every event of every partition delivered')
   const health = await eventually(async () => { const h = await app.observers.health(); return h.partitions_held === 4 ? h : undefined }, 10_000, 'four partitions held')
   t.match(health, { reading: true, partitions_held: 4 })
-  const instances = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
+  // the last batches commit just after their deliveries arrive
+  const instances = await eventually(async () => {
+    const body = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
+    return body.data[0]?.partitions.every((p: { lag_events: number }) => p.lag_events === 0) === true ? body : undefined
+  }, 10_000, 'every partition read to its end')
   t.match(instances, { partitions: 4, data: [{ instance_id: 'solo', pid: process.pid, partitions: [{ partition: 0 }, { partition: 1 }, { partition: 2 }, { partition: 3 }] }] })
   t.ok(instances.data[0].partitions.every((p: { term: string, lag_events: number }) => p.term === '1' && p.lag_events === 0), 'each taken once, nothing left to read')
   const metrics = (await app.inject({ url: '/observers/metrics', headers: AUTH })).body
