@@ -22,6 +22,10 @@ export function releasableKeys (schema: string): Migration {
         create or replace function ${t('flag_blocked_keys')}() returns trigger
         language plpgsql as $fn$
         begin
+          -- most statements touch no key: a read-path commit inserts its (often no) retries through here
+          if not exists (select 1 from changed) then
+            return null;
+          end if;
           execute format('update %I.tb_observer_key k set releasable = %L
              where k.pk_observer_key in (
                select k2.pk_observer_key from %I.tb_observer_key k2 join changed g
