@@ -14,6 +14,7 @@ import { explainMatch } from '../lib/runtime/observers/matcher.js'
 import { checkObserverInput } from './observer-input.js'
 import { DryRunBodySchema, DryRunResultSchema, bodyErrors, type CreateObserverSchema, type DryRunEventSchema } from './schemas.js'
 import { scopeOf } from './tenancy.js'
+import { cursorText } from './schemas/cursor-input.js'
 
 type DryRunBody = Static<typeof DryRunBodySchema>
 
@@ -75,7 +76,7 @@ async function resolve (app: FastifyInstance, body: DryRunBody, scope: TenantSco
     if (observer === undefined) throw new NotFoundError('observer')
   }
   if (body.event !== undefined) return { observer, event: eventFrom(body.event, scope) }
-  const row = await findChangeLogRow(app.observers.db, body.change_log_id as string, scope)
+  const row = await findChangeLogRow(app.observers.db, cursorText(body.change_log_id as string | number), scope)
   if (row === undefined) throw new NotFoundError('change-log row')
   try {
     return { observer, event: toEvent(row) }
