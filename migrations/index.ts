@@ -16,6 +16,7 @@ import { claimTokens } from './013-claim-tokens.js'
 import { observerRowVersion } from './014-observer-row-version.js'
 import { deadLetterAge } from './015-dead-letter-age.js'
 import { endpointWindow } from './016-endpoint-window.js'
+import { jobs } from './018-jobs.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -34,6 +35,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '013-claim-tokens': claimTokens(schema),
     '014-observer-row-version': observerRowVersion(schema),
     '015-dead-letter-age': deadLetterAge(schema),
-    '016-endpoint-window': endpointWindow(schema)
+    '016-endpoint-window': endpointWindow(schema),
+    '018-jobs': jobs(schema)
   }
 }

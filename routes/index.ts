@@ -12,9 +12,11 @@ import { deadLetterRoutes } from './dead-letters.js'
 import { dryRunRoutes } from './dry-run.js'
 import { endpointRoutes } from './endpoints.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
+import { jobRoutes } from './jobs.js'
 import { logRoutes } from './logs.js'
 import { metricsRoutes } from './metrics.js'
 import { observerRoutes } from './observers.js'
+import { replayRoutes } from './replay.js'
 import { runtimeHealthRoutes, runtimeRoutes } from './runtime.js'
 import { statsRoutes } from './stats.js'
 import { throughputRoutes } from './throughput.js'
@@ -58,5 +60,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     await secured.register(endpointRoutes)
     await secured.register(changeLogRoutes)
     await secured.register(captureRoutes)
+    await secured.register(jobRoutes)
+    await secured.register(replayRoutes)
   })
 }

@@ -28,6 +28,7 @@ import type { ChangeLogReader } from './read-path/reading.js'
 import { maintenanceLoop } from './retention.js'
 import { HandedOverAttempts } from './stored/handover.js'
 import { retryLoop } from './stored/retry-worker.js'
+import { jobLoop } from './jobs/worker.js'
 import { Waker } from './primitives/waker.js'
 import { Throughput, throughputLoop, type ThroughputView } from './throughput.js'
 
@@ -65,6 +66,8 @@ export interface ObserversApi {
     /** closes the circuit; with enableObservers, re-enables the observers its disabling disabled */
     reset: (endpoint: string, enableObservers: boolean) => Promise<{ closed: boolean }>
   }
+  /** a job was queued or resumed: this instance's job worker looks for it now */
+  wakeJobs: () => void
   /** change-log rows in flight right now (this process) */
   inFlight: () => number
   /** deliveries per second and lag over the last `seconds` seconds, every instance's (the console's overview) */
@@ -109,6 +112,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const retryWaker = new Waker()
   const releaseWaker = new Waker()
   const endpointWaker = new Waker()
+  const jobWaker = new Waker()
   // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
   const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
   const readLoop = new ReadLoop(ctx, connection, new HandedOverAttempts(ctx, { onRetriesScheduled }, (): LeaseFence => readLoop.lease()), {
@@ -140,7 +144,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         onError: (err) => { recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying') }
       }, abort.signal),
       maintenanceLoop(ctx, requestReload, abort.signal),
-      throughputLoop(throughput, currentReader, abort.signal)
+      throughputLoop(throughput, currentReader, abort.signal),
+      jobLoop(ctx, jobWaker, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }
   }
@@ -164,6 +169,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     retryWaker.wake()
     releaseWaker.wake()
     endpointWaker.wake()
+    jobWaker.wake()
     const drained = Promise.all(loops)
     const deadline = new AbortController()
     await Promise.race([drained, sleep(rt.shutdownTimeoutMs, undefined, { signal: deadline.signal }).catch(() => {})])
@@ -214,6 +220,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         return result
       }
     },
+    wakeJobs: () => { jobWaker.wake() },
     inFlight: () => readLoop.pipeline.rows,
     throughput: async (seconds) => await throughput.view(seconds)
   }
