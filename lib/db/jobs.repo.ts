@@ -74,14 +74,13 @@ export async function listJobs (db: Db, schema: string, filter: JobFilter, limit
 /**
  * An operator's move (pause, resume, cancel): the job after it, or undefined when the table
  * refuses it from the job's status (or the job is not there). A final status records its time.
+ * The claim stays: the worker commits the step in flight, then sees the status and lets go.
  */
 export async function moveJob (db: Db, schema: string, id: string, move: JobMove, scope?: TenantScope): Promise<JobRow | undefined> {
   const to = targetOf(move)
   const { rows } = await sql<JobRow>`update ${table(schema)}
     set status = ${to}, updated_at = now(),
-        finished_at = case when ${to} in ('done', 'failed', 'cancelled') then now() else finished_at end,
-        claimed_by = case when ${to} = 'running' then claimed_by else null end,
-        claimed_until = case when ${to} = 'running' then claimed_until else null end
+        finished_at = case when ${to} in ('done', 'failed', 'cancelled') then now() else finished_at end
     where id = ${id} and status = any(${movableFrom(move)}::text[]) and ${scoped(scope)}
     returning ${columns}`.execute(db)
   return rows[0]

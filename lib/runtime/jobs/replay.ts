@@ -16,8 +16,11 @@ import { buildMatcher } from '../observers/matcher.js'
 import { keyOf, settleGroups, stateOf, type GroupResult, type OrderedGroup } from '../read-path/ordering.js'
 import { JobFailure, runBounded, type JobRunner, type StepResult } from './job-step.js'
 
-/** Rows per step: the job checks its status (pause, cancel) and commits its cursor this often. */
-export const REPLAY_CHUNK = 100
+/**
+ * Rows per step: the job commits its cursor and reads its status (pause, cancel) after each, so
+ * a step is kept to a few deliveries per slot, at most 100 rows.
+ */
+export const replayChunk = (slots: number): number => Math.min(100, slots * 8)
 
 export const replayRunner: JobRunner = {
   async step (ctx, job, slots): Promise<StepResult> {
@@ -26,7 +29,7 @@ export const replayRunner: JobRunner = {
     const observer = (await findObserversById(ctx.db, [window.observer_id])).get(window.observer_id)
     if (observer === undefined || observer.deleted_at !== null) throw new JobFailure('the observer was deleted')
     if (!observer.enabled) throw new JobFailure('the observer was disabled')
-    const { rows, heldBack } = await readReplayChunk(ctx.db, ctx.schema, window, at, REPLAY_CHUNK)
+    const { rows, heldBack } = await readReplayChunk(ctx.db, ctx.schema, window, at, replayChunk(slots))
     if (rows.length === 0) return { cursor: { ...at }, done: 0, failed: 0, finished: !heldBack, idle: heldBack }
     const last = rows[rows.length - 1]
     const cursor = { txid: last.txid, id: String(last.pk_entity_change_log) }
