@@ -47,7 +47,7 @@ function unsavedObserver (app: FastifyInstance, body: Static<typeof CreateObserv
 function eventFrom (input: Static<typeof DryRunEventSchema>, scope: TenantScope | undefined): ObserverEvent {
   const type = input.event_type.toUpperCase() as ModificationType
   const data = input.data ?? null
-  const before = type === 'INSERT' ? null : input.before ?? null
+  const before = type === 'INSERT' || type === 'READ' ? null : input.before ?? null
   const changes = input.changes !== undefined ? input.changes : type === 'UPDATE' && before !== null ? diffImages(before, data) : null
   return {
     event_id: randomUUID(),

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ResolvedOptions } from '../lib/options.js'
 import { authHook } from './auth.js'
+import { backfillRoutes } from './backfill.js'
 import { blockedKeyRoutes } from './blocked-keys.js'
 import { captureRoutes } from './captures.js'
 import { changeLogRoutes } from './changelog.js'
@@ -62,5 +63,6 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     await secured.register(captureRoutes)
     await secured.register(jobRoutes)
     await secured.register(replayRoutes)
+    await secured.register(backfillRoutes)
   })
 }

@@ -13,20 +13,23 @@ class ClaimLost extends Error {}
 
 const EMPTY: Settlement = { logs: [], retries: [], deadLetters: [], holds: [], parked: [] }
 
-/** The job's status after the step (an operator may have moved it), or undefined when the claim was lost (nothing written). */
-export async function commitStep (db: Kysely<Database>, schema: string, job: { pk: string, token: string, leaseMs: number, listenerId: string }, step: StepResult): Promise<JobStatus | undefined> {
+/**
+ * The job's status after the step (an operator may have moved it) and the step as committed (its
+ * own writes may have moved the cursor), or undefined when the claim was lost (nothing written).
+ */
+export async function commitStep (db: Kysely<Database>, schema: string, job: { pk: string, token: string, leaseMs: number, listenerId: string }, planned: StepResult): Promise<{ status: JobStatus, step: StepResult } | undefined> {
   try {
     return await db.transaction().execute(async (trx) => {
-      const settlement = step.settlement ?? EMPTY
+      const settlement = planned.settlement ?? EMPTY
       // first, before any retry row is locked (as stored.repo.ts does)
       const reopened = await endpointsReopened(trx, settlement.retries)
+      const step = planned.write === undefined ? planned : { ...planned, ...await planned.write(trx) }
       const status = await recordProgress(trx, schema, job.pk, job.token, { cursor: step.cursor, done: step.done, failed: step.failed, leaseMs: job.leaseMs })
       if (status === undefined) throw new ClaimLost()
       await writeSettlement(trx, schema, settlement, reopened)
-      if (step.write !== undefined) await step.write(trx)
       // the reader keeps held keys in memory: a rewind reloads them (and the release loop then runs)
       if (step.holds === true) await sql`select pg_notify(${checkpointChannel(schema)}, ${job.listenerId})`.execute(trx)
-      return status
+      return { status, step }
     })
   } catch (err) {
     if (err instanceof ClaimLost) return undefined

@@ -49,3 +49,16 @@ export const JobCreatedSchema = Type.Object({ job_id: UuidSchema }, { title: 'Jo
 export const JobEstimateSchema = Type.Object({
   total: Type.Number({ description: 'Rows the job would go through now (for a replay: before conditions are evaluated)' })
 }, { title: 'JobEstimate' })
+
+const Scalar = Type.Union([Type.String({ maxLength: 10_000 }), Type.Number(), Type.Boolean()])
+
+export const BackfillBodySchema = Type.Object({
+  filter: Type.Optional(Type.Array(Type.Object({
+    column: Type.String({ minLength: 1, maxLength: 63, description: 'A column of the table' }),
+    op: Type.Union([Type.Literal('='), Type.Literal('!='), Type.Literal('<'), Type.Literal('<='), Type.Literal('>'), Type.Literal('>='), Type.Literal('in')]),
+    value: Type.Union([Scalar, Type.Array(Scalar, { minItems: 1, maxItems: 1000 })], { description: 'A list for `in`, one value otherwise; bound as a parameter of the column\'s type' })
+  }, { additionalProperties: false }), { maxItems: 20, description: 'All must hold' })),
+  entity_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Default: the capture\'s entity type, else the table name' })),
+  chunk_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 500, description: 'Rows per transaction' })),
+  dry_run: Type.Optional(Type.Boolean({ default: false, description: 'Answer how many rows it would write, and do nothing' }))
+}, { additionalProperties: false })

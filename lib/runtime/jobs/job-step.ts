@@ -14,8 +14,8 @@ export interface StepResult {
   failed: number
   /** what the step's deliveries owe (log rows, retries, dead letters, holds, parks) */
   settlement?: Settlement
-  /** the step's own writes, in the transaction that moves the cursor */
-  write?: (trx: Transaction<Database>) => Promise<void>
+  /** the step's own writes, in the transaction that moves the cursor; what they did overrides the fields above */
+  write?: (trx: Transaction<Database>) => Promise<Partial<Pick<StepResult, 'cursor' | 'done' | 'finished' | 'idle'>>>
   /** the step wrote holds of an ordered observer's keys: the reader reloads them */
   holds?: boolean
   /** nothing is left: the job is done */

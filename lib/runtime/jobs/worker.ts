@@ -57,12 +57,12 @@ async function runJob (ctx: RuntimeContext, job: JobRow, token: string, waker: W
         await endClaim(ctx.db, ctx.schema, job.pk, token, 'release')
         return
       }
-      const step = await RUNNERS[job.kind].step(ctx, current, jobSlots(ctx))
-      const status = await commitStep(ctx.db, ctx.schema, claim, step)
-      if (status === undefined) {
+      const committed = await commitStep(ctx.db, ctx.schema, claim, await RUNNERS[job.kind].step(ctx, current, jobSlots(ctx)))
+      if (committed === undefined) {
         ctx.log.warn(ids, 'job step not committed: the job\'s claim passed to another instance')
         return
       }
+      const { status, step } = committed
       if (status !== 'running') {
         await endClaim(ctx.db, ctx.schema, job.pk, token, 'release')
         ctx.log.info({ ...ids, status }, 'job stopped by an operator')
