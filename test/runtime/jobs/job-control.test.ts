@@ -50,3 +50,28 @@ t.test('a paused job stops after its step and resumes from its cursor; a cancell
   t.ok(cancelled.done < N)
   t.match((await call(app, 'POST', `/jobs/${second}/resume`)).json(), { statusCode: 409 })
 })
+
+t.test('a replay to a slow endpoint keeps to its share of the slots; the live stream keeps the rest', async (t) => {
+  let active = 0
+  let most = 0
+  const slow = await startHttpTarget(t, (_req, res) => {
+    most = Math.max(most, ++active)
+    setTimeout(() => { active--; res.writeHead(200).end() }, 200)
+  })
+  const live = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { concurrency: 8 } })
+  const replayed = await createObserver(app, { name: 'replayed', entity_type: 'order', actions: [{ type: 'webhook', url: slow.url }] })
+  await insertChanges(pool, schema, 20)
+  await slow.waitFor(20, 20_000)
+  t.ok(most > 2, 'the read path used more than a job\'s share')
+  await eventually(() => active === 0, 10_000, 'the live deliveries end')
+  most = 0
+  const { job_id: id } = (await call(app, 'POST', `/${replayed.id}/replay`, { after_cursor: 0 })).json()
+  await slow.waitFor(22, 10_000)
+  await createObserver(app, { name: 'live', entity_type: 'payment', actions: [{ type: 'webhook', url: live.url }] })
+  await insertChanges(pool, schema, 3, 'payment')
+  await live.waitFor(3, 10_000)
+  t.equal((await job(app, id)).status, 'running', 'live events were delivered while the replay still ran')
+  t.equal(most, 2, 'the replay had at most a quarter of concurrency 8 in flight')
+  await call(app, 'DELETE', `/jobs/${id}`)
+})
