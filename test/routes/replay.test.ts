@@ -88,3 +88,29 @@ t.test('replay requests are validated', async (t) => {
   t.match((await call(app, 'POST', `/${o.id}/replay`, {})).json(), { statusCode: 409, message: /disabled/ })
   t.equal((await call(app, 'GET', '/jobs/00000000-0000-0000-0000-000000000000')).statusCode, 404)
 })
+
+t.test('an ordered observer\'s replay runs one key at a time; behind a failing event the rest of its key is parked and released in order', async (t) => {
+  let failing = false
+  const sink = await startHttpTarget(t, (req, res) => {
+    res.writeHead(failing && req.json?.entity_id === 'k1' ? 503 : 200).end()
+  })
+  const { app, pool, schema } = await build(t)
+  const o = await createObserver(app, {
+    entity_type: 'orders', ordering: 'entity', retry_config: { max_attempts: 5, initial_delay_ms: 100, max_delay_ms: 200 }, actions: [{ type: 'webhook', url: sink.url }]
+  })
+  const { rows } = await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'orders', k, 'UPDATE', jsonb_build_object('n', n) from (values ('k1', 1), ('k2', 1), ('k1', 2), ('k1', 3)) v(k, n) returning pk_entity_change_log::text as id`)
+  t.equal(rows.length, 4)
+  await sink.waitFor(4)
+  failing = true
+  const res = await call(app, 'POST', `/${o.id}/replay`, { after_cursor: 0 })
+  const job = await jobDone(app, res.json().job_id)
+  t.match(job, { done: 4, failed: 1 })
+  const parked = await pool.query(`select event->'data'->>'n' as n from "${schema}".tb_observer_parked order by pk_observer_parked`)
+  t.same(parked.rows.map((r) => r.n), ['2', '3'], 'the rest of the failing key waits, in order')
+  failing = false
+  await eventually(() => sink.received.filter((r) => r.json.entity_id === 'k1').length >= 7 || undefined, 20_000, 'the key is released')
+  const k1 = sink.received.slice(4).filter((r) => r.json.entity_id === 'k1' && r.json !== undefined).map((r) => r.json.data.n)
+  t.same(k1.filter((n, i) => n !== k1[i + 1]), [1, 2, 3], 'the key\'s replayed events arrived in commit order, the first retried until it succeeded')
+  t.same(sink.received.slice(4).filter((r) => r.json.entity_id === 'k2').map((r) => r.json.data.n), [1], 'the other key went at once')
+})
