@@ -9,7 +9,8 @@ import type { Sink } from '../sink-client.js'
 import { round } from '../stats.js'
 import { steady, type SteadyResult } from './steady.js'
 
-const CHUNK = 500
+/** the route's default chunk_size */
+const CHUNK = 100
 
 export interface BackfillResult {
   rows: number

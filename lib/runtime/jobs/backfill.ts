@@ -5,8 +5,11 @@
 import { waitForRunningTransactions, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
 import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
 
-/** Rows per chunk unless the request says otherwise. */
-export const BACKFILL_CHUNK = 500
+/**
+ * Rows per chunk unless the request says otherwise. While a chunk's transaction is open the reader
+ * cannot read past it (its horizon): a small chunk keeps the live stream's wait short.
+ */
+export const BACKFILL_CHUNK = 100
 /** How long a chunk waits for transactions older than its own before it tries again later. */
 const OLDER_WAIT_MS = 1000
 
