@@ -2,9 +2,9 @@
 //   [--runtime '{"batchSize":500}'] [--cpu-prof] [--otel]`
 import type { ObserverPluginOptions } from '../index.js'
 
-export const SCENARIOS = ['backlog', 'backlog-1m', 'nats', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery', 'size', 'many-observers', 'retention'] as const
+export const SCENARIOS = ['backlog', 'backlog-1m', 'nats', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery', 'size', 'many-observers', 'retention', 'backfill'] as const
 export type ScenarioName = typeof SCENARIOS[number]
-const NAMED_ONLY: readonly ScenarioName[] = ['backlog-1m', 'nats', 'size', 'many-observers', 'retention']
+const NAMED_ONLY: readonly ScenarioName[] = ['backlog-1m', 'nats', 'size', 'many-observers', 'retention', 'backfill']
 
 export interface BenchArgs {
   scenarios: ScenarioName[]
@@ -17,10 +17,12 @@ export interface BenchArgs {
   heapProf: boolean
   compiled: boolean
   otel: boolean
+  /** rows of the backfill scenario's table (default 1 000 000, 100 000 with --quick) */
+  rows?: number
 }
 
 export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [options]
-  (no scenario: all of them but backlog-1m, nats, size, many-observers and retention; the ceilings run whenever backlog or fanout does;
+  (no scenario: all of them but backlog-1m, nats, size, many-observers, retention and backfill; the ceilings run whenever backlog or fanout does;
    nats needs Debian's nats-server: \`npm run bench -- backlog nats\` gives its ratio to the backlog)
   --quick             small sizes, for a smoke run (results file marked -quick)
   --no-ceilings       skip the HTTP and Postgres ceilings
@@ -31,6 +33,7 @@ export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [opti
                       (faster to start; tsx adds CPU and ~45 MB RSS a deployment does not pay)
   --cpu-prof          CPU-profile each scenario's measured window (bench/profiles/), print the top self times
   --heap-prof         sample allocations over the same windows, print the top allocation sites
+  --rows N            rows of the backfill scenario's table (1 000 000; 100 000 with --quick)
   --otel              run the backlog a second time with an OpenTelemetry SDK registered (spans to a
                       no-op exporter), after the plain one: the spans' cost, in the same run
 env: BENCH_DATABASE_URL  use this database instead of starting an embedded PostgreSQL`
@@ -54,6 +57,7 @@ export function parseArgs (argv: string[]): BenchArgs {
     else if (arg === '--keep-schemas') args.keepSchemas = true
     else if (arg === '--log-level') args.logLevel = value()
     else if (arg === '--runtime') args.runtime = JSON.parse(value())
+    else if (arg === '--rows') args.rows = Number.parseInt(value(), 10)
     else if ((SCENARIOS as readonly string[]).includes(arg)) args.scenarios.push(arg as ScenarioName)
     else throw new Error(`unknown argument ${arg}\n${USAGE}`)
   }

@@ -17,6 +17,7 @@ import type { FirstDeliveryResult } from './scenarios/first-delivery.js'
 import type { SizeResult } from './scenarios/size.js'
 import type { ManyObserversResult } from './scenarios/many-observers.js'
 import type { RetentionResult } from './scenarios/retention.js'
+import type { BackfillResult } from './scenarios/backfill.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
 
@@ -44,6 +45,8 @@ export interface Results {
   many_observers?: ManyObserversResult
   /** issue 25, only when named: the steady load while retention removes a backlog */
   retention?: RetentionResult
+  /** issue 27, only when named: a backfill job beside the steady load, and the steady load alone */
+  backfill?: BackfillResult
   ceiling_http?: HttpCeiling
   /** the same client with as many in flight as one endpoint may have (maxInFlightPerEndpoint) */
   ceiling_http_endpoint?: HttpCeiling
@@ -100,7 +103,7 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size, many_observers: r.many_observers, retention: r.retention },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size, many_observers: r.many_observers, retention: r.retention, backfill: r.backfill },
     ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),

@@ -16,6 +16,7 @@ import { findPostmaster } from './cpu.js'
 import { describeMachine, loadAverage } from './machine.js'
 import { buildReport, saveReport, type Results } from './report.js'
 import { admin } from './scenarios/admin.js'
+import { backfill } from './scenarios/backfill.js'
 import { backlog, backlogMillion } from './scenarios/backlog.js'
 import { deadEndpoint } from './scenarios/dead-endpoint.js'
 import { fanout } from './scenarios/fanout.js'
@@ -146,7 +147,8 @@ async function main (): Promise<number> {
       'first-delivery': [['first_delivery', async () => { results.first_delivery = await firstDelivery(ctx, s) }]],
       size: [['size', async () => { results.size = await size(ctx, s) }]],
       'many-observers': [['many_observers', async () => { results.many_observers = await manyObservers(ctx, s) }]],
-      retention: [['retention', async () => { results.retention = await retention(ctx, s) }]]
+      retention: [['retention', async () => { results.retention = await retention(ctx, s) }]],
+      backfill: [['backfill', async () => { results.backfill = await backfill(ctx, s, args.rows) }]]
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {

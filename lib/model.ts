@@ -1,8 +1,9 @@
 // Domain types shared by the runtime, the actions and the admin API.
 // JSON shapes are snake_case, as stored and as served.
 
-export type ModificationType = 'INSERT' | 'UPDATE' | 'DELETE' | 'CUSTOM'
-export const MODIFICATION_TYPES: readonly ModificationType[] = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM']
+/** READ: a row as it stood when a backfill read it (SPEC 9.4) */
+export type ModificationType = 'INSERT' | 'UPDATE' | 'DELETE' | 'CUSTOM' | 'READ'
+export const MODIFICATION_TYPES: readonly ModificationType[] = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM', 'READ']
 
 export type JsonObject = { [key: string]: unknown }
 

@@ -17,6 +17,7 @@ import { observerRowVersion } from './014-observer-row-version.js'
 import { deadLetterAge } from './015-dead-letter-age.js'
 import { endpointWindow } from './016-endpoint-window.js'
 import { changeOrder } from './017-change-order.js'
+import { jobs } from './018-jobs.js'
 import { releasableKeys } from './019-releasable-keys.js'
 import { partitions } from './020-partitions.js'
 
@@ -39,6 +40,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '015-dead-letter-age': deadLetterAge(schema),
     '016-endpoint-window': endpointWindow(schema),
     '017-change-order': changeOrder(schema),
+    '018-jobs': jobs(schema),
     '019-releasable-keys': releasableKeys(schema),
     '020-partitions': partitions(schema)
   }

@@ -1,15 +1,29 @@
 // The change log (browse) and listener checkpoints (read; move to replay).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Kysely } from 'kysely'
 import { browseChangeLog } from '../lib/db/changelog-browse.repo.js'
-import { START, positionOf } from '../lib/db/change-log.repo.js'
+import { START, positionOf, type Position } from '../lib/db/change-log.repo.js'
+import { removeCheckpoint } from '../lib/db/checkpoint-removal.repo.js'
 import { getCheckpoint, moveCheckpoint, type Checkpoint } from '../lib/db/checkpoint.repo.js'
-import { NotFoundError, ValidationError } from '../lib/errors.js'
+import type { Database } from '../lib/db/types.js'
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js'
 import {
-  ChangeLogPageSchema, ChangeLogQuerySchema, CheckpointSchema, ListenerParamsSchema, MoveCheckpointSchema, bodyErrors, errors
+  ChangeLogPageSchema, ChangeLogQuerySchema, CheckpointSchema, ListenerParamsSchema, MoveCheckpointSchema, NoContentSchema, bodyErrors, errors
 } from './schemas.js'
+import { cursorText } from './schemas/cursor-input.js'
 import { requireInstanceWide, scopeOf } from './tenancy.js'
 
 const tags = ['change-log']
+
+/** A page cursor (`<txid>:<id>`), or a bare change-log id: after that row's place in commit order. */
+async function positionAfter (db: Kysely<Database>, cursor: string | undefined): Promise<Position> {
+  if (cursor === undefined || cursor === '0') return START
+  const [txid, id] = cursor.split(':')
+  if (id !== undefined) return { txid, id }
+  const position = await positionOf(db, cursor)
+  if (position === undefined) throw new ValidationError(`querystring/after_cursor: no change-log row has id ${cursor} (pass an entry's cursor)`)
+  return position
+}
 
 const serve = (c: Checkpoint) => ({
   listener_id: c.listener_id,
@@ -26,13 +40,15 @@ export const changeLogRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listChangeLog',
       tags,
-      summary: 'Change-log rows after a change-log id, in id order (with a tenant resolver: the tenant\'s rows)',
+      summary: 'Change-log rows after a cursor, in the reader\'s commit order (with a tenant resolver: the tenant\'s rows)',
+      description: 'Pages never skip a row that commits late: only rows of transactions that have all ended are served, so an open ' +
+        'transaction holds back the rows committed after it began until it ends.',
       querystring: ChangeLogQuerySchema,
       response: { 200: ChangeLogPageSchema, ...errors() }
     }
   }, async (request) => {
     const q = request.query
-    const page = await browseChangeLog(db, q.after_cursor ?? '0', q.limit, q.object_type, await scopeOf(app, request))
+    const page = await browseChangeLog(db, await positionAfter(db, q.after_cursor), q.limit, q.object_type, await scopeOf(app, request))
     return { entries: page.entries, next_cursor: page.next }
   })
 
@@ -63,9 +79,27 @@ export const changeLogRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     requireInstanceWide(await scopeOf(app, request), 'moving a checkpoint')
-    const cursor = request.body.after_cursor
+    const cursor = cursorText(request.body.after_cursor)
     const position = cursor === '0' ? START : await positionOf(db, cursor)
     if (position === undefined) throw new ValidationError(`body/after_cursor: no change-log row has id ${cursor}`)
     return serve(await moveCheckpoint(db, app.observers.schema, request.params.listener_id, position))
+  })
+
+  app.delete('/checkpoint/:listener_id', {
+    schema: {
+      operationId: 'deleteCheckpoint',
+      tags,
+      summary: 'Remove an abandoned listener\'s checkpoint, so it no longer holds the change-log retention back',
+      description: '409 while an instance reads that listener (holds its lease); a listener started again later begins at the start of the log. ' +
+        'Refused (403) to a tenant\'s request.',
+      params: ListenerParamsSchema,
+      response: { 204: NoContentSchema, ...errors(403, 404, 409) }
+    }
+  }, async (request, reply) => {
+    requireInstanceWide(await scopeOf(app, request), 'removing a checkpoint')
+    const removal = await removeCheckpoint(db, app.observers.schema, request.params.listener_id)
+    if (removal === 'unknown') throw new NotFoundError('checkpoint')
+    if (removal === 'running') throw new ConflictError(`listener ${request.params.listener_id} is running (an instance holds its lease): stop it first`)
+    return await reply.code(204).send(null)
   })
 }

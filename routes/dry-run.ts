@@ -14,6 +14,7 @@ import { explainMatch } from '../lib/runtime/observers/matcher.js'
 import { checkObserverInput } from './observer-input.js'
 import { DryRunBodySchema, DryRunResultSchema, bodyErrors, type CreateObserverSchema, type DryRunEventSchema } from './schemas.js'
 import { scopeOf } from './tenancy.js'
+import { cursorText } from './schemas/cursor-input.js'
 
 type DryRunBody = Static<typeof DryRunBodySchema>
 
@@ -46,7 +47,7 @@ function unsavedObserver (app: FastifyInstance, body: Static<typeof CreateObserv
 function eventFrom (input: Static<typeof DryRunEventSchema>, scope: TenantScope | undefined): ObserverEvent {
   const type = input.event_type.toUpperCase() as ModificationType
   const data = input.data ?? null
-  const before = type === 'INSERT' ? null : input.before ?? null
+  const before = type === 'INSERT' || type === 'READ' ? null : input.before ?? null
   const changes = input.changes !== undefined ? input.changes : type === 'UPDATE' && before !== null ? diffImages(before, data) : null
   return {
     event_id: randomUUID(),
@@ -75,7 +76,7 @@ async function resolve (app: FastifyInstance, body: DryRunBody, scope: TenantSco
     if (observer === undefined) throw new NotFoundError('observer')
   }
   if (body.event !== undefined) return { observer, event: eventFrom(body.event, scope) }
-  const row = await findChangeLogRow(app.observers.db, body.change_log_id as string, scope)
+  const row = await findChangeLogRow(app.observers.db, cursorText(body.change_log_id as string | number), scope)
   if (row === undefined) throw new NotFoundError('change-log row')
   try {
     return { observer, event: toEvent(row) }

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ResolvedOptions } from '../lib/options.js'
 import { authHook } from './auth.js'
+import { backfillRoutes } from './backfill.js'
 import { blockedKeyRoutes } from './blocked-keys.js'
 import { captureRoutes } from './captures.js'
 import { changeLogRoutes } from './changelog.js'
@@ -12,9 +13,11 @@ import { deadLetterRoutes } from './dead-letters.js'
 import { dryRunRoutes } from './dry-run.js'
 import { endpointRoutes } from './endpoints.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
+import { jobRoutes } from './jobs.js'
 import { logRoutes } from './logs.js'
 import { metricsRoutes } from './metrics.js'
 import { observerRoutes } from './observers.js'
+import { replayRoutes } from './replay.js'
 import { runtimeHealthRoutes, runtimeRoutes } from './runtime.js'
 import { statsRoutes } from './stats.js'
 import { throughputRoutes } from './throughput.js'
@@ -58,5 +61,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     await secured.register(endpointRoutes)
     await secured.register(changeLogRoutes)
     await secured.register(captureRoutes)
+    await secured.register(jobRoutes)
+    await secured.register(replayRoutes)
+    await secured.register(backfillRoutes)
   })
 }

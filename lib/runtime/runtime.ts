@@ -25,6 +25,7 @@ import type { ChangeLogReader } from './read-path/reading.js'
 import { maintenanceLoop } from './retention.js'
 import { retryLoop } from './stored/retry-worker.js'
 import { checkPartitions, partitionedStreams, wholeStream, type StreamHooks } from './streams.js'
+import { jobLoop } from './jobs/worker.js'
 import { Waker } from './primitives/waker.js'
 import { Throughput, throughputLoop, type ThroughputView } from './throughput.js'
 
@@ -62,6 +63,8 @@ export interface ObserversApi {
     /** closes the circuit; with enableObservers, re-enables the observers its disabling disabled */
     reset: (endpoint: string, enableObservers: boolean) => Promise<{ closed: boolean }>
   }
+  /** a job was queued or resumed: this instance's job worker looks for it now */
+  wakeJobs: () => void
   /** change-log rows in flight right now (this process) */
   inFlight: () => number
   /** deliveries per second and lag over the last `seconds` seconds, every instance's (the console's overview) */
@@ -107,6 +110,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const gauges = sharedGauges(ctx, currentReader)
   const retryWaker = new Waker()
   const endpointWaker = new Waker()
+  const jobWaker = new Waker()
   // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it
   const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
   const hooks: StreamHooks = { onObserversChanged: requestReload, onRetriesScheduled, onEndpointsChanged: () => { endpointWaker.wake() } }
@@ -135,7 +139,8 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         onError: (err) => { recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying') }
       }, abort.signal),
       maintenanceLoop(ctx, requestReload, abort.signal),
-      throughputLoop(throughput, currentReader, abort.signal)
+      throughputLoop(throughput, currentReader, abort.signal),
+      jobLoop(ctx, jobWaker, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }
   }
@@ -158,6 +163,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
     streams.wake()
     retryWaker.wake()
     endpointWaker.wake()
+    jobWaker.wake()
     const drained = Promise.all(loops)
     const deadline = new AbortController()
     await Promise.race([drained, sleep(rt.shutdownTimeoutMs, undefined, { signal: deadline.signal }).catch(() => {})])
@@ -208,6 +214,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         return result
       }
     },
+    wakeJobs: () => { jobWaker.wake() },
     inFlight: () => streams.inFlight(),
     throughput: async (seconds) => await throughput.view(seconds)
   }

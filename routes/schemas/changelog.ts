@@ -1,11 +1,16 @@
 // The change log, listener checkpoints and the capture trigger.
 import { Type } from 'typebox'
-import { ChangeLogIdSchema, DateTimeSchema, JsonObjectSchema, Nullable, UuidSchema } from './common.js'
+import { ChangeLogIdInput } from './cursor-input.js'
+import { DateTimeSchema, JsonObjectSchema, Nullable, UuidSchema } from './common.js'
 
 const Json = Nullable(JsonObjectSchema)
 
 export const ChangeLogQuerySchema = Type.Object({
-  after_cursor: Type.Optional(ChangeLogIdSchema),
+  after_cursor: Type.Optional(Type.String({
+    pattern: '^(0|[1-9][0-9]{0,17}|[0-9]{1,20}:[1-9][0-9]{0,18})$',
+    description: 'An entry\'s cursor (`<txid>:<id>`, as next_cursor gives it): the rows after it in commit order. ' +
+      'A bare change-log id reads after that row\'s place; "0" (the default) is the start of the log'
+  })),
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   object_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 }))
 }, { additionalProperties: false })
@@ -26,9 +31,17 @@ export const ChangeLogEntrySchema = Type.Object({
   created_at: DateTimeSchema
 }, { title: 'ChangeLogEntry' })
 
+export const PagedChangeLogEntrySchema = Type.Object({
+  ...ChangeLogEntrySchema.properties,
+  cursor: Type.String({ description: 'This row\'s place in commit order (`<txid>:<id>`): pass it as after_cursor to read on after it' })
+}, { title: 'PagedChangeLogEntry' })
+
 export const ChangeLogPageSchema = Type.Object({
-  entries: Type.Array(ChangeLogEntrySchema, { description: 'In id order' }),
-  next_cursor: Nullable(Type.String(), 'Pass as after_cursor for the next page; null on the last page')
+  entries: Type.Array(PagedChangeLogEntrySchema, {
+    description: 'In the reader\'s commit order: rows of transactions that have all ended, by (transaction id, id). ' +
+      'A row whose transaction is still open, and the rows of later transactions, come once it ends: a consumer paging the log never skips one'
+  }),
+  next_cursor: Nullable(Type.String(), 'Pass as after_cursor for the next page; null on the last page (to wait for more, pass the last entry\'s cursor later)')
 }, { title: 'ChangeLogPage' })
 
 export const ListenerParamsSchema = Type.Object({
@@ -44,10 +57,7 @@ export const CheckpointSchema = Type.Object({
 }, { title: 'Checkpoint' })
 
 export const MoveCheckpointSchema = Type.Object({
-  after_cursor: Type.String({
-    pattern: '^(0|[1-9][0-9]{0,17})$',
-    description: 'A change-log id; rows after it are read again with their original idempotency keys. "0" = the start of the log'
-  })
+  after_cursor: ChangeLogIdInput('A change-log id; rows after it are read again with their original idempotency keys. "0" = the start of the log')
 }, { additionalProperties: false })
 
 const Identifier = Type.String({ minLength: 1, maxLength: 63 })

@@ -1,6 +1,7 @@
 // POST /test: a dry run of one observer against one event.
 import { Type } from 'typebox'
-import { ChangeLogIdSchema, JsonObjectSchema, Nullable, UuidSchema, dateTimeInput } from './common.js'
+import { JsonObjectSchema, Nullable, UuidSchema, dateTimeInput } from './common.js'
+import { ChangeLogIdInput } from './cursor-input.js'
 import { CreateObserverSchema, EventTypeSchema } from './observers.js'
 
 const Json = Nullable(JsonObjectSchema)
@@ -25,7 +26,7 @@ export const DryRunBodySchema = Type.Object({
   observer: Type.Optional(CreateObserverSchema),
   observer_id: Type.Optional(UuidSchema),
   event: Type.Optional(DryRunEventSchema),
-  change_log_id: Type.Optional(ChangeLogIdSchema)
+  change_log_id: Type.Optional(ChangeLogIdInput('A change-log id: the row to run the observer against'))
 }, { additionalProperties: false, description: 'Exactly one of observer / observer_id and one of event / change_log_id' })
 
 export const RenderedRequestSchema = Type.Object({

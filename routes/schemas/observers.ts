@@ -5,13 +5,13 @@ import { RetryConfigSchema } from '../../lib/runtime/delivery/retry-policy.js'
 import { explainPattern } from '../../lib/schema-errors.js'
 import { DateTimeSchema, Nullable, UuidSchema } from './common.js'
 
-const EVENT_TYPES = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM']
+const EVENT_TYPES = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM', 'READ']
 const anyCase = (word: string): string => [...word].map((c) => `[${c}${c.toLowerCase()}]`).join('')
 
-/** INSERT, UPDATE, DELETE or CUSTOM in any case (stored upper-case). */
+/** INSERT, UPDATE, DELETE, CUSTOM or READ in any case (stored upper-case). */
 export const EventTypeSchema = Type.String({
-  pattern: explainPattern(`^(${EVENT_TYPES.map(anyCase).join('|')})$`, 'must be one of INSERT, UPDATE, DELETE, CUSTOM (any case)'),
-  description: 'INSERT, UPDATE, DELETE or CUSTOM, in any case; stored upper-case'
+  pattern: explainPattern(`^(${EVENT_TYPES.map(anyCase).join('|')})$`, 'must be one of INSERT, UPDATE, DELETE, CUSTOM, READ (any case)'),
+  description: 'INSERT, UPDATE, DELETE, CUSTOM or READ (a row a backfill read), in any case; stored upper-case'
 })
 
 export const ActionSchema = Type.Object({

@@ -4,7 +4,7 @@ import { migrateToLatest } from '../../lib/db/migrate.js'
 import { migrations } from '../../migrations/index.js'
 import { testPool } from '../helpers/pg.js'
 
-const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_endpoint', 'tb_observer_endpoint_window', 'tb_observer_instance', 'tb_observer_key', 'tb_observer_listener', 'tb_observer_log', 'tb_observer_parked', 'tb_observer_partition', 'tb_observer_retry', 'tb_observer_throughput', 'tb_observer_version']
+const TABLES = ['observer_checkpoints', 'tb_change_log_ahead', 'tb_entity_change_log', 'tb_observer', 'tb_observer_dead_letter', 'tb_observer_endpoint', 'tb_observer_endpoint_window', 'tb_observer_instance', 'tb_observer_job', 'tb_observer_key', 'tb_observer_listener', 'tb_observer_log', 'tb_observer_parked', 'tb_observer_partition', 'tb_observer_retry', 'tb_observer_throughput', 'tb_observer_version']
 
 t.test('migrations create every table from empty and a re-run does nothing', async (t) => {
   const { pool, schema } = await testPool(t)

@@ -47,7 +47,7 @@ t.test('console: true serves the page and its files without a token, under a str
   t.match(css.headers['content-type'], /^text\/css/)
 
   const session = await app.inject({ method: 'GET', url: '/observers/console/session' })
-  t.same(session.json(), { access: 'full', sign_in: true, jobs: false }, 'the page asks for the admin token')
+  t.same(session.json(), { access: 'full', sign_in: true, jobs: true }, 'the page asks for the admin token; the Jobs view is on')
   t.equal((await app.inject({ method: 'GET', url: '/observers' })).statusCode, 401, 'the API still wants the token')
 })
 
@@ -71,7 +71,7 @@ t.test('the host\'s access hook: none gets no console, read gets no action, full
     t.same([res.statusCode, res.json().code], [403, 'OBS_ERR_CONSOLE_ACCESS_DENIED'], `none: ${url}`)
   }
   t.same((await app.inject({ method: 'GET', url: '/observers/console/session', headers: as('viewer') })).json(),
-    { access: 'read', sign_in: true, jobs: false })
+    { access: 'read', sign_in: true, jobs: true })
 
   const read = await call(app, 'POST', '', observerBody({ name: 'by a viewer' }), as('viewer'))
   t.equal(read.statusCode, 403)

@@ -78,6 +78,7 @@ t.test('a saved observer and a change-log row can stand in for the bodies', asyn
   t.equal(changed.statusCode, 200)
   t.match(changed.json(), { matches: true, condition: true, actions: [{ index: 0, type: 'log' }] })
   t.match((await call(app, 'POST', '/test', { observer_id: saved.id, change_log_id: rows[1].id })).json(), { matches: false, reason: 'condition', condition: false })
+  t.match((await call(app, 'POST', '/test', { observer_id: saved.id, change_log_id: Number(rows[0].id) })).json(), { matches: true, condition: true }, 'an integer id is taken as well')
   t.match((await call(app, 'POST', '/test', { observer_id: saved.id, event })).json(), { matches: true })
 })
 

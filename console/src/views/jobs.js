@@ -1,5 +1,5 @@
-// Jobs (replay, redrive, backfill: SPEC 9.4): their progress and a Cancel, once the server has
-// the jobs API (the session says); until then the view says so.
+// Jobs (replay, redrive, backfill: SPEC 9.4): their progress, Pause / Resume and Cancel, once the
+// server has the jobs API (the session says); until then the view says so.
 import { useState } from 'preact/hooks'
 import { api } from '../api.js'
 import { Empty, ErrorNote, Status, TableRegion, time } from '../components.js'
@@ -23,6 +23,10 @@ function JobList ({ canAct }) {
     try { await api('DELETE', `/jobs/${job.id}`); setMessage('Cancelled.') } catch (err) { setError(err) }
     await list.reload()
   }
+  const move = async (job, action) => {
+    try { await api('POST', `/jobs/${job.id}/${action}`); setMessage(action === 'pause' ? 'Paused.' : 'Resumed.') } catch (err) { setError(err) }
+    await list.reload()
+  }
   const jobs = list.data?.jobs ?? []
   return html`
     ${dialog}
@@ -40,10 +44,13 @@ function JobList ({ canAct }) {
               <tr key=${j.id}>
                 <th scope="row">${j.kind} <span class="sub">${j.id.slice(0, 8)}</span></th>
                 <td data-label="Status">${j.status}</td>
-                <td data-label="Progress"><progress max=${j.total || 1} value=${j.done} aria-label=${`Progress of job ${j.id.slice(0, 8)}`}></progress> ${j.done}/${j.total ?? '?'}${j.failed ? `, ${j.failed} failed` : ''}</td>
+                <td data-label="Progress"><progress max=${j.total || 1} value=${j.done} aria-label=${`Progress of job ${j.id.slice(0, 8)}`}></progress> ${j.done}/${j.total ?? '?'}${j.failed ? `, ${j.failed} failed` : ''}${j.rate ? `, ${j.rate}/s` : ''}</td>
                 <td data-label="Created">${time(j.created_at)}</td>
                 <td data-label="Error">${j.error ?? ''}</td>
-                ${canAct && html`<td class="row-buttons">${ACTIVE.has(j.status) && html`<button type="button" onClick=${() => cancel(j)}>Cancel</button>`}</td>`}
+                ${canAct && html`<td class="row-buttons">
+                  ${(j.status === 'queued' || j.status === 'running') && html`<button type="button" onClick=${() => move(j, 'pause')}>Pause</button>`}
+                  ${j.status === 'paused' && html`<button type="button" onClick=${() => move(j, 'resume')}>Resume</button>`}
+                  ${ACTIVE.has(j.status) && html`<button type="button" onClick=${() => cancel(j)}>Cancel</button>`}</td>`}
               </tr>`)}
           </tbody>
         </table>

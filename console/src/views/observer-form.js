@@ -168,7 +168,7 @@ export function ObserverForm ({ observer, onDone }) {
         ${input('entity_type', 'Entity type', { help: 'Empty: every entity type' })}
         <${Field} id="observer-event_type" label="Event type" error=${errors.event_type}>
           <select id="observer-event_type" value=${values.event_type} onChange=${set('event_type')} aria-describedby=${describedBy('event_type')}>
-            <option value="">Any</option><option>INSERT</option><option>UPDATE</option><option>DELETE</option><option>CUSTOM</option>
+            <option value="">Any</option><option>INSERT</option><option>UPDATE</option><option>DELETE</option><option>CUSTOM</option><option>READ</option>
           </select>
         <//>
       </div>

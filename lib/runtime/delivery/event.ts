@@ -24,7 +24,7 @@ export class UnreadableChangeError extends Error {
   }
 }
 
-/** A row whose modification_type is none of INSERT, UPDATE, DELETE, CUSTOM. */
+/** A row whose modification_type is none of INSERT, UPDATE, DELETE, CUSTOM, READ. */
 export class UnknownModificationTypeError extends UnreadableChangeError {
   constructor (readonly modificationType: string, changeLogId: string) {
     super('UNKNOWN_MODIFICATION_TYPE', `unknown modification_type '${modificationType}' in change-log row ${changeLogId}`, changeLogId)
@@ -96,7 +96,7 @@ export function toEvent (row: ChangeLogRow): ObserverEvent {
   let before = image(row, 'object_data_before')
   checkKey(row)
   let changes: Changes | null = null
-  if (type === 'INSERT') {
+  if (type === 'INSERT' || type === 'READ') {
     before = null
   } else if (type === 'UPDATE') {
     changes = before === null ? null : diffImages(before, data)

@@ -201,7 +201,8 @@ export class ReadLoop {
         if (rt.autoReload) this.hooks.onObserversChanged()
       } else if (channel === checkpoints) {
         // not reading: taking the lease starts from the stored checkpoint anyway
-        if (payload === this.stream.id && this.state === 'reading') {
+        // the listener's name concerns each of its partitions (a job parked events: held keys reload)
+        if ((payload === this.stream.id || payload === rt.listenerId) && this.state === 'reading') {
           this.state = 'rewinding'
           this.waker.wake()
         }

@@ -149,7 +149,7 @@ t.test('an image that is not a JSON object, or a key too long to index, is refus
 t.test('a stored event is checked against its schema, never cast', async t => {
   const stored = JSON.parse(JSON.stringify(toEvent(row())))
   t.same(parseStoredEvent(stored), toEvent(row()))
-  t.same(parseStoredEvent({ ...stored, event_type: 'MERGE' }), { problem: 'stored event event_type must be one of INSERT, UPDATE, DELETE, CUSTOM' })
+  t.same(parseStoredEvent({ ...stored, event_type: 'MERGE' }), { problem: 'stored event event_type must be one of INSERT, UPDATE, DELETE, CUSTOM, READ' })
   t.same(parseStoredEvent({ ...stored, event_id: 'nope' }), { problem: 'stored event event_id must be a UUID' })
   t.same(parseStoredEvent({ ...stored, data: [1] }), { problem: 'stored event data must be object or null' })
   t.match(parseStoredEvent({ event_id: stored.event_id, event_type: 'INSERT', entity_type: 'order', entity_id: '1', timestamp: stored.timestamp }),

@@ -246,7 +246,7 @@ t.test('match agrees with a naive scan on random observers and events', async t 
   }))
   const ev = fc.record({
     entity_type: fc.constantFrom('a', 'b', 'A', 'c'),
-    event_type: fc.constantFrom('INSERT', 'UPDATE', 'DELETE', 'CUSTOM' as const),
+    event_type: fc.constantFrom('INSERT', 'UPDATE', 'DELETE', 'CUSTOM', 'READ' as const),
     tenant_id: tenant,
     x: fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 3 }))
   }).map(({ x, ...rest }) => event({ ...rest, data: x === undefined ? {} : { x } }))

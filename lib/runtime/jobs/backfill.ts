@@ -1,0 +1,42 @@
+// A backfill: an application table's existing rows written to the change log as READ rows, in
+// primary-key order, one chunk per step (at most 1 000 rows per transaction), while live writes
+// go on. The runtime then delivers them like any change. Why a READ and a live change of one key
+// end on the row's latest state: ../../db/backfill.repo.ts.
+import { waitForRunningTransactions, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
+import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
+
+/**
+ * Rows per chunk unless the request says otherwise. While a chunk's transaction is open the reader
+ * cannot read past it (its horizon): a small chunk keeps the live stream's wait short.
+ */
+export const BACKFILL_CHUNK = 100
+/** How long a chunk waits for transactions older than its own before it tries again later. */
+const OLDER_WAIT_MS = 1000
+
+export interface BackfillParams extends BackfillTarget { chunk: number }
+
+export const backfillRunner: JobRunner = {
+  async step (ctx, job): Promise<StepResult> {
+    const target = job.params as unknown as BackfillParams
+    const after = (job.cursor?.after ?? null) as string | null
+    const unchanged: StepResult = { cursor: { after }, done: 0, failed: 0, finished: false }
+    // most of the wait happens here, before the chunk's transaction holds anything back
+    if (!await waitForRunningTransactions(ctx.db, OLDER_WAIT_MS)) return { ...unchanged, idle: true }
+    return {
+      ...unchanged,
+      write: async (trx) => {
+        let written
+        try {
+          written = await writeReadChunk(trx, ctx.schema, target, after, target.chunk, OLDER_WAIT_MS)
+        } catch (err) {
+          const code = (err as { code?: string }).code
+          // the table or a column went away (42P01, 42703): the job cannot go on
+          if (code === '42P01' || code === '42703') throw new JobFailure(`${target.schema}.${target.table}: ${(err as Error).message}`)
+          throw err
+        }
+        if (written === 'busy') return { idle: true }
+        return { cursor: { after: written.last ?? after }, done: written.count, finished: written.count < target.chunk }
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// One step of a job: what a kind of job (replay.ts, backfill.ts) does per chunk, and what it hands
+// the worker to commit with the job's progress in one transaction.
+import type { Transaction } from 'kysely'
+import type { JobRow } from '../../db/jobs.repo.js'
+import type { Database } from '../../db/types.js'
+import type { Settlement } from '../../model.js'
+import type { RuntimeContext } from '../context.js'
+
+export interface StepResult {
+  /** where the next step starts */
+  cursor: Record<string, unknown>
+  /** rows the step went through, and deliveries of it that did not succeed */
+  done: number
+  failed: number
+  /** what the step's deliveries owe (log rows, retries, dead letters, holds, parks) */
+  settlement?: Settlement
+  /** the step's own writes, in the transaction that moves the cursor; what they did overrides the fields above */
+  write?: (trx: Transaction<Database>) => Promise<Partial<Pick<StepResult, 'cursor' | 'done' | 'finished' | 'idle'>>>
+  /** the step wrote holds of an ordered observer's keys: the reader reloads them */
+  holds?: boolean
+  /** nothing is left: the job is done */
+  finished: boolean
+  /** nothing to do right now (rows are held back by an open transaction): wait a moment */
+  idle?: boolean
+}
+
+export interface JobRunner {
+  step: (ctx: RuntimeContext, job: JobRow, slots: number) => Promise<StepResult>
+}
+
+/** A job that cannot go on (its observer was deleted, its table dropped): it ends `failed` with this message. */
+export class JobFailure extends Error {}
+
+/** Runs `run` over `items`, at most `slots` at once; resolves when every one has. */
+export async function runBounded<T> (items: readonly T[], slots: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await run(items[next++])
+  }
+  await Promise.all(Array.from({ length: Math.min(slots, items.length) }, lane))
+}
