@@ -8,9 +8,14 @@
 // READ COMMITTED). A live change with a lower id than X has therefore committed before the read, so
 // the READ already carries its effect and comes after it; a live change with a higher id comes
 // after the READ in the reader's order, and its after image is newer than what the READ carries.
-// Either way the last event of a key is its latest state. No row lock is taken, so live writers
-// never wait for a backfill. The wait is bounded: a transaction left open makes the step wait and
-// try again (the job's cursor does not move).
+// Either way the last event of a key is its latest state. The wait is bounded: a transaction left
+// open makes the step wait and try again (the job's cursor does not move).
+// An ordered observer gets a key's events in change-log id order (the order the row's changes were
+// made, lib/runtime/README.md): so the chunk also share-locks the rows it reads. A write in flight
+// on one of them has its change-log row already, and the READ must come after it carrying its
+// effect: the lock is not granted until that write ends, so NOWAIT turns the chunk into a retry
+// (a chunk never waits while it holds locks: no live writer can deadlock with it). A write that
+// comes later waits for the chunk's short transaction, and its change-log row follows the READ.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { Database } from './types.js'
@@ -93,11 +98,24 @@ export async function writeReadChunk (trx: Transaction<Database>, changeLogSchem
     if (Date.now() > until) return 'busy'
     await sleep(2)
   }
+  await sql`savepoint backfill_chunk`.execute(trx)
+  try {
+    return await readChunk(trx, changeLogSchema, target, after, limit)
+  } catch (err) {
+    // a row of the chunk is being written: try again later
+    if ((err as { code?: string }).code !== '55P03') throw err
+    await sql`rollback to savepoint backfill_chunk`.execute(trx)
+    return 'busy'
+  }
+}
+
+async function readChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number): Promise<{ last: string | null, count: number }> {
   const { rows: [result] } = await sql<{ last: string | null, count: number }>`
     with chunk as (
       select t.${sql.id(target.key)} as k, to_jsonb(t) as data from ${sql.id(target.schema, target.table)} t
        where ${where(target, after)}
        order by t.${sql.id(target.key)} limit ${limit}
+         for share nowait
     ), written as (
       insert into ${sql.id(changeLogSchema, 'tb_entity_change_log')} (object_type, object_id, modification_type, object_data)
       select ${target.entity_type}, data ->> ${target.id_column}, 'READ', data from chunk order by k

@@ -10,6 +10,8 @@ t.test('the change log pages in commit order, optionally by object type', async 
   const { app, pool, schema } = await build(t, { runtime: { start: false } })
   const orders = await insertChanges(pool, schema, 5, 'orders')
   const users = await insertChanges(pool, schema, 2, 'users')
+  // rows show once no transaction older than theirs is open anywhere in the database (other tests' too)
+  await eventually(async () => (await call(app, 'GET', '/changelog')).json().entries.length === 7 || undefined, 10_000, 'the rows committed and below the horizon')
   const first = await call(app, 'GET', '/changelog?limit=4')
   t.equal(first.statusCode, 200)
   const p1 = first.json()
