@@ -7,8 +7,8 @@ import { getDatabaseUrl } from './pg.js'
 
 export const PARTITIONS = 8
 
-/** Runtime options of one instance (a short lease and drain keep the tests short). */
-export const partitioned = (instanceId: string) => ({ partitions: PARTITIONS, instanceId, partitionLeaseMs: 2000, handoffDrainMs: 2000 })
+/** Runtime options of one instance: a short drain and a lease short enough for the tests, long enough for a loaded machine's pauses */
+export const partitioned = (instanceId: string) => ({ partitions: PARTITIONS, instanceId, partitionLeaseMs: 4000, handoffDrainMs: 2000 })
 
 export interface Cluster {
   sink: HttpTarget
@@ -27,7 +27,7 @@ export interface Cluster {
 export async function cluster (t: Test, observer: object = {}): Promise<Cluster> {
   const sink = await startHttpTarget(t)
   const url = await getDatabaseUrl()
-  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: PARTITIONS, partitionLeaseMs: 2000 } })
+  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: PARTITIONS, partitionLeaseMs: 4000 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], ...observer })
   let next = 0
   return {

@@ -12,7 +12,7 @@ t.test('3 instances split 8 partitions fairly and deliver each event exactly onc
   const a = await startRuntimeProcess(t, url, schema, 'default', partitioned('a'))
   await startRuntimeProcess(t, url, schema, 'default', partitioned('b'))
   await startRuntimeProcess(t, url, schema, 'default', partitioned('c'))
-  const fair = await eventually(async () => { const s = await shares(); return JSON.stringify(sorted(s)) === '[2,3,3]' ? s : undefined }, 20_000, 'a fair split')
+  const fair = await eventually(async () => { const s = await shares(); return JSON.stringify(sorted(s)) === '[2,3,3]' ? s : undefined }, 30_000, 'a fair split')
   t.same(Object.keys(fair).sort(), ['a', 'b', 'c'])
 
   await insert(1000)
@@ -56,7 +56,7 @@ t.test('a fourth instance joins and gets its share; a graceful stop hands over w
   }
   const children: ChildProcess[] = []
   for (const id of ['a', 'b', 'c']) children.push(await startRuntimeProcess(t, url, schema, 'default', partitioned(id)))
-  await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 20_000, 'a fair split')
+  await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 30_000, 'a fair split')
   const flowing = { on: true }
   const flow = (async () => { while (flowing.on) { await insertKeyed(20); await new Promise((resolve) => setTimeout(resolve, 20)) } })()
   t.teardown(() => { flowing.on = false })
