@@ -77,6 +77,8 @@ t.test('checkpoints: read, 404 unknown; PUT replays the rows after a change-log 
 t.test('a consumer paging the change log gets a row that commits late, after rows with higher ids', async (t) => {
   const { app, pool, schema } = await build(t, { runtime: { start: false } })
   const [first] = await insertChanges(pool, schema, 1, 'orders')
+  // other tests' open transactions hold the horizon too: wait for the first row to be below it
+  await eventually(async () => (await call(app, 'GET', '/changelog')).json().entries.length === 1 || undefined, 10_000, 'the first row below the horizon')
   const late = await pool.connect()
   t.teardown(() => { late.release() })
   await late.query('begin')
@@ -87,7 +89,7 @@ t.test('a consumer paging the change log gets a row that commits late, after row
   t.same(p1.entries.map((e: any) => e.id), [first], 'the row committed after the open transaction began waits for it')
   const cursor = p1.entries[0].cursor
   await late.query('commit')
-  const p2 = (await call(app, 'GET', `/changelog?after_cursor=${cursor}`)).json()
+  const p2 = await eventually(async () => { const page = (await call(app, 'GET', `/changelog?after_cursor=${cursor}`)).json(); return page.entries.length >= 2 ? page : undefined }, 10_000, 'both rows after the cursor')
   t.same(p2.entries.map((e: any) => e.id), [lateId, after], 'the late row is not skipped')
   t.equal(p2.next_cursor, null)
 })
