@@ -65,7 +65,10 @@ export class Membership {
   /** Until `signal` aborts; then every partition is handed over and this instance leaves. */
   async run (signal: AbortSignal): Promise<void> {
     const { ctx } = this
-    await ensurePartitionIndex(ctx.db, ctx.schema, this.count)
+    // CREATE INDEX CONCURRENTLY waits for every older transaction in the database: reading goes on
+    // meanwhile, along the commit-order index (slower, as correct)
+    const indexing = ensurePartitionIndex(ctx.db, ctx.schema, this.count)
+      .catch((err) => { recordError(ctx, err, { partitions: this.count }, 'building the partitions\' index failed; reading without it') })
     while (!signal.aborted) {
       try {
         await this.tick()
@@ -76,6 +79,10 @@ export class Membership {
     }
     await Promise.all([...this.running.keys()].map(async (p) => { await this.handOver(p) }))
     await Promise.all(this.handingOver)
+    // a build still waiting for an old transaction does not hold the stop up for long
+    const timer = new AbortController()
+    await Promise.race([indexing, sleep(ctx.options.runtime.handoffDrainMs, undefined, { signal: timer.signal, ref: false }).catch(() => {})])
+    timer.abort()
     await instanceGone(ctx.db, this.instanceId).catch((err) => { recordError(ctx, err, { instance_id: this.instanceId }, 'leaving the instances failed') })
   }
 

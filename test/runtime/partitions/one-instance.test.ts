@@ -10,11 +10,17 @@ t.test('alone, an instance reads every partition, and says so', async (t) => {
   const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: 4, instanceId: 'solo', partitionLeaseMs: 2000 } })
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
   await insertChanges(pool, schema, 200)
+  // a transaction holding a snapshot elsewhere: the partition index waits for it, the reading does not
+  const open = await pool.connect()
+  await open.query('begin isolation level repeatable read')
+  await open.query('select 1')
   await app.observers.start()
   await sink.waitFor(200, 30_000)
   t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 200, 'every event of every partition delivered')
   const health = await eventually(async () => { const h = await app.observers.health(); return h.partitions_held === 4 ? h : undefined }, 10_000, 'four partitions held')
   t.match(health, { reading: true, partitions_held: 4 })
+  await open.query('rollback')
+  open.release()
   // the last batches commit just after their deliveries arrive
   const instances = await eventually(async () => {
     const body = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
