@@ -6,7 +6,9 @@ import type { Test } from 'tap'
 const script = fileURLToPath(new URL('../fixtures/runtime-process.ts', import.meta.url))
 
 export async function startRuntimeProcess (t: Test, url: string, schema: string, listenerId = 'default', runtime: object = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, listenerId, JSON.stringify(runtime)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // no V8 coverage from these: a process killed with SIGKILL can leave a half-written file behind
+  const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
+  const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, listenerId, JSON.stringify(runtime)], { stdio: ['ignore', 'pipe', 'inherit'], env })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`runtime process exited early with ${code}`)))
