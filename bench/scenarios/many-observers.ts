@@ -65,7 +65,8 @@ async function insertBulk (pool: pg.Pool, schema: string, count: number, url: st
 
 async function measureSize (ctx: BenchContext, sink: Sink, count: number): Promise<SizeResult> {
   const tries = 3
-  const updates = ctx.quick ? 3 : 7
+  // the window difference carries the idle loops' noise (a few ms either way): its median needs many
+  const updates = ctx.quick ? 5 : 25
   const result = await withApp(ctx, `bench_observers_${count}`, { routes: true }, async ({ app, schema }) => {
     const began = now()
     await insertBulk(ctx.pool, schema, count, sink.url)
