@@ -35,11 +35,14 @@ t.test('a held attempt lets its batch commit and the next events through; its en
   t.same(await waiting(pool, schema, slowId), [1, 2, 3].map(() => ({ attempt_number: 1, claimed: true })), 'each held attempt waits as attempt 1, claimed by this instance')
   t.equal(held.length, 3, 'and is still in flight: nothing else ran it')
 
-  // later events go through meanwhile
+  // later events go through meanwhile (the slow endpoint answers new requests at once from here:
+  // whether fast's or slow's requests of these events arrive first is up to the event loop)
+  slow.respond = (_req, res) => { res.writeHead(200).end('ok') }
   await insertChanges(pool, schema, 2)
   await fast.waitFor(5)
+  await slow.waitFor(5)
+  t.equal(held.length, 3, 'the held attempts are still outstanding')
 
-  slow.respond = (_req, res) => { res.writeHead(200).end('ok') }
   held[0].writeHead(200).end('ok')
   held[1].writeHead(500).end('try again')
   held[2].writeHead(200).end('ok')
