@@ -18,6 +18,8 @@
 // comes later waits for the chunk's short transaction, and its change-log row follows the READ.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
+import type { Position } from './change-log.repo.js'
+import { partitionOf, partitionStreamId } from './partitions.repo.js'
 import type { Database } from './types.js'
 
 export const FILTER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in'] as const
@@ -89,7 +91,7 @@ export async function waitForRunningTransactions (db: Kysely<Database>, ms: numb
  * with a lower one runs, then writes the next `limit` rows after `after` as READ rows. The last
  * key written and the count, or 'busy' when an older transaction stayed open longer than `ms`.
  */
-export async function writeReadChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number, ms: number): Promise<{ last: string | null, count: number } | 'busy'> {
+export async function writeReadChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number, ms: number): Promise<WrittenChunk | 'busy'> {
   const { rows: [{ xid }] } = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(trx)
   const until = Date.now() + ms
   for (;;) {
@@ -100,7 +102,8 @@ export async function writeReadChunk (trx: Transaction<Database>, changeLogSchem
   }
   await sql`savepoint backfill_chunk`.execute(trx)
   try {
-    return await readChunk(trx, changeLogSchema, target, after, limit)
+    const written = await readChunk(trx, changeLogSchema, target, after, limit)
+    return { ...written, through: written.head === null ? null : { txid: xid, id: written.head } }
   } catch (err) {
     // a row of the chunk is being written: try again later
     if ((err as { code?: string }).code !== '55P03') throw err
@@ -109,8 +112,16 @@ export async function writeReadChunk (trx: Transaction<Database>, changeLogSchem
   }
 }
 
-async function readChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number): Promise<{ last: string | null, count: number }> {
-  const { rows: [result] } = await sql<{ last: string | null, count: number }>`
+export interface WrittenChunk {
+  /** the last key written, and how many rows */
+  last: string | null
+  count: number
+  /** the chunk's last change-log row in commit order (null when it wrote none) */
+  through: Position | null
+}
+
+async function readChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number): Promise<{ last: string | null, count: number, head: string | null }> {
+  const { rows: [result] } = await sql<{ last: string | null, count: number, head: string | null }>`
     with chunk as (
       select t.${sql.id(target.key)} as k, to_jsonb(t) as data from ${sql.id(target.schema, target.table)} t
        where ${where(target, after)}
@@ -119,8 +130,29 @@ async function readChunk (trx: Transaction<Database>, changeLogSchema: string, t
     ), written as (
       insert into ${sql.id(changeLogSchema, 'tb_entity_change_log')} (object_type, object_id, modification_type, object_data)
       select ${target.entity_type}, data ->> ${target.id_column}, 'READ', data from chunk order by k
-      returning 1
+      returning pk_entity_change_log
     )
-    select (select max(k)::text from chunk) as last, (select count(*)::int from written) as count`.execute(trx)
+    select (select max(k)::text from chunk) as last, (select count(*)::int from written) as count,
+           (select max(pk_entity_change_log)::text from written) as head`.execute(trx)
   return result
+}
+
+/**
+ * Whether the listener's reader (each of its partitions' streams) has read every change-log row up
+ * to `through`: a stream behind it with an unread row of its own at or before it says no. True
+ * when nobody reads the listener (no checkpoint): there is no live delivery to keep ahead of.
+ */
+export async function readerPassed (db: Kysely<Database>, schema: string, listenerId: string, partitions: number, through: Position): Promise<boolean> {
+  const streams = partitions > 1 ? Array.from({ length: partitions }, (_, n) => partitionStreamId(listenerId, n)) : [listenerId]
+  const own = partitions > 1 ? sql.raw(`${partitionOf(partitions, 'l.object_type', 'l.object_id')} = split_part(c.listener_id, '#', 2)::int`) : sql.raw('true')
+  const { rows: [{ passed }] } = await sql<{ passed: boolean }>`
+    select not exists (
+      select from ${sql.id(schema, 'observer_checkpoints')} c
+       where c.listener_id = any(${streams}::text[])
+         and (c.last_txid, c.last_change_log_id) < (${through.txid}::xid8, ${through.id}::bigint)
+         and exists (select from ${sql.id(schema, 'tb_entity_change_log')} l
+                      where (l.txid, l.pk_entity_change_log) > (c.last_txid, c.last_change_log_id)
+                        and (l.txid, l.pk_entity_change_log) <= (${through.txid}::xid8, ${through.id}::bigint)
+                        and ${own})) as passed`.execute(db)
+  return passed
 }

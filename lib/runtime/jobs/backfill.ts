@@ -2,7 +2,10 @@
 // primary-key order, one chunk per step (at most 1 000 rows per transaction), while live writes
 // go on. The runtime then delivers them like any change. Why a READ and a live change of one key
 // end on the row's latest state: ../../db/backfill.repo.ts.
-import { waitForRunningTransactions, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { readerPassed, waitForRunningTransactions, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
+import type { Position } from '../../db/change-log.repo.js'
+import type { RuntimeContext } from '../context.js'
 import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
 
 /**
@@ -12,6 +15,13 @@ import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
 export const BACKFILL_CHUNK = 100
 /** How long a chunk waits for transactions older than its own before it tries again later. */
 const OLDER_WAIT_MS = 1000
+/**
+ * How long a chunk waits for the reader to have read the chunk before it. Pacing the backfill by
+ * the reader keeps live changes from queueing behind a million READ rows (they are read in commit
+ * order, interleaved); a reader that does not move (stopped, or far behind already) delays each
+ * chunk by this much at most, so the backfill still ends.
+ */
+const READER_WAIT_MS = 1000
 
 export interface BackfillParams extends BackfillTarget { chunk: number }
 
@@ -19,7 +29,9 @@ export const backfillRunner: JobRunner = {
   async step (ctx, job): Promise<StepResult> {
     const target = job.params as unknown as BackfillParams
     const after = (job.cursor?.after ?? null) as string | null
-    const unchanged: StepResult = { cursor: { after }, done: 0, failed: 0, finished: false }
+    const through = (job.cursor?.through ?? null) as Position | null
+    const unchanged: StepResult = { cursor: { after, through }, done: 0, failed: 0, finished: false }
+    if (through !== null) await waitForReader(ctx, through)
     // most of the wait happens here, before the chunk's transaction holds anything back
     if (!await waitForRunningTransactions(ctx.db, OLDER_WAIT_MS)) return { ...unchanged, idle: true }
     return {
@@ -35,8 +47,14 @@ export const backfillRunner: JobRunner = {
           throw err
         }
         if (written === 'busy') return { idle: true }
-        return { cursor: { after: written.last ?? after }, done: written.count, finished: written.count < target.chunk }
+        return { cursor: { after: written.last ?? after, through: written.through ?? through }, done: written.count, finished: written.count < target.chunk }
       }
     }
   }
+}
+
+async function waitForReader (ctx: RuntimeContext, through: Position): Promise<void> {
+  const { listenerId, partitions } = ctx.options.runtime
+  const until = Date.now() + READER_WAIT_MS
+  while (Date.now() < until && !await readerPassed(ctx.db, ctx.schema, listenerId, partitions, through)) await sleep(5)
 }

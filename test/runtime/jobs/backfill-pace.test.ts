@@ -1,0 +1,33 @@
+// A backfill keeps pace with the reader: it writes a chunk once the reader has read the one before,
+// so a live change is read behind at most a chunk or two of READ rows, not behind the whole table.
+import t from 'tap'
+import { build } from '../../helper.js'
+import { call } from '../../helpers/routes.js'
+
+t.test('a backfill never runs far ahead of the reader: the live stream stays a chunk or two behind it', async (t) => {
+  // a slow reader (2 rows a batch) and a quick backfill (100 rows a chunk): unpaced, the READ rows
+  // pile up thousands deep in front of every live change
+  const { app, pool, schema } = await build(t, { runtime: { batchSize: 2 } })
+  const N = 5_000
+  const CHUNK = 100
+  await pool.query(`create table "${schema}".items (id integer primary key, v integer not null)`)
+  await pool.query(`insert into "${schema}".items select g, 0 from generate_series(1, ${N}) g`)
+  t.equal((await call(app, 'POST', '/captures', { schema, table: 'items' })).statusCode, 201)
+
+  const res = await call(app, 'POST', `/captures/${schema}/items/backfill`, { chunk_size: CHUNK })
+  t.equal(res.statusCode, 202)
+  const id = res.json().job_id
+  let deepest = 0
+  let status = 'queued'
+  while (status !== 'done' && status !== 'failed') {
+    const { rows: [{ unread }] } = await pool.query(`
+      select count(*)::int as unread from "${schema}".tb_entity_change_log l, "${schema}".observer_checkpoints c
+       where c.listener_id = 'default' and (l.txid, l.pk_entity_change_log) > (c.last_txid, c.last_change_log_id)`)
+    deepest = Math.max(deepest, unread)
+    status = (await call(app, 'GET', `/jobs/${id}`)).json().status
+  }
+  t.equal(status, 'done')
+  // the reader may lag one chunk being read and one being written; 10 chunks leaves room for a slow machine
+  t.ok(deepest <= 10 * CHUNK, `the reader was never more than 10 chunks behind (at most ${deepest} rows unread)`)
+  t.ok(deepest > 0, 'and it did read while the backfill ran')
+})
