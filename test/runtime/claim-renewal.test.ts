@@ -5,9 +5,9 @@ import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { build, eventually } from '../helper.js'
 import { startHttpTarget } from '../helpers/http-target.js'
-import { countRows, insertObserver } from '../helpers/rows.js'
+import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 import type { RuntimeContext } from '../../lib/runtime/context.js'
-import { Executor } from '../../lib/runtime/delivery/executor.js'
+import { CLAIM_MS as RUNTIME_CLAIM_MS, Executor } from '../../lib/runtime/delivery/executor.js'
 import { runDueRetries } from '../../lib/runtime/stored/retry-worker.js'
 import { renewClaims } from '../../lib/db/claim-renewal.repo.js'
 import type pg from 'pg'
@@ -23,6 +23,16 @@ const claimedUntil = async (pool: pg.Pool, schema: string): Promise<Date> =>
 const dbPassed = async (pool: pg.Pool, at: Date): Promise<boolean> =>
   (await pool.query('select now() > $1 as passed', [at])).rows[0].passed
 
+/** A second instance's retry worker, on the same schema (it runs nothing else). */
+const instanceOf = (app: Awaited<ReturnType<typeof build>>['app'], schema: string): RuntimeContext => ({
+  options: app.observers.options,
+  db: app.observers.db,
+  schema,
+  log: app.log,
+  stats: { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 },
+  executor: new Executor(app.observers.actions, 4)
+}) as unknown as RuntimeContext
+
 t.test('two instances where one attempt outlives its claim: the claim is renewed while it runs, and it is sent once', async (t) => {
   const held: ServerResponse[] = []
   // the first request is held until the test answers it; a second one would be answered at once
@@ -31,15 +41,7 @@ t.test('two instances where one attempt outlives its claim: the claim is renewed
   const observerId = await insertObserver(pool, schema, { entity_type: 'order', actions: [{ type: 'webhook', url: sink.url, timeout_ms: 60_000 }] })
   await pool.query(`insert into "${schema}".tb_observer_retry (observer_id, event_id, change_log_id, action_index, event, attempt_number, due_at)
     values ($1, $2, 1, 0, $3, 2, now())`, [observerId, event.event_id, JSON.stringify(event)])
-  const instance = (): RuntimeContext => ({
-    options: app.observers.options,
-    db: app.observers.db,
-    schema,
-    log: app.log,
-    stats: { eventsProcessed: 0, errors: 0, lastError: null, lastErrorAt: 0 },
-    executor: new Executor(app.observers.actions, 4)
-  }) as unknown as RuntimeContext
-  const [a, b] = [instance(), instance()]
+  const [a, b] = [instanceOf(app, schema), instanceOf(app, schema)]
 
   // instance A claims the retry and sends it; the endpoint holds the answer
   const roundA = runDueRetries(a, CLAIM_MS)
@@ -55,6 +57,25 @@ t.test('two instances where one attempt outlives its claim: the claim is renewed
   t.equal(await roundA, 1)
   t.equal(await countRows(pool, schema, 'tb_observer_log', "status = 'success'"), 1, 'one success logged')
   t.equal(await countRows(pool, schema, 'tb_observer_retry'), 0, 'the retry is gone')
+  t.equal(sink.received.length, 1, 'sent once')
+})
+
+t.test('an attempt the read path handed over keeps its claim while it runs, past the claim it was handed over with', async (t) => {
+  const held: ServerResponse[] = []
+  const sink = await startHttpTarget(t, (_req, res) => { if (held.length === 0) held.push(res); else res.writeHead(200).end('ok') })
+  const { app, pool, schema } = await build(t)
+  await insertObserver(pool, schema, { entity_type: 'order', actions: [{ type: 'webhook', url: sink.url, timeout_ms: 60_000 }] })
+  await app.observers.reload()
+  await insertChanges(pool, schema, 1)
+  await sink.waitFor(1, 10_000)
+  const firstEnd = await eventually(async () => (await pool.query(`select claimed_until from "${schema}".tb_observer_retry where claimed_until is not null`)).rows[0]?.claimed_until as Date | undefined, 10_000, 'the attempt handed over, claimed')
+  await eventually(async () => await dbPassed(pool, firstEnd) || undefined, RUNTIME_CLAIM_MS + 10_000, 'the end of the claim it was handed over with')
+
+  t.ok((await claimedUntil(pool, schema)).getTime() > firstEnd.getTime(), 'its claim was renewed')
+  t.equal(await runDueRetries(instanceOf(app, schema)), 0, 'another instance claims nothing')
+  held[0].writeHead(200).end('ok')
+  await eventually(async () => await countRows(pool, schema, 'tb_observer_retry') === 0 || undefined, 10_000, 'the attempt committed')
+  t.equal(await countRows(pool, schema, 'tb_observer_log', "status = 'success'"), 1, 'one success logged')
   t.equal(sink.received.length, 1, 'sent once')
 })
 

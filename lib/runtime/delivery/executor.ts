@@ -20,13 +20,21 @@ import type { Metrics } from '../metrics/metrics.js'
  */
 export const HANDOVER_MS = 200
 
+/**
+ * How long a claim on a stored delivery lasts unless renewed; its holder renews it every third of
+ * this while the work runs (stored/claim-renewal.ts, stored/handover.ts), however long the attempt
+ * may take. So a worker that died or froze loses its claims this long after, and any instance runs
+ * them again then.
+ */
+export const CLAIM_MS = 15_000
+
 /** A delivery not attempted (its endpoint is open, paused or busy): it waits, with no attempt used. */
 const notMade = (delivery: Delivery, outcome: ActionOutcome, endpoint: string): AttemptResult =>
   ({ delivery, outcome, startedAt: new Date(), durationMs: 0, endpoint })
 
 /**
  * An attempt handed over while still running: its batch commits it as a retry of the same attempt,
- * claimed until well past the attempt's deadline (a crash leaves it to the retry worker then), and
+ * claimed for CLAIM_MS (renewed while it runs: a crash leaves it to the retry worker then), and
  * stored/handover.ts settles it when `detached` ends.
  */
 function handedOver (delivery: Delivery, detached: Promise<AttemptResult>, claim: string): AttemptResult {
@@ -35,7 +43,7 @@ function handedOver (delivery: Delivery, detached: Promise<AttemptResult>, claim
     kind: 'transient',
     code: 'HANDED_OVER',
     message: 'attempt still in flight; settled when it ends',
-    deferUntil: new Date(Date.now() + timeoutOf(delivery) * 2 + 10_000)
+    deferUntil: new Date(Date.now() + CLAIM_MS)
   }
   return { delivery, outcome, startedAt: new Date(), durationMs: 0, detached, claim }
 }

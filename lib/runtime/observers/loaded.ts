@@ -38,7 +38,6 @@ export class LoadedObservers {
   /** loads run one after another, so an older load never replaces a newer one */
   private loading: Promise<unknown> = Promise.resolve()
   /** how many loaded observers have each timeout_ms */
-  private readonly timeouts = new Map<number, number>()
 
   constructor (private readonly db: Kysely<Database>, log: FastifyBaseLogger, private readonly hooks: LoadedObserversHooks = {}) {
     this.index = new ObserverIndex({
@@ -119,7 +118,7 @@ export class LoadedObservers {
     return written.length
   }
 
-  /** One synchronous step: the index, the endpoint users and the timeouts change together. */
+  /** One synchronous step: the index and the endpoint users change together. */
   private patch (upserts: readonly VersionedObserver[], removals: readonly string[], replaceAll = false): void {
     const before = new Map<string, Observer>()
     const note = (id: string): void => {
@@ -133,19 +132,11 @@ export class LoadedObservers {
     for (const [id, old] of before) {
       if (this.index.get(id) === old) continue
       this.users.remove(old)
-      this.count(old.timeout_ms, -1)
     }
     for (const { observer } of upserts) {
       if (before.get(observer.id) === observer || this.index.get(observer.id) !== observer) continue
       this.users.add(observer)
-      this.count(observer.timeout_ms, 1)
     }
-  }
-
-  private count (timeoutMs: number, delta: number): void {
-    const n = (this.timeouts.get(timeoutMs) ?? 0) + delta
-    if (n > 0) this.timeouts.set(timeoutMs, n)
-    else this.timeouts.delete(timeoutMs)
   }
 
   private advance (version: bigint): void {
@@ -153,11 +144,4 @@ export class LoadedObservers {
   }
 
   get (id: string): Observer | undefined { return this.index.get(id) }
-
-  /** The longest attempt any loaded observer may take (claims on stored deliveries outlast it). */
-  longestTimeoutMs (floor: number): number {
-    let longest = floor
-    for (const timeoutMs of this.timeouts.keys()) longest = Math.max(longest, timeoutMs)
-    return longest
-  }
 }

@@ -8,7 +8,8 @@ import { ConflictError, NotFoundError } from '../../errors.js'
 import type { RuntimeContext } from '../context.js'
 import type { AttemptResult } from '../delivery/attempt.js'
 import { planBatch } from '../read-path/planning.js'
-import { claimMs, loadStored } from './load-stored.js'
+import { CLAIM_MS } from '../delivery/executor.js'
+import { loadStored } from './load-stored.js'
 import { runStored, type StoredWork } from './run-stored.js'
 
 export type DeadLetterRetryResult = { id: string, status: 'delivered' } | { id: string, status: 'failed', error_message: string }
@@ -58,7 +59,7 @@ function resultOf (work: StoredWork, results: readonly AttemptResult[]): DeadLet
 
 export async function retryDeadLetter (ctx: RuntimeContext, id: string, filter: DeadLetterFilter = {}): Promise<DeadLetterRetryResult> {
   const token = randomUUID()
-  const claimFor = claimMs(ctx)
+  const claimFor = CLAIM_MS
   const claimed = await claimDeadLetters(ctx.db, { ...filter, id }, 1, claimFor, token)
   if (claimed.length === 0) {
     const existing = await getDeadLetter(ctx.db, id)
@@ -74,7 +75,7 @@ export async function retryAllDeadLetters (ctx: RuntimeContext, filter: DeadLett
   let afterPk: string | undefined
   for (;;) {
     const token = randomUUID()
-    const claimFor = claimMs(ctx)
+    const claimFor = CLAIM_MS
     const claimed = await claimDeadLetters(ctx.db, { ...filter, afterPk }, ctx.options.runtime.batchSize, claimFor, token)
     if (claimed.length === 0) return totals
     afterPk = claimed.reduce((max, item) => BigInt(item.pk_observer_dead_letter) > BigInt(max) ? String(item.pk_observer_dead_letter) : max, String(claimed[0].pk_observer_dead_letter))

@@ -1,10 +1,13 @@
 // Attempts handed over by the read path (the executor's HANDOVER_MS): their batch committed each
 // as a retry of the same attempt, claimed by this instance, and went on. When such an attempt
 // ends, it is committed through the one stored path with the end of that claim, a few at a time.
-// Should this instance die first, the claim runs out and the retry worker runs it again.
+// While the attempt runs, its claim is renewed (CLAIM_MS): should this instance die or freeze first,
+// the claim runs out soon after and the retry worker of any instance runs it again.
 import type { RuntimeContext } from '../context.js'
 import type { AttemptResult } from '../delivery/attempt.js'
+import { renewClaims, type HandedOverClaim } from '../../db/claim-renewal.repo.js'
 import type { LeaseFence } from '../../db/stored.repo.js'
+import { CLAIM_MS } from '../delivery/executor.js'
 import { commitStored, type StoredHooks } from './run-stored.js'
 
 export class HandedOverAttempts {
@@ -12,6 +15,10 @@ export class HandedOverAttempts {
   private ended: AttemptResult[] = []
   private committing = false
   private idle: Array<() => void> = []
+  /** the claims of the attempts still running, by token: renewed every third of CLAIM_MS */
+  private readonly claims = new Map<string, HandedOverClaim>()
+  private renewal: NodeJS.Timeout | undefined
+  private renewing = false
 
   constructor (
     private readonly ctx: RuntimeContext,
@@ -22,20 +29,41 @@ export class HandedOverAttempts {
 
   /** The handed-over results of a committed batch: each is settled once its attempt ends. */
   add (results: readonly AttemptResult[]): void {
-    for (const { detached } of results) {
+    for (const { detached, claim, delivery } of results) {
       if (detached === undefined) continue
       this.running++
+      const token = claim as string
+      this.claims.set(token, { event_id: delivery.event.event_id, observer_id: delivery.observer.id, action_index: delivery.actionIndex, token })
+      this.renewal ??= setInterval(() => { this.renew() }, CLAIM_MS / 3).unref()
       detached.then((result) => {
-        this.running--
         this.ended.push(result)
+        this.attemptEnded(token)
         this.commitEnded()
       }, (err: unknown) => {
         // an attempt always ends in an outcome; should that break, its claim runs out and it runs again
-        this.running--
+        this.attemptEnded(token)
         this.ctx.log.error({ err }, 'a handed-over attempt ended without an outcome')
         this.commitEnded()
       })
     }
+  }
+
+  private attemptEnded (token: string): void {
+    this.running--
+    this.claims.delete(token)
+    if (this.claims.size === 0) {
+      clearInterval(this.renewal)
+      this.renewal = undefined
+    }
+  }
+
+  private renew (): void {
+    // one renewal at a time: a slow database must not pile them up
+    if (this.renewing || this.claims.size === 0) return
+    this.renewing = true
+    renewClaims(this.ctx.db, this.ctx.schema, { retries: [], deadLetters: [], handedOver: [...this.claims.values()] }, CLAIM_MS)
+      .catch((err: unknown) => { this.ctx.log.warn({ err }, 'renewing the claims of handed-over attempts failed; trying again') })
+      .finally(() => { this.renewing = false })
   }
 
   /** Resolves once every handed-over attempt has ended and been committed (or failed to be). */

@@ -23,11 +23,6 @@ export interface StoredDelivery {
   first_failed_at: Date
 }
 
-/** How long a claim lasts before it is renewed (claim-renewal.ts): a dead worker's claims run out after it. */
-export function claimMs (ctx: RuntimeContext): number {
-  return ctx.observers.longestTimeoutMs(30_000) * 2 + 10_000
-}
-
 /** Set by the runtime when an auto-disabled endpoint disables an observer (endpoints.repo.ts). */
 const disabledByEndpoint = (observer: StoredObserver): boolean => observer.disabled_reason?.startsWith('endpoint ') === true
 

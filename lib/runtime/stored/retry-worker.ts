@@ -4,11 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { claimDueRetries, nextRetryDue } from '../../db/retry.repo.js'
 import { recordError, type RuntimeContext } from '../context.js'
 import type { Waker } from '../primitives/waker.js'
-import { claimMs, loadStored } from './load-stored.js'
+import { CLAIM_MS } from '../delivery/executor.js'
+import { loadStored } from './load-stored.js'
 import { runStored } from './run-stored.js'
 
 /** Claims (for `claimFor` ms, renewed while they run) and runs one round of due retries; returns how many ran. */
-export async function runDueRetries (ctx: RuntimeContext, claimFor = claimMs(ctx)): Promise<number> {
+export async function runDueRetries (ctx: RuntimeContext, claimFor = CLAIM_MS): Promise<number> {
   const token = randomUUID()
   const rows = await claimDueRetries(ctx.db, ctx.options.runtime.batchSize, claimFor, token)
   if (rows.length === 0) return 0

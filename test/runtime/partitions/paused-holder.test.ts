@@ -8,7 +8,7 @@ import { startRuntimeProcess } from '../../helpers/processes.js'
 
 t.test('a paused holder that loses its partitions commits nothing after it wakes', async (t) => {
   // answers wait a while: deliveries are in flight, uncommitted, when the holder is paused
-  // (attempts it handed over stay claimed for twice the longest action timeout, at least 30 s, and 10 s)
+  // (attempts it handed over stay claimed until their claim, no longer renewed, runs out: CLAIM_MS, 15 s)
   const { sink, url, pool, schema, shares, insert, inserted } = await cluster(t)
   sink.respond = (_req, res) => { setTimeout(() => res.writeHead(200).end('ok'), 300) }
   const a = await startRuntimeProcess(t, url, schema, 'default', partitioned('a'))
@@ -20,7 +20,7 @@ t.test('a paused holder that loses its partitions commits nothing after it wakes
   t.teardown(() => { a.kill('SIGCONT') })
   const taken = await eventually(async () => { const s = await shares(); return s.b === 8 ? s : undefined }, 15_000, 'the paused holder\'s partitions taken')
   t.same(Object.keys(taken), ['b'])
-  await eventually(() => new Set(eventIds(sink)).size === inserted() || undefined, 90_000, 'every event delivered by the new holder and, once their claims ran out, what the paused one had handed over')
+  await eventually(() => new Set(eventIds(sink)).size === inserted() || undefined, 35_000, 'every event delivered by the new holder and, once their claims ran out, what the paused one had handed over')
   a.kill('SIGCONT')
   // awake, it is heard from again and gets its share back, handed over by b
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[4,4]' || undefined, 20_000, 'the woken instance back at its share')
