@@ -127,6 +127,9 @@ export class Membership {
       const done = new Set(resplit.at_barrier)
       for (const p of this.running.keys()) if (done.has(p)) this.handOverLater(p)
       rows = allRows.filter((r) => !done.has(r.partition))
+      // a silent holder (a paused process) keeps its lock, which the switch needs
+      const silent = allRows.filter((r) => done.has(r.partition) && r.holder !== null && r.holder !== this.instanceId && !live.includes(r.holder))
+      await this.endSessions(silent.map((r) => ({ partition: r.partition, pid: r.session_pid })))
       if (done.size === this.count) {
         const result = await switchPartitions(ctx.db, ctx.schema, rt.listenerId)
         if (result.switched) ctx.log.info({ listener_id: rt.listenerId, from: result.from, to: result.to }, 'partitions re-split')
@@ -142,12 +145,18 @@ export class Membership {
     }
     const plan = assign({ count: this.count, me: this.instanceId, live, rows, holding, trying })
     for (const p of [...plan.release, ...plan.stop]) this.handOverLater(p)
-    for (const { partition, pid } of plan.endSessions) {
-      if (await endStaleSession(ctx.db, ctx.schema, partitionStreamId(rt.listenerId, partition), pid)) {
+    await this.endSessions(plan.endSessions)
+    for (const p of plan.take) this.start(p)
+  }
+
+  private async endSessions (sessions: ReadonlyArray<{ partition: number, pid: number | null }>): Promise<void> {
+    const { ctx } = this
+    const rt = ctx.options.runtime
+    for (const { partition, pid } of sessions) {
+      if (pid !== null && await endStaleSession(ctx.db, ctx.schema, partitionStreamId(rt.listenerId, partition), pid)) {
         ctx.log.warn({ partition, pid, listener_id: rt.listenerId }, 'ended the session of a silent partition holder')
       }
     }
-    for (const p of plan.take) this.start(p)
   }
 
   private start (partition: number): void {
