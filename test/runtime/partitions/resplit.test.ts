@@ -25,8 +25,11 @@ t.test('a re-split from 4 to 8 partitions while events flow loses nothing, deliv
   t.teardown(() => { flowing.on = false })
   await eventually(() => sink.received.length >= 200 || undefined, 20_000, 'events flowing')
 
+  const atRequest = next
+  const requestedAt = Date.now()
   const res = await app.inject({ method: 'PUT', url: '/observers/listeners/default?wait_seconds=60', headers: AUTH, payload: { partitions: 8 } })
   t.equal(res.statusCode, 200, 'the route answers once switched')
+  t.comment(`switched ${Date.now() - requestedAt} ms after the request, ${atRequest} events written before it`)
   t.same(res.json(), { listener_id: 'default', partitions: 8, resplit: null })
   const split = await eventually(async () => { const s = await shares(); return JSON.stringify(sorted(s)) === '[4,4]' ? s : undefined }, 20_000, 'the 8 new partitions split between the two')
   t.same(Object.keys(split).sort(), ['a', 'b'])
@@ -36,6 +39,7 @@ t.test('a re-split from 4 to 8 partitions while events flow loses nothing, deliv
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 20_000, 'a third instance takes its share of the 8')
   flowing.on = false
   await flow
+  t.ok(next > atRequest, `events kept coming through the switch (${next - atRequest} after the request)`)
   await eventually(() => new Set(eventIds(sink)).size === next || undefined, 60_000, 'every event delivered')
   t.equal(sink.received.length, next, 'each exactly once')
   t.same(outOfOrder(sink), [], 'and every key got its changes in the order they were made, across the switch')
