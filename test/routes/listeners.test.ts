@@ -2,7 +2,9 @@
 import t from 'tap'
 import { build, eventually } from '../helper.js'
 import { recordPartitions } from '../../lib/db/partitions.repo.js'
+import { startHttpTarget } from '../helpers/http-target.js'
 import { call } from '../helpers/routes.js'
+import { insertChanges, insertObserver } from '../helpers/rows.js'
 
 t.test('a re-split names what is wrong with the request: an unknown listener, a count outside 1..256, a listener of one partition', async (t) => {
   const { app } = await build(t, { runtime: { start: false } })
@@ -65,4 +67,23 @@ t.test('an instance started with the count a re-split goes to is let in, reads u
   t.same(switched, { listener_id: 'default', partitions: 8, resplit: null })
   await eventually(async () => (await runtime.app.observers.health()).partitions_held === 8 || undefined, 20_000, 'the eight new partitions read')
   t.equal((await call(app, 'GET', '/runtime/instances')).json().partitions, 8, 'the instances route shows the new count')
+})
+
+t.test('a running instance goes from 8 partitions down to 4, delivering every event once', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: 8, handoffDrainMs: 500 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.start()
+  await eventually(async () => (await app.observers.health()).partitions_held === 8 || undefined, 20_000, 'the eight partitions read')
+  await insertChanges(pool, schema, 300, 'order', (i) => ({ n: `before-${i}` }))
+  const res = await call(app, 'PUT', '/listeners/default', { partitions: 4 })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { listener_id: 'default', partitions: 4, resplit: null })
+  await insertChanges(pool, schema, 300, 'order', (i) => ({ n: `after-${i}` }))
+  await eventually(async () => (await app.observers.health()).partitions_held === 4 || undefined, 20_000, 'the four partitions read')
+  await sink.waitFor(600, 20_000)
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 600, 'every event delivered')
+  t.equal(sink.received.length, 600, 'once')
+  const { rows } = await pool.query(`select listener_id from "${schema}".observer_checkpoints order by listener_id`)
+  t.same(rows.map((r) => r.listener_id), ['default#0', 'default#1', 'default#2', 'default#3'], 'the checkpoints of the partitions gone are removed')
 })
