@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import t from 'tap'
 import { AUTH, eventually } from '../../helper.js'
 import { cluster, eventIds, outOfOrder, partitioned, sorted } from '../../helpers/partitions.js'
-import { startRuntimeProcess } from '../../helpers/processes.js'
+import { kill9, startRuntimeProcess } from '../../helpers/processes.js'
 
 t.test('a re-split from 4 to 8 partitions while events flow loses nothing, delivers nothing twice and keeps per-key order', async (t) => {
   const { app, sink, url, pool, schema, shares } = await cluster(t, { ordering: 'entity' })
@@ -43,4 +43,25 @@ t.test('a re-split from 4 to 8 partitions while events flow loses nothing, deliv
   await eventually(() => new Set(eventIds(sink)).size === next || undefined, 60_000, 'every event delivered')
   t.equal(sink.received.length, next, 'each exactly once')
   t.same(outOfOrder(sink), [], 'and every key got its changes in the order they were made, across the switch')
+})
+
+t.test('an instance killed during a re-split: the other reads its partitions up to the barrier, switches, and nothing is lost', async (t) => {
+  const { app, sink, url, schema, shares, insert, inserted } = await cluster(t)
+  const four = (id: string) => ({ ...partitioned(id), partitions: 4 })
+  await startRuntimeProcess(t, url, schema, 'default', four('a'))
+  const b = await startRuntimeProcess(t, url, schema, 'default', four('b'))
+  await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,2]' || undefined, 30_000, 'the 4 partitions split between the two')
+  await insert(500)
+  const res = await app.inject({ method: 'PUT', url: '/observers/listeners/default?wait_seconds=0', headers: AUTH, payload: { partitions: 8 } })
+  t.ok([200, 202].includes(res.statusCode), `the re-split is requested (${res.statusCode})`)
+  await kill9(b)
+  await insert(500)
+  const switched = await eventually(async () => {
+    const body = (await app.inject({ url: '/observers/listeners/default', headers: AUTH })).json()
+    return body.resplit === null ? body : undefined
+  }, 30_000, 'the switch, once the killed instance\'s partitions are read up to the barrier')
+  t.equal(switched.partitions, 8)
+  await eventually(async () => JSON.stringify(await shares()) === '{"a":8}' || undefined, 20_000, 'the survivor reads the 8 new partitions')
+  await eventually(() => new Set(eventIds(sink)).size === inserted() || undefined, 30_000, 'every event delivered')
+  t.equal(new Set(eventIds(sink)).size, 1000, 'nothing lost (a batch in flight at the kill may go out twice)')
 })
