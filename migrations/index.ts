@@ -20,6 +20,7 @@ import { changeOrder } from './017-change-order.js'
 import { jobs } from './018-jobs.js'
 import { releasableKeys } from './019-releasable-keys.js'
 import { partitions } from './020-partitions.js'
+import { resplit } from './021-resplit.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -42,6 +43,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '017-change-order': changeOrder(schema),
     '018-jobs': jobs(schema),
     '019-releasable-keys': releasableKeys(schema),
-    '020-partitions': partitions(schema)
+    '020-partitions': partitions(schema),
+    '021-resplit': resplit(schema)
   }
 }

@@ -14,6 +14,7 @@ import { dryRunRoutes } from './dry-run.js'
 import { endpointRoutes } from './endpoints.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
 import { jobRoutes } from './jobs.js'
+import { listenerRoutes } from './listeners.js'
 import { logRoutes } from './logs.js'
 import { metricsRoutes } from './metrics.js'
 import { observerRoutes } from './observers.js'
@@ -55,6 +56,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     await secured.register(logRoutes)
     await secured.register(dryRunRoutes)
     await secured.register(runtimeRoutes)
+    await secured.register(listenerRoutes)
     await secured.register(throughputRoutes)
     await secured.register(metricsRoutes)
     await secured.register(deadLetterRoutes)

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { getCheckpoint } from '../lib/db/checkpoint.repo.js'
 import { START } from '../lib/db/change-log.repo.js'
-import { listInstances } from '../lib/db/partitions.repo.js'
+import { listInstances, recordedPartitions } from '../lib/db/partitions.repo.js'
 import { deliverySummary } from '../lib/db/stats.repo.js'
 import { HealthSchema } from '../lib/runtime/health.js'
 import { DeliveryHealthSchema, InstancesSchema, ReloadResultSchema, errors } from './schemas.js'
@@ -45,7 +45,9 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async () => {
     const { db, schema, options: { runtime } } = app.observers
-    return { data: await listInstances(db, schema, runtime.listenerId, runtime.partitions, runtime.partitionLeaseMs), partitions: runtime.partitions }
+    // the count recorded: a re-split changes it while instances run
+    const partitions = await recordedPartitions(db, runtime.listenerId) ?? runtime.partitions
+    return { data: await listInstances(db, schema, runtime.listenerId, partitions, runtime.partitionLeaseMs), partitions }
   })
 
   app.get('/delivery/health', {

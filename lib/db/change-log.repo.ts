@@ -15,10 +15,15 @@ const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.obj
   c.traceparent, c.tracestate, c.extra_metadata, c.created_at, c.txid::text as txid,
   (select version::text from ${qualified(schema, 'tb_observer_version')}) as observers_version`
 
-type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string }
+type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string, barrier?: string | null }
 
 /** One partition of the stream: rows whose key hashes to `index` out of `count` (partitions.repo.ts). */
-export interface Slice { index: number, count: number }
+export interface Slice {
+  index: number
+  count: number
+  /** the listener whose re-split barrier the partition's reads stop at (resplit.repo.ts) */
+  listener?: string
+}
 
 /** The three reads, over the whole stream (no slice) or one partition's rows (its index is the last parameter). */
 function reads (count: number | undefined) {
@@ -32,11 +37,17 @@ function reads (count: number | undefined) {
   const by = (alias: string): string => count === undefined
     ? `${alias}.txid, ${alias}.pk_entity_change_log`
     : `${part(alias)}, ${alias}.txid, ${alias}.pk_entity_change_log`
+  // A partition reads its listener's re-split barrier in the statement that reads its rows: a read
+  // whose snapshot does not see the request yet sees that transaction still open, so it reads
+  // only rows below it anyway (resplit.repo.ts).
+  const barrier = (schema: string, param: number): string => count === undefined
+    ? ''
+    : `, (select l.barrier_txid::text from ${qualified(schema, 'tb_observer_listener')} l where l.listener_id = $${param}) as barrier`
   return {
     // The horizon and the observers' version are read in the statement that reads the rows, so they
     // match the snapshot that saw them.
     belowHorizon: statement((schema) => `
-      select ${columns(schema)},
+      select ${columns(schema)}${barrier(schema, 5)},
              pg_snapshot_xmin(pg_current_snapshot())::text as xmin
         from ${qualified(schema, 'tb_entity_change_log')} c
        where ${afterPosition('c', 4)}
@@ -49,7 +60,7 @@ function reads (count: number | undefined) {
     // reader, taking it for a horizon the row was below, slept instead of reading it). Not the fast
     // path itself: PostgreSQL keeps planning this one afresh for each read.
     belowHorizonOrHorizon: statement((schema) => `
-      select ${columns(schema)},
+      select ${columns(schema)}${barrier(schema, 5)},
              h.xmin::text as xmin
         from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
         left join lateral (
@@ -60,7 +71,7 @@ function reads (count: number | undefined) {
            limit $3) c on true
        order by c.txid, c.pk_entity_change_log`),
     aboveHorizon: statement((schema) => `
-      select ${columns(schema)}
+      select ${columns(schema)}${barrier(schema, 6)}
         from ${qualified(schema, 'tb_entity_change_log')} c
        where ${afterPosition('c', 5)}
          and c.txid >= pg_snapshot_xmin(pg_current_snapshot())
@@ -78,7 +89,7 @@ function readsOf (slice: Slice | undefined): { statements: ReturnType<typeof rea
   if (slice === undefined) return { statements: whole, extra: [] }
   let statements = byCount.get(slice.count)
   if (statements === undefined) byCount.set(slice.count, statements = reads(slice.count))
-  return { statements, extra: [slice.index] }
+  return { statements, extra: [slice.index, slice.listener ?? ''] }
 }
 
 export interface Horizon {
@@ -91,25 +102,32 @@ export interface Horizon {
  * horizon. No transaction below the horizon can still commit, so no row can later appear
  * before the last row returned. One index range scan, no writes.
  */
-export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number, slice?: Slice): Promise<Horizon & { rows: ChangeLogRow[], observersVersion?: string }> {
+export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number, slice?: Slice): Promise<Horizon & Barrier & { rows: ChangeLogRow[], observersVersion?: string }> {
   const { statements, extra } = readsOf(slice)
   const values = [after.txid, after.id, limit, ...extra]
   let { rows } = await statements.belowHorizon<ReadRow>(db, schema, values)
   if (rows.length === 0) {
     rows = (await statements.belowHorizonOrHorizon<ReadRow>(db, schema, values)).rows
-    if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string }
+    if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string, ...barrierOf(rows[0]) }
   }
-  return { rows, xmin: rows[0].xmin as string, observersVersion: rows[0].observers_version }
+  return { rows, xmin: rows[0].xmin as string, observersVersion: rows[0].observers_version, ...barrierOf(rows[0]) }
 }
+
+export interface Barrier {
+  /** a re-split is under way: the partition reads the rows of transactions below this one, and stops at (barrier, 0) */
+  barrier?: string
+}
+
+const barrierOf = (row: ReadRow | undefined): Barrier => row?.barrier == null ? {} : { barrier: row.barrier }
 
 /**
  * Slow path, used only while the horizon is stuck: committed rows at or above the horizon that
  * this listener has not delivered yet (the caller records them in tb_change_log_ahead).
  */
-export async function readAboveHorizon (db: Kysely<Database>, schema: string, listenerId: string, after: Position, limit: number, slice?: Slice): Promise<{ rows: ChangeLogRow[], observersVersion?: string }> {
+export async function readAboveHorizon (db: Kysely<Database>, schema: string, listenerId: string, after: Position, limit: number, slice?: Slice): Promise<Barrier & { rows: ChangeLogRow[], observersVersion?: string }> {
   const { statements, extra } = readsOf(slice)
   const { rows } = await statements.aboveHorizon<ReadRow>(db, schema, [after.txid, after.id, listenerId, limit, ...extra])
-  return { rows, observersVersion: rows[0]?.observers_version }
+  return { rows, observersVersion: rows[0]?.observers_version, ...barrierOf(rows[0]) }
 }
 
 /** The observers' version (bumped by every change to tb_observer). */

@@ -80,13 +80,19 @@ export async function partitionRows (db: Kysely<Database>, listenerId: string): 
   return rows
 }
 
-/** The partition's lock was taken by `holder`'s session `pid`: a new term. Answers the term. */
-export async function partitionTaken (db: Kysely<Database>, listenerId: string, partition: number, holder: string, pid: number): Promise<string> {
+/**
+ * The partition's lock was taken by `holder`'s session `pid`: a new term. Answers the term, or
+ * undefined when the listener no longer runs with `count` partitions (a re-split switched it: the
+ * partition of that number now holds other keys, and the holder must let the lock go).
+ */
+export async function partitionTaken (db: Kysely<Database>, listenerId: string, partition: number, count: number, holder: string, pid: number): Promise<string | undefined> {
   const row = await db.updateTable('tb_observer_partition')
     .set({ holder, term: sql`term + 1`, session_pid: pid, taken_at: sql`now()` })
     .where('listener_id', '=', listenerId).where('partition', '=', partition)
-    .returning(sql<string>`term::text`.as('term')).executeTakeFirstOrThrow()
-  return row.term
+    .where((eb) => eb.exists(eb.selectFrom('tb_observer_listener as l').select(sql`1`.as('one'))
+      .where('l.listener_id', '=', listenerId).where('l.partitions', '=', count)))
+    .returning(sql<string>`term::text`.as('term')).executeTakeFirst()
+  return row?.term
 }
 
 /** `holder` let the partition go (drained and committed): anyone may take it now. */

@@ -200,6 +200,11 @@ export interface InstanceTable {
 export interface ListenerTable {
   listener_id: string
   partitions: number
+  /** a re-split to this count is under way */
+  resplit_to: ColumnType<number | null, number | null | undefined, number | null>
+  /** the re-split's barrier: the id of the transaction that requested it */
+  barrier_txid: ColumnType<string | null, string | null | undefined, string | null>
+  resplit_requested_at: ColumnType<Date | null, Date | null | undefined, Date | null>
 }
 
 export interface PartitionTable {

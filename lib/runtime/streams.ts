@@ -3,6 +3,7 @@
 // serves it: the attempts it hands over and the release of its held keys' parked events.
 import type { Connection } from '../db/connection.js'
 import { recordPartitions } from '../db/partitions.repo.js'
+import { listenerState } from '../db/resplit.repo.js'
 import type { LeaseFence } from '../db/stored.repo.js'
 import type { RuntimeContext } from './context.js'
 import { Membership } from './partitions/membership.js'
@@ -85,12 +86,15 @@ export function partitionedStreams (ctx: RuntimeContext, connection: Connection,
 
 /**
  * The partition count this listener runs with, recorded at its first start: a different one is
- * refused, since the stream would be split unlike its checkpoints.
+ * refused, since the stream would be split unlike its checkpoints; but for the count a re-split
+ * under way goes to (the instance reads with the recorded count until the switch).
  */
 export async function checkPartitions (ctx: RuntimeContext): Promise<void> {
   const { listenerId, partitions } = ctx.options.runtime
   const recorded = await recordPartitions(ctx.db, ctx.schema, listenerId, partitions)
   if (recorded !== partitions) {
+    const state = await listenerState(ctx.db, ctx.schema, listenerId)
+    if (recorded > 1 && partitions > 1 && state?.resplit?.partitions === partitions) return
     throw new Error(`runtime.partitions is ${partitions}, but listener '${listenerId}' runs with ${recorded} partitions: ` +
       `change it with PUT ${ctx.options.prefix}/listeners/${listenerId} { "partitions": ${partitions} }, or start with ${recorded}`)
   }

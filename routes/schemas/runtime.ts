@@ -29,5 +29,5 @@ export const InstancesSchema = Type.Object({
       lag_events: Type.Integer({ description: 'Rows of the partition after its checkpoint, counted up to 10 000' })
     }))
   })),
-  partitions: Type.Integer({ description: 'runtime.partitions: the partitions of the listener\'s stream' })
+  partitions: Type.Integer({ description: 'The partitions of the listener\'s stream (runtime.partitions at its first start; PUT /listeners/{listener_id} changes it)' })
 }, { title: 'RuntimeInstances' })

@@ -74,7 +74,7 @@ t.test('one partition\'s batch read is one index range scan along its partition 
   t.ok(prepared, 'the partition\'s read is a named prepared statement')
   await pool.query('set plan_cache_mode = force_generic_plan')
   t.teardown(async () => { await pool.query('reset plan_cache_mode').catch(() => {}) })
-  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${prepared.name}"('0', '0', 100, 3)`)
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${prepared.name}"('0', '0', 100, 3, 'default')`)
   const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
   t.same(scans.map((n) => [n['Node Type'], n['Index Name']]), [['Index Scan', 'tb_entity_change_log_partition_8']],
     'the change log is read once, along the partition\'s commit-order index')

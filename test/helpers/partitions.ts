@@ -11,6 +11,8 @@ export const PARTITIONS = 8
 export const partitioned = (instanceId: string) => ({ partitions: PARTITIONS, instanceId, partitionLeaseMs: 4000, handoffDrainMs: 2000 })
 
 export interface Cluster {
+  /** API only: its runtime does not start */
+  app: Awaited<ReturnType<typeof build>>['app']
   sink: HttpTarget
   url: string
   pool: Awaited<ReturnType<typeof build>>['pool']
@@ -31,6 +33,7 @@ export async function cluster (t: Test, observer: object = {}): Promise<Cluster>
   await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }], ...observer })
   let next = 0
   return {
+    app,
     sink,
     url,
     pool,
@@ -50,3 +53,16 @@ export async function cluster (t: Test, observer: object = {}): Promise<Cluster>
 
 export const sorted = (shares: Record<string, number>): number[] => Object.values(shares).sort((a, b) => a - b)
 export const eventIds = (sink: HttpTarget): string[] => sink.received.map((r) => r.json.event_id as string)
+
+/** Keys whose deliveries did not arrive in increasing sequence. */
+export function outOfOrder (sink: HttpTarget): string[] {
+  const last = new Map<string, number>()
+  const broken = new Set<string>()
+  for (const r of sink.received) {
+    const key = r.json.entity_id as string
+    const seq = r.json.data.seq as number
+    if ((last.get(key) ?? -1) >= seq) broken.add(key)
+    last.set(key, seq)
+  }
+  return [...broken]
+}

@@ -28,6 +28,6 @@ t.test('every operation has a unique operationId, tags, a summary and its error 
       if (op.requestBody !== undefined) t.ok(op.responses['413'] !== undefined, `${name} documents 413`)
     }
   }
-  t.equal(operations, 43, 'every route of the admin API is documented')
+  t.equal(operations, 45, 'every route of the admin API is documented')
   t.same(doc.paths['/observers/runtime/health'].get.security, [], 'health is public')
 })

@@ -42,8 +42,11 @@ export interface Stream {
   /** its checkpoint, and the key of its lease */
   id: string
   slice?: Slice
-  /** told once the lease is taken, with the backend pid of the session holding it (a partition records a new term) */
-  onLeaseTaken?: (pid: number) => Promise<void>
+  /**
+   * told once the lease is taken, with the backend pid of the session holding it (a partition
+   * records a new term); false: the stream is not to be read (its partition count has passed), the lock is let go
+   */
+  onLeaseTaken?: (pid: number) => Promise<boolean>
 }
 
 export class ReadLoop {
@@ -117,7 +120,11 @@ export class ReadLoop {
       this.state = 'standby'
       return false
     }
-    await stream.onLeaseTaken?.(session.pid)
+    if (await stream.onLeaseTaken?.(session.pid) === false) {
+      await session.unlock(ctx.schema, stream.id)
+      this.state = 'standby'
+      return false
+    }
     this.state = 'reading'
     ctx.log.info({ listener_id: stream.id }, 'lease taken: reading the change log')
     await this.restart()

@@ -95,25 +95,34 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now; take() it to move on. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.at
-    const { rows, xmin, observersVersion } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice)
+    const { rows: read, xmin, observersVersion, barrier } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
     // once stalled, every read takes the rows above the horizon itself: nothing to come back for early
     const held = this.notified >= BigInt(xmin) && !this.horizon.blocking
     this.heldReads = held ? this.heldReads + 1 : 0
-    if (rows.length > 0) {
+    // a re-split is under way: this partition reads up to its barrier, and no further
+    const rows = barrier === undefined ? read : read.filter((r) => BigInt(r.txid) < BigInt(barrier))
+    const stop = barrier === undefined ? undefined : reachedBarrier(barrier, read.length, rows.length, limit, xmin)
+    if (stop !== undefined && !after(stop, from)) {
+      this.heldReads = 0
+      return null
+    }
+    if (rows.length > 0 || stop !== undefined) {
       const last = rows[rows.length - 1]
-      const to = { txid: last.txid, id: String(last.pk_entity_change_log) }
+      // the barrier: every row of this partition before it is read (a batch with no row moves the checkpoint there)
+      const to = stop ?? { txid: last.txid, id: String(last.pk_entity_change_log) }
       const clearAhead = this.aheadUntil !== undefined
       let fresh = rows
       if (clearAhead) {
         const delivered = await aheadIdsUpTo(this.db, this.listenerId, to)
         fresh = rows.filter((r) => !delivered.has(String(r.pk_entity_change_log)))
       }
-      return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion, full: rows.length >= limit }
+      return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion, full: stop === undefined && rows.length >= limit }
     }
     if (now - this.horizon.since < this.horizonStallMs) return null
-    const { rows: ahead, observersVersion: aheadVersion } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit, this.slice)
+    const { rows: readAhead, observersVersion: aheadVersion, barrier: aheadBarrier } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit, this.slice)
+    const ahead = aheadBarrier === undefined ? readAhead : readAhead.filter((r) => BigInt(r.txid) < BigInt(aheadBarrier))
     if (ahead.length === 0) {
       // what waits above the horizon was delivered already (the ledger): nothing to come back for
       this.heldReads = 0
@@ -171,6 +180,16 @@ export class ChangeLogReader {
     if (this.aheadUntil !== undefined && !after(this.aheadUntil, taken.to)) this.aheadUntil = undefined
     return taken
   }
+}
+
+/**
+ * The barrier's position when the partition has nothing more to read before it: the read stopped
+ * at a row past it, or it read every row below a horizon past the barrier's transaction (which has
+ * ended: the reader saw its request), so no transaction below the barrier can add a row.
+ */
+function reachedBarrier (barrier: string, read: number, kept: number, limit: number, xmin: string): Position | undefined {
+  const done = kept < read || (read < limit && BigInt(xmin) > BigInt(barrier))
+  return done ? { txid: barrier, id: '0' } : undefined
 }
 
 /** The first `keep` rows: the batch then ends at the last row kept. */

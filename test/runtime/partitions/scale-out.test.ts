@@ -2,8 +2,7 @@
 import type { ChildProcess } from 'node:child_process'
 import t from 'tap'
 import { build, eventually } from '../../helper.js'
-import type { HttpTarget } from '../../helpers/http-target.js'
-import { cluster, eventIds, partitioned, sorted } from '../../helpers/partitions.js'
+import { cluster, eventIds, outOfOrder, partitioned, sorted } from '../../helpers/partitions.js'
 import { countRows } from '../../helpers/rows.js'
 import { kill9, startRuntimeProcess } from '../../helpers/processes.js'
 
@@ -30,19 +29,6 @@ t.test('3 instances split 8 partitions fairly and deliver each event exactly onc
   await eventually(() => new Set(eventIds(sink)).size === 1500 || undefined, 20_000, 'every event delivered after the kill')
   t.equal(new Set(eventIds(sink)).size, 1500, 'nothing lost')
 })
-
-/** Keys whose deliveries did not arrive in increasing sequence. */
-function outOfOrder (sink: HttpTarget): string[] {
-  const last = new Map<string, number>()
-  const broken = new Set<string>()
-  for (const r of sink.received) {
-    const key = r.json.entity_id as string
-    const seq = r.json.data.seq as number
-    if ((last.get(key) ?? -1) >= seq) broken.add(key)
-    last.set(key, seq)
-  }
-  return [...broken]
-}
 
 t.test('a fourth instance joins and gets its share; a graceful stop hands over with no duplicate, in order per key', async (t) => {
   const { sink, url, pool, schema, shares } = await cluster(t, { ordering: 'entity' })
