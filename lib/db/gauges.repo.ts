@@ -55,7 +55,10 @@ const read = statement((schema) => {
   with known as (
     select coalesce($1::xid8, c.last_txid) as txid, coalesce($2::bigint, c.last_change_log_id) as id
       from (select) one
-      left join ${qualified(schema, 'observer_checkpoints')} c on c.listener_id = $3),
+      -- a partitioned listener ($6) is as far as its slowest partition
+      left join lateral (select last_txid, last_change_log_id from ${qualified(schema, 'observer_checkpoints')}
+                          where listener_id = $3 or ($6 and listener_id like $3 || '#%')
+                          order by last_txid, last_change_log_id limit 1) c on true),
   p as (select coalesce(txid, '0'::xid8) as txid, coalesce(id, 0) as id from known)
   select (select txid::text from known) as txid, (select id::text from known) as id,
          -- ordered as the index is, so that no plan counts by scanning the whole change log
@@ -73,8 +76,8 @@ function size (row: Row, name: Counted): number {
 }
 
 /** The gauges of `listenerId`, measured from `position` (the reader's, when this instance reads) or its stored checkpoint. */
-export async function readGauges (db: Kysely<Database>, schema: string, listenerId: string, position?: Position): Promise<Gauges> {
-  const { rows: [row] } = await read<Row>(db, schema, [position?.txid ?? null, position?.id ?? null, listenerId, LAG_COUNT_BOUND, TABLE_COUNT_BOUND])
+export async function readGauges (db: Kysely<Database>, schema: string, listenerId: string, position?: Position, partitioned = false): Promise<Gauges> {
+  const { rows: [row] } = await read<Row>(db, schema, [position?.txid ?? null, position?.id ?? null, listenerId, LAG_COUNT_BOUND, TABLE_COUNT_BOUND, partitioned])
   const from = row.txid === null || row.id === null ? null : { txid: row.txid, id: row.id }
   let lagEvents = row.counted
   if (lagEvents >= LAG_COUNT_BOUND && row.head !== null) lagEvents = Math.max(lagEvents, Number(BigInt(row.head) - BigInt(from?.id ?? '0')))

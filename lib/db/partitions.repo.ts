@@ -20,8 +20,8 @@ export async function recordedPartitions (db: Kysely<Database>, listenerId: stri
 
 /**
  * Records `count` for a listener seen for the first time, its partitions' rows and checkpoints,
- * each starting where the listener's one checkpoint was (with its ahead-ledger): one position for
- * all, so nothing is skipped or read twice. Answers the count recorded (another instance's, if first).
+ * each starting where the listener's one checkpoint was (with its ahead-ledger), which they replace:
+ * one position for all, so nothing is skipped or read twice. Answers the count recorded (another instance's, if first).
  */
 export async function recordPartitions (db: Kysely<Database>, schema: string, listenerId: string, count: number): Promise<number> {
   return await db.transaction().execute(async (trx) => {
@@ -40,6 +40,10 @@ export async function recordPartitions (db: Kysely<Database>, schema: string, li
       select ${listenerId} || '#' || p, a.change_log_id, a.txid
         from generate_series(0, ${count - 1}) p join ${t('tb_change_log_ahead')} a on a.listener_id = ${listenerId}
       on conflict do nothing`.execute(trx)
+    // the listener's one position lives on in its partitions; left behind, it would hold the change
+    // log's retention at that point for ever (no count of partitions reads it again)
+    await sql`delete from ${t('tb_change_log_ahead')} where listener_id = ${listenerId}`.execute(trx)
+    await sql`delete from ${t('observer_checkpoints')} where listener_id = ${listenerId}`.execute(trx)
     return count
   })
 }
@@ -133,6 +137,22 @@ export async function partitionLags (db: Kysely<Database>, schema: string, liste
       from unnest(${partitions}::int[]) as p(partition)
       join ${t('observer_checkpoints')} c on c.listener_id = ${listenerId} || '#' || p.partition`.execute(db)
   return new Map(rows.map((r) => [r.partition, r.lag]))
+}
+
+/** What every partition of a listener has left to read: rows after its checkpoint (bounded), and the oldest one's time. */
+export async function partitionBacklogs (db: Kysely<Database>, schema: string, listenerId: string, count: number): Promise<Array<{ lag: number, oldest: Date | null }>> {
+  const t = (name: string) => sql.id(schema, name)
+  const mine = sql.raw(`${partitionOf(count, 'l.object_type', 'l.object_id')} = p`)
+  const { rows } = await sql<{ lag: number, oldest: Date | null }>`
+    select (select count(*) from (select 1 from ${t('tb_entity_change_log')} l
+             where ${mine} and (l.txid, l.pk_entity_change_log) > (c.last_txid, c.last_change_log_id)
+             limit ${PARTITION_LAG_BOUND}) x)::int as lag,
+           (select l.created_at from ${t('tb_entity_change_log')} l
+             where ${mine} and (l.txid, l.pk_entity_change_log) > (c.last_txid, c.last_change_log_id)
+             order by ${sql.raw(partitionOf(count, 'l.object_type', 'l.object_id'))}, l.txid, l.pk_entity_change_log limit 1) as oldest
+      from generate_series(0, ${count - 1}) p
+      join ${t('observer_checkpoints')} c on c.listener_id = ${listenerId} || '#' || p`.execute(db)
+  return rows
 }
 
 export interface PartitionView { partition: number, term: string, checkpoint: string, lag_events: number }

@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { transactionHolding } from '../db/change-log.repo.js'
 import { readGauges, type Gauges } from '../db/gauges.repo.js'
+import { partitionBacklogs } from '../db/partitions.repo.js'
 import { SharedReading } from '../shared-reading.js'
 import type { RuntimeContext } from './context.js'
 import type { ChangeLogReader, HorizonState } from './read-path/reading.js'
@@ -61,10 +62,22 @@ export function sharedGauges (ctx: RuntimeContext, reader: () => ChangeLogReader
 
 /**
  * The database figures of health, in one statement (a metrics scrape runs only this), measured
- * from the reader's position when this instance reads; they also refresh the metrics' gauges.
+ * from the reader's position when this instance reads the whole stream, else from the stored
+ * checkpoint (a partitioned listener's slowest); they also refresh the metrics' gauges.
  */
 export async function refreshGauges (ctx: RuntimeContext, reader: ChangeLogReader | undefined, now = Date.now()): Promise<Gauges & { lagSeconds: number }> {
-  const gauges = await readGauges(ctx.db, ctx.schema, ctx.options.runtime.listenerId, reader?.position)
+  // a partitioned listener's reader of the moment reads one partition: the stored checkpoints say more
+  const { listenerId, partitions } = ctx.options.runtime
+  const partitioned = partitions > 1
+  const gauges = await readGauges(ctx.db, ctx.schema, listenerId, partitioned ? undefined : reader?.position, partitioned)
+  if (partitioned) {
+    // each partition's backlog along its own index: rows of one partition after another's
+    // checkpoint are no lag (the slowest checkpoint alone would count them)
+    const backlogs = await partitionBacklogs(ctx.db, ctx.schema, listenerId, partitions)
+    gauges.lagEvents = backlogs.reduce((sum, b) => sum + b.lag, 0)
+    const oldest = backlogs.flatMap((b) => b.oldest === null ? [] : [b.oldest.getTime()])
+    gauges.oldestUnreadAt = oldest.length === 0 ? null : new Date(Math.min(...oldest))
+  }
   const lagSeconds = gauges.oldestUnreadAt === null ? 0 : Math.max(0, (now - gauges.oldestUnreadAt.getTime()) / 1000)
   const { metrics } = ctx
   metrics.lagEvents.set(gauges.lagEvents)

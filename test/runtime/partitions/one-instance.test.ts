@@ -37,3 +37,21 @@ t.test('alone, an instance reads every partition, and says so', async (t) => {
   const after = (await app.inject({ url: '/observers/runtime/instances', headers: AUTH })).json()
   t.same(after.data, [], 'a stopped instance leaves')
 })
+
+t.test('a listener that read as one stream and now starts in partitions leaves no checkpoint behind to hold retention', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: 4, instanceId: 'upgraded', partitionLeaseMs: 2000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await insertChanges(pool, schema, 200)
+  // where a reader of the whole stream (before partitions) left the listener: half way
+  await pool.query(`insert into "${schema}".observer_checkpoints (listener_id, last_txid, last_change_log_id)
+    select 'default', txid, pk_entity_change_log from "${schema}".tb_entity_change_log order by txid, pk_entity_change_log offset 99 limit 1`)
+  await app.observers.start()
+  await sink.waitFor(100, 30_000)
+  const { rows } = await pool.query(`select listener_id from "${schema}".observer_checkpoints order by listener_id`)
+  t.same(rows.map((r) => r.listener_id), ['default#0', 'default#1', 'default#2', 'default#3'], 'the partitions took over the listener\'s position; it is gone')
+  const health = await eventually(async () => { const h = await app.observers.health(); return h.lag_events === 0 ? h : undefined }, 10_000, 'no lag once every partition is read')
+  t.match(health, { partitions_held: 4, lag_events: 0 })
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 100, 'the second half delivered, once')
+  await app.observers.stop()
+})
