@@ -1,7 +1,7 @@
 // A dedicated connection for what a pooled one cannot do: hold a session advisory lock (the
 // listener's lease) and LISTEN for wake-ups. It lives as long as the runtime.
 import { sql, type Kysely } from 'kysely'
-import type pg from 'pg'
+import pg from 'pg'
 
 export interface Session {
   /** the backend's pid: where the lease's lock shows in pg_locks (a commit made on the lease checks it) */
@@ -16,16 +16,24 @@ export interface Session {
   close: () => Promise<void>
 }
 
+/**
+ * A connection of its own, made with the pool's settings but outside it: each stream read holds
+ * one for as long as it reads, and an instance holding many partitions would otherwise take every
+ * connection of the pool from the work it needs them for (16 partitions on the default 10: nothing
+ * was delivered).
+ */
 export async function openPoolSession (pool: pg.Pool): Promise<Session> {
-  const client = await pool.connect()
+  const client = new pg.Client((pool as unknown as { options: pg.ClientConfig }).options)
   let lostCallback: ((err: Error) => void) | undefined
   let closed = false
   const lost = (err: Error): void => {
     if (closed) return
     closed = true
-    client.release(err)
+    client.end().catch(() => {})
     lostCallback?.(err)
   }
+  // a failed connect leaves nothing open: end() settles the socket
+  await client.connect().catch(async (err: unknown) => { await client.end().catch(() => {}); throw err })
   client.on('error', lost)
   client.on('end', () => lost(new Error('connection ended')))
   const { rows: [{ pid }] } = await client.query<{ pid: number }>('select pg_backend_pid() as pid')
@@ -49,8 +57,8 @@ export async function openPoolSession (pool: pg.Pool): Promise<Session> {
     close: async () => {
       if (closed) return
       closed = true
-      // destroy rather than return to the pool: the lock and LISTENs die with the connection
-      client.release(true)
+      // the lock and the LISTENs die with the connection
+      await client.end().catch(() => {})
     }
   }
 }

@@ -55,3 +55,19 @@ t.test('a listener that read as one stream and now starts in partitions leaves n
   t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 100, 'the second half delivered, once')
   await app.observers.stop()
 })
+
+t.test('an instance holding more partitions than its pool has connections still delivers: a stream\'s session is its own connection', async (t) => {
+  const sink = await startHttpTarget(t)
+  // the pool of build() has 10 connections
+  const { app, pool, schema } = await build(t, { runtime: { start: false, partitions: 12, instanceId: 'many', partitionLeaseMs: 2000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await insertChanges(pool, schema, 200)
+  await app.observers.start()
+  await eventually(async () => (await app.observers.health()).partitions_held === 12 || undefined, 20_000, 'twelve partitions held')
+  await sink.waitFor(200, 30_000)
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 200, 'every event delivered')
+  await app.observers.stop()
+  const { rows: [{ n }] } = await pool.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = any(
+      select hashtext('default#' || p)::oid from generate_series(0, 11) p) and classid = hashtext($1)::oid`, [schema])
+  t.equal(n, 0, 'and its sessions are gone once it stops')
+})
