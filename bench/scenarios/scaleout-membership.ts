@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BenchContext } from '../app.js'
 import { now } from '../clock.js'
-import { insertChangeLog, waitUntil } from '../data.js'
+import { insertChangeLog, retriesPending, waitUntil } from '../data.js'
 import { openInstance, type Instance } from '../instance-client.js'
 import { loadAverage } from '../machine.js'
 import { atHeads, fair, partitionCheckpoints, partitionHeads, partitionHolders, shares, type PartitionHolder } from '../partitions.js'
@@ -128,8 +128,9 @@ export async function failoverAndJoin (ctx: BenchContext, sink: Sink, schema: st
     const stoppedAt = now()
     const events = backlog + written
     const heads = await partitionHeads(ctx.pool, ctx.code, schema, partitions)
-    const drained = await waitUntil(async () => atHeads(await partitionCheckpoints(ctx.pool, ctx.code, schema, LISTENER, partitions), heads),
-      'every event of the flow to be delivered and logged', WAIT_MS * 2, 10)
+    const drainedNow = async (): Promise<boolean> =>
+      atHeads(await partitionCheckpoints(ctx.pool, ctx.code, schema, LISTENER, partitions), heads) && await retriesPending(ctx.pool, schema) === 0
+    const drained = await waitUntil(drainedNow, 'every event of the flow to be delivered and logged', WAIT_MS * 2, 10)
     const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, 1, events, { atHead: true })
     const end = await partitionHolders(ctx.pool, schema, LISTENER)
     const result: MembershipResult = {
