@@ -44,6 +44,8 @@ export interface ScaleoutDrain {
   /** the deliveries the sink got after the split was fair ÷ the time from then to the end */
   after_split_deliveries_per_s: number | null
   per_instance: InstanceShare[]
+  /** deliveries the sink had not yet got when every checkpoint was at its head and no retry was pending (0: none owed behind a checkpoint) */
+  short_at_heads: number
   /** CPU µs per delivery: the instances summed, PostgreSQL, the sink (per request), the whole machine */
   per_delivery_us: { runtime: number, postgres: number | null, sink: number | null, machine: number | null }
   wal_bytes_per_delivery: number
@@ -78,7 +80,7 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
   const started = await w.begin()
   // the heads are read once (the backlog committed), then only the checkpoints are polled
   const heads = w.heads ?? await partitionHeads(ctx.pool, ctx.code, schema, partitions)
-  const split: { at: number | null, delivered: number } = { at: null, delivered: 0 }
+  const split = { at: null as number | null, delivered: 0, shortAtHeads: 0 }
   const report = setInterval(() => {
     sink.stats().then((s) => ctx.progress(`${name}: ${s.delivered - sinkBefore.delivered}/${w.deliveries} delivered`), () => {})
   }, 2000)
@@ -91,7 +93,11 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
       }
       // a batch commits an attempt still running after HANDOVER_MS (or one a hand-over left) as a
       // retry, and goes on: the checkpoints reach their heads before such deliveries are made
-      return atHeads(await partitionCheckpoints(ctx.pool, ctx.code, schema, LISTENER, partitions), heads) && await retriesPending(ctx.pool, schema) === 0
+      if (!atHeads(await partitionCheckpoints(ctx.pool, ctx.code, schema, LISTENER, partitions), heads) || await retriesPending(ctx.pool, schema) !== 0) return false
+      // and nothing owed may be left behind a checkpoint: that is noted, and waited for
+      const short = w.deliveries - ((await sink.stats()).delivered - sinkBefore.delivered)
+      if (short > 0) split.shortAtHeads = Math.max(split.shortAtHeads, short)
+      return short <= 0
     }, 'every delivery to be made and logged', ctx.quick ? 120_000 : 600_000, 10)
   } finally {
     clearInterval(report)
@@ -127,6 +133,7 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
       cpu_s: round(instanceCpu[k]),
       rss_peak_mb: after[k].rss_peak_mb
     })),
+    short_at_heads: split.shortAtHeads,
     per_delivery_us: {
       runtime: perDelivery(instancesS) ?? 0,
       postgres: perDelivery(used.postgres_s),
