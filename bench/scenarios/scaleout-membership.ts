@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BenchContext } from '../app.js'
 import { now } from '../clock.js'
-import { insertChangeLog, retriesPending, waitUntil } from '../data.js'
+import { dbOutcome, insertChangeLog, retriesPending, waitUntil } from '../data.js'
 import { openInstance, type Instance } from '../instance-client.js'
 import { loadAverage } from '../machine.js'
 import { atHeads, fair, partitionCheckpoints, partitionHeads, partitionHolders, shares, type PartitionHolder } from '../partitions.js'
@@ -47,8 +47,12 @@ export interface MembershipResult {
   /** the term of each partition at the end (one more for every take-over) */
   terms_at_end: number[]
   events: number
-  /** the flow stopped → every event delivered and logged */
+  /** the flow stopped → every checkpoint at its head, no retry pending */
   drain_after_flow_ms: number
+  /** deliveries the sink, and success rows the log, still lacked at that moment (0 and 0: none owed behind a checkpoint) */
+  short_at_heads: { sink: number, logs: number }
+  /** then → nothing lacking (null: none lacked, or still lacking after 30 s) */
+  late_ms: number | null
   /** deliveries the sink got more than once: after the kill (before the join), and at the end */
   duplicates_before_join: number
   duplicates_at_end: number
@@ -130,7 +134,18 @@ export async function failoverAndJoin (ctx: BenchContext, sink: Sink, schema: st
     const heads = await partitionHeads(ctx.pool, ctx.code, schema, partitions)
     const drainedNow = async (): Promise<boolean> =>
       atHeads(await partitionCheckpoints(ctx.pool, ctx.code, schema, LISTENER, partitions), heads) && await retriesPending(ctx.pool, schema) === 0
-    const drained = await waitUntil(drainedNow, 'every event of the flow to be delivered and logged', WAIT_MS * 2, 10)
+    const drained = await waitUntil(drainedNow, 'every event of the flow to be logged', WAIT_MS * 2, 10)
+    // the checkpoints at their heads and no retry pending should mean every delivery made and
+    // logged: what the sink and the log still lack then is noted, and waited for a while
+    const owed = async (): Promise<{ sink: number, logs: number }> =>
+      ({ sink: events - (await sink.stats()).delivered, logs: events - (await dbOutcome(ctx.pool, schema)).logs_success })
+    const shortAtHeads = await owed()
+    let lateMs: number | null = null
+    if (shortAtHeads.sink > 0 || shortAtHeads.logs > 0) {
+      ctx.progress(`scaleout membership: every checkpoint at its head, no retry pending, yet ${shortAtHeads.sink} deliveries not made and ${shortAtHeads.logs} not logged; waiting`)
+      const caughtUp = await waitUntil(async () => { const o = await owed(); return o.sink <= 0 && o.logs <= 0 }, 'the deliveries owed behind the checkpoints', WAIT_MS, 50).catch(() => null)
+      lateMs = caughtUp === null ? null : round(caughtUp - drained, 1)
+    }
     const { correctness, sink: stats } = await checkDeliveries(ctx, sink, schema, 1, events, { atHead: true })
     const end = await partitionHolders(ctx.pool, schema, LISTENER)
     const result: MembershipResult = {
@@ -145,6 +160,8 @@ export async function failoverAndJoin (ctx: BenchContext, sink: Sink, schema: st
       terms_at_end: end.map((h) => h.term),
       events,
       drain_after_flow_ms: round(drained - stoppedAt, 1),
+      short_at_heads: shortAtHeads,
+      late_ms: lateMs,
       duplicates_before_join: duplicatesBeforeJoin,
       duplicates_at_end: stats.duplicates,
       load_average: { start: loadStart, end: loadAverage() },
