@@ -90,7 +90,7 @@ export async function withApp<T> (
   return { ...result, runtime_log: await bench.close() }
 }
 
-async function summarizeLog (file: string): Promise<LogSummary> {
+export async function summarizeLog (file: string): Promise<LogSummary> {
   const summary: LogSummary = { lines: 0, by_level: {}, first_error: null }
   for (const line of (await readFile(file, 'utf8')).split('\n')) {
     if (line === '') continue

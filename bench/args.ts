@@ -2,9 +2,9 @@
 //   [--runtime '{"batchSize":500}'] [--cpu-prof] [--otel]`
 import type { ObserverPluginOptions } from '../index.js'
 
-export const SCENARIOS = ['backlog', 'backlog-1m', 'nats', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery', 'size', 'many-observers', 'retention', 'backfill'] as const
+export const SCENARIOS = ['backlog', 'backlog-1m', 'nats', 'fanout', 'ordered', 'ordered-failing', 'dead-endpoint', 'slow-endpoint', 'rate-limited', 'steady', 'admin', 'ceilings', 'startup', 'first-delivery', 'size', 'many-observers', 'retention', 'backfill', 'scaleout'] as const
 export type ScenarioName = typeof SCENARIOS[number]
-const NAMED_ONLY: readonly ScenarioName[] = ['backlog-1m', 'nats', 'size', 'many-observers', 'retention', 'backfill']
+const NAMED_ONLY: readonly ScenarioName[] = ['backlog-1m', 'nats', 'size', 'many-observers', 'retention', 'backfill', 'scaleout']
 
 export interface BenchArgs {
   scenarios: ScenarioName[]
@@ -22,7 +22,7 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('|')} …] [options]
-  (no scenario: all of them but backlog-1m, nats, size, many-observers, retention and backfill; the ceilings run whenever backlog or fanout does;
+  (no scenario: all of them but backlog-1m, nats, size, many-observers, retention, backfill and scaleout; the ceilings run whenever backlog or fanout does;
    nats needs Debian's nats-server: \`npm run bench -- backlog nats\` gives its ratio to the backlog)
   --quick             small sizes, for a smoke run (results file marked -quick)
   --no-ceilings       skip the HTTP and Postgres ceilings
@@ -61,7 +61,7 @@ export function parseArgs (argv: string[]): BenchArgs {
     else if ((SCENARIOS as readonly string[]).includes(arg)) args.scenarios.push(arg as ScenarioName)
     else throw new Error(`unknown argument ${arg}\n${USAGE}`)
   }
-  // the million-row drain and the scenarios of issue 25 take minutes, nats needs a nats-server: only when named
+  // the million-row drain and the scenarios of issues 25 – 27 take minutes, nats needs a nats-server: only when named
   if (args.scenarios.length === 0) args.scenarios = SCENARIOS.filter((s) => !NAMED_ONLY.includes(s))
   if (args.ceilings && (args.scenarios.includes('backlog') || args.scenarios.includes('fanout')) && !args.scenarios.includes('ceilings')) {
     args.scenarios.push('ceilings')

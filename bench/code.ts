@@ -19,6 +19,7 @@ type Plugin = typeof import('../index.js')
 type ChangeLogRepo = typeof import('../lib/db/change-log.repo.js')
 type CheckpointRepo = typeof import('../lib/db/checkpoint.repo.js')
 type SettlementRepo = typeof import('../lib/db/settlement.repo.js')
+type PartitionsRepo = typeof import('../lib/db/partitions.repo.js')
 type Migrate = typeof import('../lib/db/migrate.js')
 type Model = typeof import('../lib/model.js')
 type Options = typeof import('../lib/options.js')
@@ -33,6 +34,9 @@ export interface RuntimeCode {
   readBelowHorizon: ChangeLogRepo['readBelowHorizon']
   ensureCheckpoint: CheckpointRepo['ensureCheckpoint']
   commitSettlement: SettlementRepo['commitSettlement']
+  partitionOf: PartitionsRepo['partitionOf']
+  partitionStreamId: PartitionsRepo['partitionStreamId']
+  ensurePartitionIndex: PartitionsRepo['ensurePartitionIndex']
   migrateToLatest: Migrate['migrateToLatest']
   DEFAULT_RETRY_CONFIG: Model['DEFAULT_RETRY_CONFIG']
   resolveOptions: Options['resolveOptions']
@@ -64,11 +68,12 @@ export async function compileBench (progress: (m: string) => void): Promise<stri
 export async function loadRuntimeCode (): Promise<RuntimeCode> {
   const ext = RUNNING_COMPILED ? '.js' : '.ts'
   const load = async <T>(path: string): Promise<T> => await import(new URL(`../${path.replace(/\.ts$/, ext)}`, import.meta.url).href) as T
-  const [index, changeLog, checkpoint, settlement, migrate, model, options, event, settling, retention, metrics] = await Promise.all([
+  const [index, changeLog, checkpoint, settlement, partitions, migrate, model, options, event, settling, retention, metrics] = await Promise.all([
     load<Plugin>('index.ts'),
     load<ChangeLogRepo>('lib/db/change-log.repo.ts'),
     load<CheckpointRepo>('lib/db/checkpoint.repo.ts'),
     load<SettlementRepo>('lib/db/settlement.repo.ts'),
+    load<PartitionsRepo>('lib/db/partitions.repo.ts'),
     load<Migrate>('lib/db/migrate.ts'),
     load<Model>('lib/model.ts'),
     load<Options>('lib/options.ts'),
@@ -83,6 +88,9 @@ export async function loadRuntimeCode (): Promise<RuntimeCode> {
     readBelowHorizon: changeLog.readBelowHorizon,
     ensureCheckpoint: checkpoint.ensureCheckpoint,
     commitSettlement: settlement.commitSettlement,
+    partitionOf: partitions.partitionOf,
+    partitionStreamId: partitions.partitionStreamId,
+    ensurePartitionIndex: partitions.ensurePartitionIndex,
     migrateToLatest: migrate.migrateToLatest,
     DEFAULT_RETRY_CONFIG: model.DEFAULT_RETRY_CONFIG,
     resolveOptions: options.resolveOptions,

@@ -29,10 +29,13 @@ const q = (schema: string, table: string): string => `"${schema}".${table}`
 /**
  * `count` rows of entity `order`, `chunk` per statement (each its own transaction): every row its
  * own entity, or with `keys`, row g updates entity g % keys (so each entity gets count / keys events).
+ * Rows are numbered from `from` (1): a later call continues with new entities. On a client inside
+ * a transaction, they become visible together at its commit.
  */
-export async function insertChangeLog (pool: pg.Pool, schema: string, count: number, { chunk = 5000, keys }: { chunk?: number, keys?: number } = {}): Promise<void> {
-  for (let first = 1; first <= count; first += chunk) {
-    const last = Math.min(count, first + chunk - 1)
+export async function insertChangeLog (pool: pg.Pool | pg.PoolClient, schema: string, count: number, { chunk = 5000, keys, from = 1 }: { chunk?: number, keys?: number, from?: number } = {}): Promise<void> {
+  const end = from + count - 1
+  for (let first = from; first <= end; first += chunk) {
+    const last = Math.min(end, first + chunk - 1)
     await pool.query(`insert into ${q(schema, 'tb_entity_change_log')} (object_type, object_id, modification_type, object_data)
       select 'order', (case when $3::int is null then g else g % $3::int end)::text, 'INSERT', ${ORDER_SQL}
         from generate_series($1::int, $2::int) g`, [first, last, keys ?? null])

@@ -28,3 +28,14 @@ export async function measureDbActivity (pool: pg.Pool): Promise<{ stop: () => P
     }
   }
 }
+
+/** WAL bytes the server wrote over a window (every client's), from pg_current_wal_lsn(). */
+export async function measureWal (pool: pg.Pool): Promise<{ stop: () => Promise<number> }> {
+  const { rows: [start] } = await pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')
+  return {
+    stop: async () => {
+      const { rows: [end] } = await pool.query<{ bytes: number }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 as bytes', [start.lsn])
+      return end.bytes
+    }
+  }
+}

@@ -32,9 +32,12 @@ export function serve (handlers: Handlers, ready: unknown): void {
 
 export interface Child<R> {
   ready: R
+  pid: number
   call: <T>(cmd: string, args?: unknown) => Promise<T>
   /** closes the channel (the child exits) and waits for the exit */
   stop: () => Promise<void>
+  /** SIGKILL, no goodbye (a crash); resolves once the child has exited */
+  kill: () => Promise<void>
 }
 
 // The children run as the bench does: compiled by plain node, or TypeScript through tsx's loader;
@@ -68,6 +71,7 @@ export async function forkChild<R> (source: URL): Promise<Child<R>> {
   })
   return {
     ready: await ready,
+    pid: child.pid as number,
     call: async <T>(cmd: string, args?: unknown): Promise<T> => await new Promise<T>((resolve, reject) => {
       if (exited || !child.connected) return reject(new Error(`${file.pathname} has exited`))
       const id = next++
@@ -84,6 +88,11 @@ export async function forkChild<R> (source: URL): Promise<Child<R>> {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
       await exit
       clearTimeout(timer)
+    },
+    kill: async () => {
+      if (exited) return
+      child.kill('SIGKILL')
+      await exit
     }
   }
 }

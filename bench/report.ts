@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROOT } from './root.js'
 import type { HttpCeiling, PgCeiling } from './ceilings.js'
+import type { CpuReport } from './cpu.js'
 import type { Machine } from './machine.js'
 import type { AdminResult } from './scenarios/admin.js'
 import type { DeadEndpointResult } from './scenarios/dead-endpoint.js'
@@ -17,6 +18,7 @@ import type { FirstDeliveryResult } from './scenarios/first-delivery.js'
 import type { SizeResult } from './scenarios/size.js'
 import type { ManyObserversResult } from './scenarios/many-observers.js'
 import type { RetentionResult } from './scenarios/retention.js'
+import type { ScaleoutResult } from './scenarios/scaleout.js'
 import type { BackfillResult } from './scenarios/backfill.js'
 import type { SteadyResult } from './scenarios/steady.js'
 import { round } from './stats.js'
@@ -47,6 +49,8 @@ export interface Results {
   retention?: RetentionResult
   /** issue 27, only when named: a backfill job beside the steady load, and the steady load alone */
   backfill?: BackfillResult
+  /** issue 26, only when named: 1, 2 and 4 instance processes on 8 partitions; a kill -9 and a join */
+  scaleout?: ScaleoutResult
   ceiling_http?: HttpCeiling
   /** the same client with as many in flight as one endpoint may have (maxInFlightPerEndpoint) */
   ceiling_http_endpoint?: HttpCeiling
@@ -69,6 +73,9 @@ export interface Report {
 }
 
 const largest = (r: Results) => r.many_observers?.sizes[r.many_observers.sizes.length - 1]
+/** scaleout_<n> (the cold drain) and scaleout_<n>_warm for each count of instances measured */
+const scaleoutWindows = (r: Results): Array<[string, CpuReport]> =>
+  (r.scaleout?.runs ?? []).flatMap((run) => [[`scaleout_${run.instances}`, run.cold.cpu], [`scaleout_${run.instances}_warm`, run.warm.cpu]])
 
 const ratio = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || b === 0 ? null : round(a / b, 3)
@@ -98,12 +105,13 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
   const ordered = r.ordered?.ordered.deliveries_per_s
   const rateLimit = r.rate_limited?.rate_limit.per_second
   const correct = [r.backlog, r.backlog_otel, r.backlog_1m, r.nats, r.fanout, r.steady, r.ordered?.unordered, r.ordered?.ordered, r.ordered?.hot_key, r.ordered_failing,
-    r.dead_endpoint?.baseline, r.dead_endpoint?.dead, r.slow_endpoint?.baseline, r.slow_endpoint?.slow, r.rate_limited]
+    r.dead_endpoint?.baseline, r.dead_endpoint?.dead, r.slow_endpoint?.baseline, r.slow_endpoint?.slow, r.rate_limited,
+    ...(r.scaleout?.runs ?? []), r.scaleout?.membership ?? undefined]
     .every((s) => s === undefined || s.correctness.ok)
   return {
     machine,
     settings,
-    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size, many_observers: r.many_observers, retention: r.retention, backfill: r.backfill },
+    scenarios: { backlog: r.backlog, backlog_otel: r.backlog_otel, backlog_1m: r.backlog_1m, nats: r.nats, steady: r.steady, fanout: r.fanout, ordered: r.ordered, ordered_failing: r.ordered_failing, dead_endpoint: r.dead_endpoint, slow_endpoint: r.slow_endpoint, rate_limited: r.rate_limited, admin: r.admin, startup: r.startup, first_delivery: r.first_delivery, size: r.size, many_observers: r.many_observers, retention: r.retention, backfill: r.backfill, scaleout: r.scaleout },
     ceilings: { http: r.ceiling_http, http_endpoint: r.ceiling_http_endpoint, pg: r.ceiling_pg },
     ratios: {
       backlog_to_http_ceiling: ratio(backlog, http),
@@ -154,11 +162,18 @@ export function buildReport (machine: Machine & { load_average_end: number[] }, 
       // SPEC 9.9, at the largest size measured (100 000 in a full run)
       many_observers_create: target('< 200 ms from creating one observer to its first delivery (p50 of 3)', largest(r)?.create_to_delivered_ms.p50, (v) => v < 200),
       many_observers_update_cpu: target('< 5 ms of CPU per update of one observer (p50)', largest(r)?.update_cpu_ms.p50, (v) => v < 5),
-      many_observers_rss: target('< 400 MB RSS at every moment', largest(r)?.rss_peak_mb, (v) => v < 400)
+      many_observers_rss: target('< 400 MB RSS at every moment', largest(r)?.rss_peak_mb, (v) => v < 400),
+      // issue 26, on this 2-core machine: no collapse when the instances share the cores
+      scaleout_rate_4: target('4 instances started together >= 0.9 x one (deliveries/s, 8 partitions)', r.scaleout?.ratios.cold_rate_4_to_1 ?? undefined, (v) => v >= 0.9),
+      scaleout_cpu_4: target('runtime CPU per delivery, 4 instances started together, summed, <= 1.1 x one instance', r.scaleout?.ratios.cold_runtime_cpu_per_delivery_4_to_1 ?? undefined, (v) => v <= 1.1),
+      scaleout_rate_4_warm: target('4 warm instances, split, >= 0.9 x one', r.scaleout?.ratios.warm_rate_4_to_1 ?? undefined, (v) => v >= 0.9),
+      scaleout_cpu_4_warm: target('runtime CPU per delivery, 4 warm instances summed, <= 1.1 x one', r.scaleout?.ratios.warm_runtime_cpu_per_delivery_4_to_1 ?? undefined, (v) => v <= 1.1),
+      scaleout_failover: target('< 10 000 ms from kill -9 to its partitions held by the others', r.scaleout?.membership?.failover_ms, (v) => v < 10_000),
+      scaleout_join: target('< 10 000 ms from a join to its share', r.scaleout?.membership?.joined.share_ms, (v) => v < 10_000)
     },
     interference: Object.fromEntries(Object.entries({
       backlog: r.backlog?.cpu, backlog_otel: r.backlog_otel?.cpu, backlog_1m: r.backlog_1m?.cpu, nats: r.nats?.cpu, fanout: r.fanout?.cpu, ordered: r.ordered?.ordered.cpu, ordered_failing: r.ordered_failing?.cpu, dead_endpoint_baseline: r.dead_endpoint?.baseline.cpu, dead_endpoint: r.dead_endpoint?.dead.cpu, slow_endpoint_baseline: r.slow_endpoint?.baseline.cpu, slow_endpoint: r.slow_endpoint?.slow.cpu, rate_limited: r.rate_limited?.cpu, steady: r.steady?.cpu, ceiling_http: r.ceiling_http?.cpu, ceiling_http_endpoint: r.ceiling_http_endpoint?.cpu, ceiling_pg: r.ceiling_pg?.cpu
-    }).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
+    }).concat(scaleoutWindows(r)).filter(([, cpu]) => cpu !== undefined).map(([name, cpu]) => [name,
       cpu?.other_s === null || cpu?.other_s === undefined || cpu.machine_capacity_s === null || cpu.machine_capacity_s === 0 ? null : round(cpu.other_s / cpu.machine_capacity_s, 3)])),
     errors,
     ok: correct && Object.keys(errors).length === 0

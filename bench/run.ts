@@ -29,6 +29,7 @@ import { firstDelivery } from './scenarios/first-delivery.js'
 import { size } from './scenarios/size.js'
 import { manyObservers } from './scenarios/many-observers.js'
 import { retention } from './scenarios/retention.js'
+import { scaleout } from './scenarios/scaleout.js'
 import { steady } from './scenarios/steady.js'
 import { startSink, type Sink } from './sink-client.js'
 
@@ -148,7 +149,8 @@ async function main (): Promise<number> {
       size: [['size', async () => { results.size = await size(ctx, s) }]],
       'many-observers': [['many_observers', async () => { results.many_observers = await manyObservers(ctx, s) }]],
       retention: [['retention', async () => { results.retention = await retention(ctx, s) }]],
-      backfill: [['backfill', async () => { results.backfill = await backfill(ctx, s, args.rows) }]]
+      backfill: [['backfill', async () => { results.backfill = await backfill(ctx, s, args.rows) }]],
+      scaleout: [['scaleout', async () => { results.scaleout = await scaleout(ctx, s) }]]
     }
     // a failing scenario is reported and the others still run
     for (const [name, step] of args.scenarios.flatMap((scenario) => steps[scenario])) {
