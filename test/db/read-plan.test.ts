@@ -52,7 +52,7 @@ t.test('a metrics scrape reads the change log along its indexes only, in the gen
   t.ok(prepared, 'the gauges are a named prepared statement')
   await pool.query('set plan_cache_mode = force_generic_plan')
   t.teardown(async () => { await pool.query('reset plan_cache_mode').catch(() => {}) })
-  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${prepared.name}"(null, null, 'default', ${LAG_COUNT_BOUND}, ${TABLE_COUNT_BOUND})`)
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${prepared.name}"(null, null, 'default', ${LAG_COUNT_BOUND}, ${TABLE_COUNT_BOUND}, false)`)
   const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
   t.equal(scans.length, 3, 'the count, the head and the oldest row')
   t.ok(scans.every((n) => n['Node Type'].startsWith('Index')), `index scans only: ${scans.map((n) => n['Node Type']).join(', ')}`)
