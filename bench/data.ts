@@ -91,6 +91,13 @@ export function samePosition (a: Position | null, b: Position | null): boolean {
   return a !== null && b !== null && a.txid === b.txid && a.id === b.id
 }
 
+/** Whether `a` is at `b` or past it in commit order (rows written after `b` may have moved it on). */
+export function atOrPast (a: Position | null, b: Position | null): boolean {
+  if (a === null || b === null) return false
+  const [at, bt] = [BigInt(a.txid), BigInt(b.txid)]
+  return at > bt || (at === bt && BigInt(a.id) >= BigInt(b.id))
+}
+
 /** Retries pending, of every observer or of `observers` only. */
 export async function retriesPending (pool: pg.Pool, schema: string, observers?: readonly string[]): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from ${q(schema, 'tb_observer_retry')}

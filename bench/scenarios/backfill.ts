@@ -9,8 +9,8 @@ import type { Sink } from '../sink-client.js'
 import { round } from '../stats.js'
 import { steady, type SteadyResult } from './steady.js'
 
-/** the route's default chunk_size */
-const CHUNK = 100
+// the route's default (BACKFILL_CHUNK) unless BENCH_BACKFILL_CHUNK says otherwise
+const CHUNK = Number(process.env.BENCH_BACKFILL_CHUNK ?? 50)
 
 export interface BackfillResult {
   rows: number

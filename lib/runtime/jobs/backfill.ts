@@ -12,7 +12,7 @@ import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
  * Rows per chunk unless the request says otherwise. While a chunk's transaction is open the reader
  * cannot read past it (its horizon): a small chunk keeps the live stream's wait short.
  */
-export const BACKFILL_CHUNK = 100
+export const BACKFILL_CHUNK = 50
 /** How long a chunk waits for transactions older than its own before it tries again later. */
 const OLDER_WAIT_MS = 1000
 /**
