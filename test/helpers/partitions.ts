@@ -1,4 +1,5 @@
 // Instances sharing a listener's partitions, as real processes, and what the tests look at.
+import type pg from 'pg'
 import type { Test } from 'tap'
 import { AUTH, build } from '../helper.js'
 import { startHttpTarget, type HttpTarget } from './http-target.js'
@@ -48,6 +49,20 @@ export async function cluster (t: Test, observer: object = {}): Promise<Cluster>
       await insertChanges(pool, schema, n, 'order', (i) => ({ n: first + i }))
     },
     inserted: () => next
+  }
+}
+
+/** Writes changes over 40 keys, each carrying its sequence number: per key, commit order is sequence order. */
+export function keyedWriter (pool: pg.Pool, schema: string): { insert: (n: number) => Promise<void>, written: () => number } {
+  let next = 0
+  return {
+    insert: async (n) => {
+      const first = next
+      next += n
+      await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+        select 'order', (g % 40)::text, 'UPDATE', jsonb_build_object('seq', g) from generate_series($1::int, $2::int) g`, [first, next - 1])
+    },
+    written: () => next
   }
 }
 

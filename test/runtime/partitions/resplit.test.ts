@@ -2,19 +2,12 @@
 import type { ChildProcess } from 'node:child_process'
 import t from 'tap'
 import { AUTH, eventually } from '../../helper.js'
-import { cluster, eventIds, outOfOrder, partitioned, sorted } from '../../helpers/partitions.js'
+import { cluster, keyedWriter, eventIds, outOfOrder, partitioned, sorted } from '../../helpers/partitions.js'
 import { kill9, startRuntimeProcess } from '../../helpers/processes.js'
 
 t.test('a re-split from 4 to 8 partitions while events flow loses nothing, delivers nothing twice and keeps per-key order', async (t) => {
   const { app, sink, url, pool, schema, shares } = await cluster(t, { ordering: 'entity' })
-  // changes over 40 keys, each carrying its sequence number: per key, commit order is sequence order
-  let next = 0
-  const insertKeyed = async (n: number): Promise<void> => {
-    const first = next
-    next += n
-    await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
-      select 'order', (g % 40)::text, 'UPDATE', jsonb_build_object('seq', g) from generate_series($1::int, $2::int) g`, [first, next - 1])
-  }
+  const { insert: insertKeyed, written } = keyedWriter(pool, schema)
   const four = (id: string) => ({ ...partitioned(id), partitions: 4 })
   const children: ChildProcess[] = []
   for (const id of ['a', 'b']) children.push(await startRuntimeProcess(t, url, schema, 'default', four(id)))
@@ -25,7 +18,7 @@ t.test('a re-split from 4 to 8 partitions while events flow loses nothing, deliv
   t.teardown(() => { flowing.on = false })
   await eventually(() => sink.received.length >= 200 || undefined, 20_000, 'events flowing')
 
-  const atRequest = next
+  const atRequest = written()
   const requestedAt = Date.now()
   const res = await app.inject({ method: 'PUT', url: '/observers/listeners/default?wait_seconds=60', headers: AUTH, payload: { partitions: 8 } })
   t.equal(res.statusCode, 200, 'the route answers once switched')
@@ -39,9 +32,9 @@ t.test('a re-split from 4 to 8 partitions while events flow loses nothing, deliv
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 20_000, 'a third instance takes its share of the 8')
   flowing.on = false
   await flow
-  t.ok(next > atRequest, `events kept coming through the switch (${next - atRequest} after the request)`)
-  await eventually(() => new Set(eventIds(sink)).size === next || undefined, 60_000, 'every event delivered')
-  t.equal(sink.received.length, next, 'each exactly once')
+  t.ok(written() > atRequest, `events kept coming through the switch (${written() - atRequest} after the request)`)
+  await eventually(() => new Set(eventIds(sink)).size === written() || undefined, 60_000, 'every event delivered')
+  t.equal(sink.received.length, written(), 'each exactly once')
   t.same(outOfOrder(sink), [], 'and every key got its changes in the order they were made, across the switch')
 })
 

@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process'
 import t from 'tap'
 import { build, eventually } from '../../helper.js'
-import { cluster, eventIds, outOfOrder, partitioned, sorted } from '../../helpers/partitions.js'
+import { cluster, keyedWriter, eventIds, outOfOrder, partitioned, sorted } from '../../helpers/partitions.js'
 import { countRows } from '../../helpers/rows.js'
 import { kill9, startRuntimeProcess } from '../../helpers/processes.js'
 
@@ -32,14 +32,7 @@ t.test('3 instances split 8 partitions fairly and deliver each event exactly onc
 
 t.test('a fourth instance joins and gets its share; a graceful stop hands over with no duplicate, in order per key', async (t) => {
   const { sink, url, pool, schema, shares } = await cluster(t, { ordering: 'entity' })
-  // changes over 40 keys, each carrying its sequence number: per key, commit order is sequence order
-  let next = 0
-  const insertKeyed = async (n: number): Promise<void> => {
-    const first = next
-    next += n
-    await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
-      select 'order', (g % 40)::text, 'UPDATE', jsonb_build_object('seq', g) from generate_series($1::int, $2::int) g`, [first, next - 1])
-  }
+  const { insert: insertKeyed, written } = keyedWriter(pool, schema)
   const children: ChildProcess[] = []
   for (const id of ['a', 'b', 'c']) children.push(await startRuntimeProcess(t, url, schema, 'default', partitioned(id)))
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 30_000, 'a fair split')
@@ -59,8 +52,8 @@ t.test('a fourth instance joins and gets its share; a graceful stop hands over w
   await eventually(async () => JSON.stringify(sorted(await shares())) === '[2,3,3]' || undefined, 10_000, 'the stopped instance\'s partitions taken over')
   flowing.on = false
   await flow
-  await eventually(() => new Set(eventIds(sink)).size === next || undefined, 60_000, 'every event delivered')
-  t.equal(sink.received.length, next, 'a join and a graceful stop deliver nothing twice')
+  await eventually(() => new Set(eventIds(sink)).size === written() || undefined, 60_000, 'every event delivered')
+  t.equal(sink.received.length, written(), 'a join and a graceful stop deliver nothing twice')
   t.same(outOfOrder(sink), [], 'and every key got its changes in the order they were made')
 })
 
