@@ -8,6 +8,7 @@ import type { DeadLetterToWrite } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Executor } from './delivery/executor.js'
 import type { Metrics } from './metrics/metrics.js'
+import type { ReadAhead } from './read-path/read-ahead.js'
 import type { LoadedObservers } from './observers/loaded.js'
 
 export interface RuntimeStats {
@@ -28,6 +29,8 @@ export interface RuntimeContext {
   readonly observers: LoadedObservers
   /** runs every attempt of every loop, within one `concurrency` bound */
   readonly executor: Executor
+  /** how far every stream of the instance together reads ahead of the actions */
+  readonly readAhead: ReadAhead
 }
 
 /** One warning per action given up on, with its ids (called once the dead letter is committed). */

@@ -18,6 +18,7 @@ import { listEndpoints, resetEndpointByHand, type EndpointView } from './endpoin
 import { endpointLoop } from './endpoints/worker.js'
 import { EndpointGuard } from './endpoints/guard.js'
 import { Executor, HANDOVER_MS } from './delivery/executor.js'
+import { ReadAhead } from './read-path/read-ahead.js'
 import { readHealth, sharedGauges, type Health } from './health.js'
 import { createMetrics } from './metrics/metrics.js'
 import { LoadedObservers } from './observers/loaded.js'
@@ -105,7 +106,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   })
   endpoints.setUsers(observers.users)
   const ctx: RuntimeContext = {
-    options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log, endpoints)
+    options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log, endpoints), readAhead: new ReadAhead(rt)
   }
   const gauges = sharedGauges(ctx, currentReader)
   const retryWaker = new Waker()

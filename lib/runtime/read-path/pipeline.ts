@@ -67,21 +67,23 @@ export class BatchPipeline {
 
   get rows (): number { return this.rowsInFlight }
   get batches (): number { return this.pending.length }
-  /** deliveries the next batch may plan (`channelCapacity` bounds those in flight) */
-  get room (): number { return this.ctx.options.runtime.channelCapacity - this.deliveriesInFlight }
+
+  /** nothing of this stream in flight: it may read a batch whatever the other streams hold (read-ahead.ts) */
+  private get idle (): boolean { return this.pending.length === 0 && this.deliveriesInFlight === 0 }
+
+  /** deliveries the next batch may plan: what `channelCapacity` leaves the instance, or a batch's worth for an idle stream */
+  get room (): number {
+    const room = this.ctx.readAhead.room
+    return room > 0 || !this.idle ? room : this.ctx.options.runtime.batchSize
+  }
 
   /**
    * Room for more deliveries, and no more batches read ahead than the actions can use: enough to
-   * keep `concurrency` slots busy while a batch is read and the previous one commits. Reading
-   * further ahead only keeps events longer in memory (bench/README.md).
+   * keep `concurrency` slots busy while a batch is read and the previous one commits, counted for
+   * the instance. Reading further ahead only keeps events longer in memory (bench/README.md).
    */
   hasRoom (): boolean {
-    return this.room > 0 && this.pending.length < this.maxBatches()
-  }
-
-  private maxBatches (): number {
-    const { channelCapacity, batchSize, concurrency } = this.ctx.options.runtime
-    return Math.max(2, Math.min(Math.ceil(channelCapacity / batchSize) + 1, Math.ceil(concurrency / batchSize) + 2))
+    return this.pending.length < this.ctx.readAhead.maxBatches && this.ctx.readAhead.allows(this.idle)
   }
 
   /** Rows read above the horizon are known to the ledger only once committed: never overlap a read with them. */
@@ -94,6 +96,8 @@ export class BatchPipeline {
     const { deliveries, groups } = plan
     const count = groups.reduce((n, g) => n + g.deliveries.length, deliveries.length)
     this.deliveriesInFlight += count
+    this.ctx.readAhead.deliveries += count
+    this.ctx.readAhead.batches++
     this.rowsInFlight += batch.rows.length
     let end: InFlightBatch['end'] = () => {}
     const done = new Promise<boolean>((resolve, reject) => {
@@ -124,6 +128,7 @@ export class BatchPipeline {
       entry.failure = err
     }).finally(() => {
       this.deliveriesInFlight -= count - deliveries.length
+      this.ctx.readAhead.deliveries -= count - deliveries.length
       this.wakeRoomWaiter()
       this.commitReady()
     })
@@ -131,9 +136,8 @@ export class BatchPipeline {
 
   private readonly deliveryEnded = (): void => {
     this.deliveriesInFlight--
-    const { batchSize, channelCapacity } = this.ctx.options.runtime
-    // enough for a batch worth reading (a fan-out's batch is many deliveries per row)
-    if (this.room >= Math.min(channelCapacity, Math.max(batchSize, channelCapacity / 2))) this.wakeRoomWaiter()
+    // enough room for a batch worth reading wakes this stream's read loop (and the others')
+    this.ctx.readAhead.deliveryEnded()
     // the read loop sleeps when handed-over attempts alone hold the room
     if (this.pending.length === 0) this.onRoomFreed()
   }
@@ -146,7 +150,7 @@ export class BatchPipeline {
 
   /** Every batch taken is executing (the read-ahead limit), or the oldest has finished executing: the read loop settles the oldest. */
   mustWaitForOldest (): boolean {
-    return this.pending.length >= this.maxBatches() || this.pending[0]?.settlement !== undefined || this.pending[0]?.failure !== undefined
+    return this.pending.length >= this.ctx.readAhead.maxBatches || this.pending[0]?.settlement !== undefined || this.pending[0]?.failure !== undefined
   }
 
   /**
@@ -154,7 +158,12 @@ export class BatchPipeline {
    * batch finished executing, whichever comes first: the read loop then reads more or settles the oldest.
    */
   async roomOrBatch (): Promise<void> {
-    await new Promise<void>((resolve) => { this.roomWaiter = resolve })
+    let stop = (): void => {}
+    await new Promise<void>((resolve) => {
+      this.roomWaiter = resolve
+      stop = this.ctx.readAhead.onRoom(resolve)
+    })
+    stop()
   }
 
   /** Group commit: every settled batch at the head of the queue goes into one transaction. */
@@ -232,6 +241,7 @@ export class BatchPipeline {
   async settleOldest (): Promise<boolean> {
     const oldest = this.pending.shift()
     if (oldest === undefined) return true
+    this.ctx.readAhead.batchSettled()
     let ok = false
     try {
       ok = await oldest.done
@@ -246,6 +256,7 @@ export class BatchPipeline {
   async settleAll (): Promise<void> {
     while (this.pending.length > 0) {
       const next = this.pending.shift() as InFlightBatch
+      this.ctx.readAhead.batchSettled()
       await next.done.catch(async (err) => { await recordLoopError(this.ctx, err) })
     }
     if (this.commits === 'discarding') this.commits = 'open'
