@@ -21,6 +21,12 @@ import { assign } from './assignment.js'
 
 /** How often an instance beats its heart and looks at its share. */
 export const MEMBERSHIP_TICK_MS = 1000
+/**
+ * How long a starting instance is seen alive before it takes a partition: instances started
+ * together (a deploy) then see one another and split once, rather than the first taking every
+ * partition and draining most of them over to the others a tick later (Kafka's initial delay).
+ */
+export const JOIN_WINDOW_MS = 500
 
 /** A partition's read loop and what serves it (the runtime's StreamRunner). */
 export interface PartitionStream {
@@ -75,6 +81,9 @@ export class Membership {
     // a tick corrects the count anyway (a stream of another count is refused its partition)
     this.count = await recordedPartitions(ctx.db, ctx.options.runtime.listenerId).catch(() => undefined) ?? this.count
     this.buildIndex(this.count)
+    await heartbeat(ctx.db, { instance_id: this.instanceId, host: hostname(), pid: process.pid })
+      .catch((err) => { recordError(ctx, err, { instance_id: this.instanceId }, 'partition membership failed; retrying') })
+    await sleep(JOIN_WINDOW_MS, undefined, { signal, ref: false }).catch(() => {})
     while (!signal.aborted) {
       try {
         await this.tick()
