@@ -140,7 +140,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
         onError: (err) => { recordError(ctx, err, {}, 'reading the endpoints\' state failed; retrying') }
       }, abort.signal),
       maintenanceLoop(ctx, requestReload, abort.signal),
-      throughputLoop(throughput, currentReader, abort.signal),
+      throughputLoop(throughput, currentReader, () => streams.held().includes(0), abort.signal),
       jobLoop(ctx, jobWaker, abort.signal)
     ]
     lifecycle = { state: 'running', abort, loops }

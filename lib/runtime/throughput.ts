@@ -90,17 +90,23 @@ export class Throughput {
   }
 }
 
-/** Until `signal` aborts: a sample each second; the lag and a write every few seconds. */
-export async function throughputLoop (throughput: Throughput, reader: () => ChangeLogReader | undefined, signal: AbortSignal): Promise<void> {
+/**
+ * Until `signal` aborts: a sample each second; the lag and a write every few seconds. The lag is
+ * the listener's, the same from every instance: only the one reading the first partition (or the
+ * whole stream) measures it, so the database answers one count per listener, not one per instance.
+ */
+export async function throughputLoop (throughput: Throughput, reader: () => ChangeLogReader | undefined, measuresLag: () => boolean, signal: AbortSignal): Promise<void> {
   const { log } = throughput.ctx
   let tick = 0
+  let measured = false
   while (!signal.aborted) {
     try {
       await throughput.sample()
-      if (tick % WRITE_EVERY_S === 0) {
-        await throughput.sampleLag(reader())
-        await throughput.write()
-      }
+      const measuring = measuresLag()
+      // at once when this instance starts measuring, then every few seconds
+      if (measuring && (tick % WRITE_EVERY_S === 0 || !measured)) await throughput.sampleLag(reader())
+      measured = measuring
+      if (tick % WRITE_EVERY_S === 0) await throughput.write()
     } catch (err) {
       // the overview misses a few seconds; delivery is not concerned
       log.warn({ err }, 'throughput: could not record the last seconds')
