@@ -89,6 +89,18 @@ export async function closeCircuit (db: Kysely<Database>, endpoint: string, obse
   })
 }
 
+/**
+ * The endpoint answers quickly again: the deliveries waiting (unclaimed) for one of its slots, with
+ * `busy` as their last error, are due now; a failed attempt's backoff is left as it is. Answers how many.
+ */
+export async function slotWaitsDue (db: Kysely<Database>, endpoint: string, busy: string): Promise<number> {
+  const result = await db.updateTable('tb_observer_retry').set({ due_at: sql`now()` })
+    .where('endpoint', '=', endpoint).where('last_error', '=', busy).where('due_at', '>', sql<Date>`now()`)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', sql<Date>`now()`)]))
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
 /** An operator reset a closed circuit: its window starts afresh everywhere all the same. */
 export async function resetWindow (db: Kysely<Database>, endpoint: string): Promise<void> {
   await db.transaction().execute(async (trx) => {

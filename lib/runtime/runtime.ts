@@ -110,6 +110,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   }
   const gauges = sharedGauges(ctx, currentReader)
   const retryWaker = new Waker()
+  endpoints.onWaitsDue = () => { retryWaker.wake() }
   const endpointWaker = new Waker()
   const jobWaker = new Waker()
   // a delivery waiting for a busy or open endpoint is due much later: no need to wake for it

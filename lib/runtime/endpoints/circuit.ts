@@ -81,8 +81,13 @@ export function disableDue (state: EndpointState, now: number, options: CircuitB
 export function notAttempted (reason: 'open' | 'probing' | 'paused' | 'busy' | 'rate' | 'disabled', endpoint: string, until: Date): ActionOutcome {
   if (reason === 'disabled') return { ok: false, kind: 'permanent', code: 'ENDPOINT_DISABLED', message: `endpoint ${endpoint} is disabled; reset it to send again` }
   const [code, why] = WAITS[reason]
-  return { ok: false, kind: 'transient', code, message: `endpoint ${endpoint} ${why}; waiting, no attempt used`, deferUntil: until }
+  return { ok: false, kind: 'transient', code, message: waitMessage(endpoint, why), deferUntil: until }
 }
+
+const waitMessage = (endpoint: string, why: string): string => `endpoint ${endpoint} ${why}; waiting, no attempt used`
+
+/** The last error of a delivery waiting for one of the endpoint's slots (what finds it again when the endpoint answers quickly). */
+export const busyMessage = (endpoint: string): string => waitMessage(endpoint, WAITS.busy[1])
 
 const WAITS = {
   open: ['ENDPOINT_OPEN', 'is failing (circuit open)'],

@@ -6,10 +6,10 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { ActionOutcome } from '../../actions/types.js'
-import { claimProbe, type EndpointRow } from '../../db/endpoints.repo.js'
+import { claimProbe, slotWaitsDue, type EndpointRow } from '../../db/endpoints.repo.js'
 import type { Database } from '../../db/types.js'
 import { endpointUsers, type EndpointUsers, type RateLimit } from './users.js'
-import { gate, notAttempted, type CircuitBreakerOptions } from './circuit.js'
+import { busyMessage, gate, notAttempted, type CircuitBreakerOptions } from './circuit.js'
 import { EndpointCircuits } from './circuits.js'
 import { EndpointRates, type Origin } from './rate.js'
 import { EndpointSlots } from './slots.js'
@@ -50,9 +50,22 @@ export class EndpointGuard {
     private readonly now: () => number = Date.now
   ) {
     this.states = new EndpointStates(db, log)
-    this.slots = new EndpointSlots(maxInFlight, holdMs, now)
+    this.slots = new EndpointSlots(maxInFlight, holdMs, now, (endpoint) => { this.slotWaitsDue(endpoint) })
     this.rates = new EndpointRates(db, holdMs, now)
     this.circuits = new EndpointCircuits(db, log, options, this.states, (endpoint) => this.users.observersOf(endpoint), now)
+  }
+
+  /** Told once deliveries that waited for an endpoint's slots were made due (the retry worker wakes). */
+  onWaitsDue: () => void = () => {}
+
+  /** The endpoint answers quickly again: what waits in the database for its slots goes now, not at its spread-out time. */
+  private slotWaitsDue (endpoint: string): void {
+    slotWaitsDue(this.db, endpoint, busyMessage(endpoint)).then((due) => {
+      if (due > 0) this.onWaitsDue()
+    }, (err: unknown) => {
+      // they go at their time anyway
+      this.log.warn({ err, endpoint }, 'making the deliveries that waited for an endpoint\'s slots due failed')
+    })
   }
 
   /** The observers and rate limits per endpoint, after every reload of the observers. */

@@ -51,7 +51,13 @@ export class EndpointSlots {
      * has been answering quickly)
      */
     private readonly holdMs: number,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = Date.now,
+    /**
+     * told when an endpoint answers quickly again while deliveries sent to wait for its slots are
+     * still due later: they need not wait (a cold start's first answers are slow, and what the
+     * read path spilled then was spread over up to MAX_SPREAD_MS)
+     */
+    private readonly onRecovered: (endpoint: string) => void = () => {}
   ) {}
 
   inFlight (endpoint: string): number { return this.lanes.get(endpoint)?.inFlight ?? 0 }
@@ -105,6 +111,10 @@ export class EndpointSlots {
     if (attemptMs !== undefined) {
       lane.averageMs = lane.averageMs === 0 ? attemptMs : lane.averageMs * 0.8 + attemptMs * 0.2
       lane.lastMs = attemptMs
+      if (attemptMs < SLOW_MS && lane.nextDue > this.now()) {
+        lane.nextDue = 0
+        this.onRecovered(endpoint)
+      }
     }
     const next = lane.queue.shift()
     if (next === undefined) {

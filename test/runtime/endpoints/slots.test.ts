@@ -71,3 +71,23 @@ t.test('what waits for a slow endpoint is spread over the time it takes to answe
   for (let i = 0; i < 100; i++) due()
   t.equal(due(), MAX_SPREAD_MS, 'no further than MAX_SPREAD_MS: beyond that they are looked at again then')
 })
+
+t.test('an endpoint that answers quickly again after deliveries were sent to wait for it says so once, and spreads from now after', async (t) => {
+  let now = 1_000_000
+  const recovered: string[] = []
+  const slots = new EndpointSlots(2, HOLD_MS, () => now, (endpoint) => recovered.push(endpoint))
+  slots.enter('e', true, never, never)
+  slots.enter('e', true, never, never)
+  slots.leave('e', 2000)
+  const due = (): number => ((slots.enter('e', true, never, never) as { deferUntil: Date }).deferUntil.getTime() - now)
+  for (let i = 0; i < 20; i++) due()
+  t.equal(due(), 21_000, 'the waits spread a slot\'s share of 2 s apart (2 slots)')
+  slots.leave('e', 1500)
+  t.same(recovered, [], 'a slow answer changes nothing')
+  now += 100
+  slots.leave('e', 3)
+  t.same(recovered, ['e'], 'a quick answer: what waits for it may go now')
+  slots.enter('e', true, never, never)
+  slots.leave('e', 4)
+  t.same(recovered, ['e'], 'told once: nothing waits any more')
+})
