@@ -130,13 +130,14 @@ export class EndpointSlots {
   }
 
   /**
-   * How long a full lane may free no slot before the read path's queue waits durably: `holdMs`
-   * for an endpoint that never answered yet, SLOW_MS for one that answered quickly so far (moving
-   * a busy endpoint's queue to the database over a stall of this process or of the endpoint costs
-   * far more than the stall).
+   * How long a full lane may free no slot before the read path's queue waits durably: `holdMs` for
+   * an endpoint known to take that long, SLOW_MS for one that answered quickly so far or has not
+   * answered yet. Moving a queue to the database over a stall of this process or of the endpoint
+   * costs far more than the stall, and a cold start (connections opening, the JIT warming up) is
+   * such a stall: its first answers spilled thousands of deliveries in the scaleout bench.
    */
   private spillAfterMs (lane: Lane): number {
-    return lane.averageMs === 0 || lane.averageMs >= this.holdMs ? this.holdMs : SLOW_MS
+    return lane.averageMs >= this.holdMs ? this.holdMs : SLOW_MS
   }
 
   /** How slow the endpoint is now, in ms per attempt: slow on average and still slow, or (full) stuck for that long. */
