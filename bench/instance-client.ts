@@ -13,6 +13,9 @@ export interface Instance {
   /** CPU seconds (user + system) the process has used so far */
   cpuSeconds: () => Promise<number>
   counts: () => Promise<InstanceCounts>
+  /** a CPU profile of the process from now until `profileStop`, which answers its file */
+  profileStart: (name: string) => Promise<void>
+  profileStop: () => Promise<string | null>
   /** a graceful stop (partitions handed over), then the process ends; answers what it logged */
   close: () => Promise<LogSummary>
   /** kill -9: no hand-over, no goodbye; answers what it had logged */
@@ -38,6 +41,8 @@ export async function openInstance (ctx: BenchContext, schema: string, id: strin
     start: async () => { await child.call('start') },
     cpuSeconds: async () => await child.call<number>('cpu'),
     counts: async () => await child.call<InstanceCounts>('counts'),
+    profileStart: async (name) => { await child.call('profileStart', name) },
+    profileStop: async () => await child.call<string | null>('profileStop'),
     close: async () => {
       if (!ended) {
         ended = true

@@ -9,6 +9,7 @@ import pg from 'pg'
 import { loadRuntimeCode } from './code.js'
 import type { InstanceConfig, InstanceCounts } from './instance-protocol.js'
 import { serve } from './ipc.js'
+import { startProfile, type Profiling } from './profiler.js'
 
 interface MetricJson { name: string, values: Array<{ value: number, labels: Record<string, string | number> }> }
 
@@ -17,6 +18,7 @@ let app: FastifyInstance | undefined
 let log: WriteStream | undefined
 let pool: pg.Pool | undefined
 let rssPeak = process.memoryUsage().rss
+let profiling: Profiling | undefined
 setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss) }, 100).unref()
 
 function opened (): FastifyInstance {
@@ -63,6 +65,16 @@ serve({
       events_read: sum(metrics, 'observers_events_read_total'),
       rss_peak_mb: Math.round(rssPeak / 1048576)
     }
+  },
+  // --cpu-prof: this process's profile over one window (bench/profiles/<name>-<time>.cpuprofile)
+  profileStart: async (name: string) => {
+    profiling = await startProfile({ cpu: true, heap: false }, name, () => {})
+    return true
+  },
+  profileStop: async () => {
+    const report = await profiling?.stop()
+    profiling = undefined
+    return report?.file ?? null
   },
   // a graceful stop: the runtime hands its partitions over and leaves
   close: async () => {

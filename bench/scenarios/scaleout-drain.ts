@@ -77,6 +77,7 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
   const cpu = await measureCpu(sink, ctx.postmaster)
   const activity = await measureDbActivity(ctx.pool)
   const wal = await measureWal(ctx.pool)
+  if (ctx.profile.cpu) await Promise.all(instances.map(async (i) => { await i.profileStart(`${name.replace(/ /g, '-')}-${i.id}`) }))
   const started = await w.begin()
   // the heads are read once (the backlog committed), then only the checkpoints are polled
   const heads = w.heads ?? await partitionHeads(ctx.pool, ctx.code, schema, partitions)
@@ -103,6 +104,7 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
     clearInterval(report)
   }
   const after = await Promise.all(instances.map(async (i) => ({ cpu: await i.cpuSeconds(), ...await i.counts() })))
+  if (ctx.profile.cpu) ctx.progress(`${name}: CPU profiles ${(await Promise.all(instances.map(async (i) => await i.profileStop()))).join(' ')}`)
   const used = await cpu.stop()
   const dbActivity = await activity.stop()
   const walBytes = await wal.stop()

@@ -18,7 +18,8 @@ import { failoverAndJoin, type MembershipResult } from './scaleout-membership.js
 
 /** the issue's count; `--runtime '{"partitions":N}'` measures another */
 const DEFAULT_PARTITIONS = 8
-const INSTANCE_COUNTS = [1, 2, 4]
+/** BENCH_SCALEOUT_COUNTS=1,4 measures only those counts (the first is the ratios' base) */
+const INSTANCE_COUNTS = (process.env.BENCH_SCALEOUT_COUNTS ?? '1,2,4').split(',').map(Number)
 
 export interface ScaleoutRun {
   instances: number
@@ -54,7 +55,7 @@ export async function scaleout (ctx: BenchContext, sink: Sink): Promise<Scaleout
   const runs: ScaleoutRun[] = []
   let membership: MembershipResult | null = null
   for (const count of INSTANCE_COUNTS) {
-    const last = count === INSTANCE_COUNTS[INSTANCE_COUNTS.length - 1]
+    const last = count > 1 && count === INSTANCE_COUNTS[INSTANCE_COUNTS.length - 1]
     const { result, logs } = await withApp(ctx, `bench_scaleout_${count}`, {}, async (bench) => await withInstances(ctx, bench, count, partitions, async (instances) => {
       const run = await drainTwice(ctx, sink, bench, partitions, instances)
       if (last) membership = await failoverAndJoin(ctx, sink, bench.schema, partitions, instances, 2 * run.events)
