@@ -2,16 +2,16 @@
 // attempt ends, and committed strictly in read order, several together when they finish during a
 // commit. Each commit is conditional on the checkpoint the previous one wrote, so a failed commit
 // fails every later one and the read loop goes back to it: at-least-once, never a skipped row.
-import { commitSettlement, type CheckpointMove } from '../../db/settlement.repo.js'
 import type { LeaseFence } from '../../db/stored.repo.js'
 import type { Settlement } from '../../model.js'
-import { recordLoopError, warnDeadLetters, type RuntimeContext } from '../context.js'
+import { recordLoopError, type RuntimeContext } from '../context.js'
 import type { Plan } from './planning.js'
 import type { Batch } from './reading.js'
 import { settleGroups, type GroupResult, type KeyOrder } from './ordering.js'
 import { InReadOrder } from './change-order.js'
 import type { AttemptResult } from '../delivery/attempt.js'
-import { firstDue, mergeSettlements, settle, settleUnreadable } from '../delivery/settling.js'
+import { settle, settleUnreadable } from '../delivery/settling.js'
+import { commitGroup, type SettledBatch } from './group-commit.js'
 
 /** Where attempts that outlived their batch go once it committed (stored/handover.ts). */
 export interface HandOver {
@@ -96,8 +96,7 @@ export class BatchPipeline {
     const { deliveries, groups } = plan
     const count = groups.reduce((n, g) => n + g.deliveries.length, deliveries.length)
     this.deliveriesInFlight += count
-    this.ctx.readAhead.deliveries += count
-    this.ctx.readAhead.batches++
+    this.ctx.readAhead.batchRead(count)
     this.rowsInFlight += batch.rows.length
     let end: InFlightBatch['end'] = () => {}
     const done = new Promise<boolean>((resolve, reject) => {
@@ -128,7 +127,7 @@ export class BatchPipeline {
       entry.failure = err
     }).finally(() => {
       this.deliveriesInFlight -= count - deliveries.length
-      this.ctx.readAhead.deliveries -= count - deliveries.length
+      this.ctx.readAhead.deliveriesEnded(count - deliveries.length)
       this.wakeRoomWaiter()
       this.commitReady()
     })
@@ -137,7 +136,7 @@ export class BatchPipeline {
   private readonly deliveryEnded = (): void => {
     this.deliveriesInFlight--
     // enough room for a batch worth reading wakes this stream's read loop (and the others')
-    this.ctx.readAhead.deliveryEnded()
+    this.ctx.readAhead.deliveriesEnded(1)
     // the read loop sleeps when handed-over attempts alone hold the room
     if (this.pending.length === 0) this.onRoomFreed()
   }
@@ -186,7 +185,7 @@ export class BatchPipeline {
       return
     }
     this.commits = 'committing'
-    this.commit(group).then((committed) => {
+    commitGroup(this.ctx, this.lease(), group as SettledBatch[], this.onRetriesScheduled).then((committed) => {
       if (!committed) this.commits = 'discarding'
       for (const entry of group) {
         // not committed: the batch is read again, and what its handed-over attempts did is dropped
@@ -203,35 +202,6 @@ export class BatchPipeline {
       if (this.commits === 'committing') this.commits = 'open'
       this.commitReady()
     })
-  }
-
-  private async commit (group: InFlightBatch[]): Promise<boolean> {
-    const { ctx } = this
-    const { key: listenerId, pid: leasePid } = this.lease()
-    const first = group[0].batch
-    const settlement = group.length === 1 ? group[0].settlement as Settlement : mergeSettlements(group.map((p) => p.settlement as Settlement))
-    const checkpoint: CheckpointMove = {
-      listenerId,
-      from: first.from,
-      to: group[group.length - 1].batch.to,
-      processed: group.reduce((n, p) => n + p.batch.rows.length, 0),
-      ahead: group.length === 1 ? first.ahead : group.flatMap((p) => p.batch.ahead),
-      clearAhead: group.some((p) => p.batch.clearAhead),
-      leasePid
-    }
-    if (!await commitSettlement(ctx.db, ctx.schema, settlement, checkpoint)) {
-      ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay, or the lease passed; batch discarded, re-reading')
-      return false
-    }
-    const now = performance.now()
-    for (const { batch, started } of group) {
-      ctx.stats.eventsProcessed += batch.rows.length
-      ctx.metrics.eventsRead.inc(batch.rows.length)
-      ctx.metrics.batchDuration.observe((now - started) / 1000)
-    }
-    if (settlement.retries.length > 0) this.onRetriesScheduled(firstDue(settlement))
-    warnDeadLetters(ctx, settlement.deadLetters)
-    return true
   }
 
   /**

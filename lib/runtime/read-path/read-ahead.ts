@@ -9,9 +9,9 @@ type Limits = Pick<ResolvedOptions['runtime'], 'channelCapacity' | 'batchSize' |
 
 export class ReadAhead {
   /** deliveries planned and not yet ended, across the streams */
-  deliveries = 0
+  private deliveries = 0
   /** batches read and not yet settled by their read loop, across the streams */
-  batches = 0
+  private batches = 0
   readonly maxBatches: number
   private readonly waiters = new Set<() => void>()
 
@@ -33,9 +33,15 @@ export class ReadAhead {
     return () => { this.waiters.delete(wake) }
   }
 
-  /** A delivery ended: enough room for a batch worth reading wakes the streams waiting for it. */
-  deliveryEnded (): void {
-    this.deliveries--
+  /** A stream read a batch owing `deliveries`. */
+  batchRead (deliveries: number): void {
+    this.batches++
+    this.deliveries += deliveries
+  }
+
+  /** Deliveries ended: enough room for a batch worth reading wakes the streams waiting for it. */
+  deliveriesEnded (n: number): void {
+    this.deliveries -= n
     const { batchSize, channelCapacity } = this.limits
     if (this.room >= Math.min(channelCapacity, Math.max(batchSize, channelCapacity / 2))) this.wakeAll()
   }
