@@ -87,23 +87,23 @@ export async function waitForRunningTransactions (db: Kysely<Database>, ms: numb
 }
 
 /**
- * One chunk, in the caller's transaction: takes its transaction id, waits until no transaction
- * with a lower one runs, then writes the next `limit` rows after `after` as READ rows. The last
- * key written and the count, or 'busy' when an older transaction stayed open longer than `ms`.
+ * One chunk, in the caller's transaction: takes its transaction id, then writes the next `limit`
+ * rows after `after` as READ rows once no transaction with a lower id runs. The last key written
+ * and the count, or 'busy' when an older transaction stayed open longer than `ms`. From the id on,
+ * the reader cannot read past this transaction: the savepoint comes before it, and the check for
+ * older transactions is part of the chunk's statement, which runs alone in that window.
  */
 export async function writeReadChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number, ms: number): Promise<WrittenChunk | 'busy'> {
+  await sql`savepoint backfill_chunk`.execute(trx)
   const { rows: [{ xid }] } = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(trx)
   const until = Date.now() + ms
-  for (;;) {
-    const { rows: [{ oldest }] } = await sql<{ oldest: boolean }>`select pg_snapshot_xmin(pg_current_snapshot()) >= ${xid}::xid8 as oldest`.execute(trx)
-    if (oldest) break
-    if (Date.now() > until) return 'busy'
-    await sleep(2)
-  }
-  await sql`savepoint backfill_chunk`.execute(trx)
   try {
-    const written = await readChunk(trx, changeLogSchema, target, after, limit)
-    return { ...written, through: written.head === null ? null : { txid: xid, id: written.head } }
+    for (;;) {
+      const written = await readChunk(trx, changeLogSchema, target, after, limit, xid)
+      if (written !== 'older') return { ...written, through: written.head === null ? null : { txid: xid, id: written.head } }
+      if (Date.now() > until) return 'busy'
+      await sleep(2)
+    }
   } catch (err) {
     // a row of the chunk is being written: try again later
     if ((err as { code?: string }).code !== '55P03') throw err
@@ -120,11 +120,15 @@ export interface WrittenChunk {
   through: Position | null
 }
 
-async function readChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number): Promise<{ last: string | null, count: number, head: string | null }> {
-  const { rows: [result] } = await sql<{ last: string | null, count: number, head: string | null }>`
-    with chunk as (
+async function readChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number, xid: string): Promise<{ last: string | null, count: number, head: string | null } | 'older'> {
+  // the statement's snapshot is taken after the id: its horizon at or past the id means every
+  // transaction with a lower one has ended, and this snapshot sees what they wrote
+  const { rows: [result] } = await sql<{ oldest: boolean, last: string | null, count: number, head: string | null }>`
+    with ready as (
+      select pg_snapshot_xmin(pg_current_snapshot()) >= ${xid}::xid8 as oldest
+    ), chunk as (
       select t.${sql.id(target.key)} as k, to_jsonb(t) as data from ${sql.id(target.schema, target.table)} t
-       where ${where(target, after)}
+       where (select oldest from ready) and ${where(target, after)}
        order by t.${sql.id(target.key)} limit ${limit}
          for share nowait
     ), written as (
@@ -132,9 +136,9 @@ async function readChunk (trx: Transaction<Database>, changeLogSchema: string, t
       select ${target.entity_type}, data ->> ${target.id_column}, 'READ', data from chunk order by k
       returning pk_entity_change_log
     )
-    select (select max(k)::text from chunk) as last, (select count(*)::int from written) as count,
-           (select max(pk_entity_change_log)::text from written) as head`.execute(trx)
-  return result
+    select (select oldest from ready) as oldest, (select max(k)::text from chunk) as last,
+           (select count(*)::int from written) as count, (select max(pk_entity_change_log)::text from written) as head`.execute(trx)
+  return result.oldest ? result : 'older'
 }
 
 /**
