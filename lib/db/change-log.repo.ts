@@ -15,7 +15,7 @@ const columns = (schema: string): string => `c.pk_entity_change_log, c.id, c.obj
   c.traceparent, c.tracestate, c.extra_metadata, c.created_at, c.txid::text as txid,
   (select version::text from ${qualified(schema, 'tb_observer_version')}) as observers_version`
 
-type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string, barrier?: string | null }
+type ReadRow = ChangeLogRow & { observers_version: string, xmin?: string, barrier?: string | null, above?: boolean | null }
 
 /** One partition of the stream: rows whose key hashes to `index` out of `count` (partitions.repo.ts). */
 export interface Slice {
@@ -54,14 +54,19 @@ function reads (count: number | undefined) {
          and c.txid < pg_snapshot_xmin(pg_current_snapshot())
        order by ${by('c')}
        limit $3`),
-    // The same read that answers one row of nulls carrying the horizon when there is nothing to read.
-    // Used after the read above found nothing: asking for the horizon alone in a second statement
-    // raced with commits (the horizon could pass a row the first statement had not seen, and the
-    // reader, taking it for a horizon the row was below, slept instead of reading it). Not the fast
-    // path itself: PostgreSQL keeps planning this one afresh for each read.
+    // The same read that answers one row of nulls carrying the horizon when there is nothing to read,
+    // and whether committed rows wait above it (the slow path has something to read). Used when a
+    // read is likely to find nothing (the one before did, or the read above just has): asking for
+    // the horizon alone in a second statement raced with commits (the horizon could pass a row the
+    // first statement had not seen, and the reader, taking it for a horizon the row was below,
+    // slept instead of reading it). Not the fast path itself: PostgreSQL plans this one afresh for
+    // each read.
     belowHorizonOrHorizon: statement((schema) => `
       select ${columns(schema)}${barrier(schema, 5)},
-             h.xmin::text as xmin
+             h.xmin::text as xmin,
+             case when c.pk_entity_change_log is null then exists (
+               select from ${qualified(schema, 'tb_entity_change_log')} a
+                where ${afterPosition('a', 4)} and a.txid >= h.xmin) end as above
         from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
         left join lateral (
           select * from ${qualified(schema, 'tb_entity_change_log')} r
@@ -100,15 +105,16 @@ export interface Horizon {
 /**
  * Fast path: committed rows after `after` in (txid, id) order whose transaction is below the
  * horizon. No transaction below the horizon can still commit, so no row can later appear
- * before the last row returned. One index range scan, no writes.
+ * before the last row returned. One index range scan, no writes. `likelyEmpty` (the last read
+ * found nothing) asks in one statement for the rows or, when there are none, the horizon.
  */
-export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number, slice?: Slice): Promise<Horizon & Barrier & { rows: ChangeLogRow[], observersVersion?: string }> {
+export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number, slice?: Slice, likelyEmpty = false): Promise<Horizon & Barrier & { rows: ChangeLogRow[], observersVersion?: string, above?: boolean }> {
   const { statements, extra } = readsOf(slice)
   const values = [after.txid, after.id, limit, ...extra]
-  let { rows } = await statements.belowHorizon<ReadRow>(db, schema, values)
+  let rows = likelyEmpty ? [] : (await statements.belowHorizon<ReadRow>(db, schema, values)).rows
   if (rows.length === 0) {
     rows = (await statements.belowHorizonOrHorizon<ReadRow>(db, schema, values)).rows
-    if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string, ...barrierOf(rows[0]) }
+    if (rows[0].pk_entity_change_log === null) return { rows: [], xmin: rows[0].xmin as string, above: rows[0].above === true, ...barrierOf(rows[0]) }
   }
   return { rows, xmin: rows[0].xmin as string, observersVersion: rows[0].observers_version, ...barrierOf(rows[0]) }
 }

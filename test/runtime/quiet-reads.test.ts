@@ -54,3 +54,34 @@ t.test('the read and the commit are prepared statements, planned once per connec
   t.ok(rows.some((r) => r.statement.includes('tb_entity_change_log') && r.statement.includes('pg_snapshot_xmin')), 'the batch read')
   t.ok(rows.some((r) => r.statement.includes('with moved as')), 'the commit of a batch of successes')
 })
+
+t.test('an idle poll is one statement: no second read for the horizon, no read above it when nothing is there', async (t) => {
+  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 4 })
+  const schema = uniqueSchema()
+  t.teardown(async () => {
+    await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
+    await pool.end()
+  })
+  let reading = 0
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text?: string }
+      const text = typeof first === 'string' ? first : first?.text ?? ''
+      if (text.includes('tb_entity_change_log') && text.includes('pg_snapshot_xmin')) reading++
+      return query(...args)
+    }
+  })
+  // polls every 20 ms, and the horizon counts as stalled after 10 ms without moving
+  const { app } = await build(t, { runtime: { pollIntervalMs: 20, horizonStallMs: 10 } }, { pool, schema })
+  const reads = async (): Promise<number> => {
+    let n = 0
+    for (const result of ['rows', 'empty', 'held']) n += await counterValue(app.observers.metrics, 'observers_change_log_reads_total', { result })
+    return n
+  }
+  await eventually(async () => await reads() > 0, 10_000, 'the first read')
+  const [readsBefore, statementsBefore] = [await reads(), reading]
+  await eventually(async () => await reads() - readsBefore >= 30, 10_000, '30 idle polls')
+  const [polls, statements] = [await reads() - readsBefore, reading - statementsBefore]
+  t.ok(statements <= polls + 1, `${statements} change-log statements for ${polls} idle polls`)
+})

@@ -71,6 +71,8 @@ export class ChangeLogReader {
   private heldReads = 0
   /** the newest transaction a change-log NOTIFY named */
   private notified = 0n
+  /** the last read found no row below the horizon (an idle stream's next read likely finds none either) */
+  private foundNothing = false
 
   constructor (
     private readonly db: Kysely<Database>,
@@ -95,7 +97,8 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now; take() it to move on. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.at
-    const { rows: read, xmin, observersVersion, barrier } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice)
+    const { rows: read, xmin, observersVersion, barrier, above } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice, this.foundNothing)
+    this.foundNothing = read.length === 0
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
     // once stalled, every read takes the rows above the horizon itself: nothing to come back for early
@@ -120,7 +123,8 @@ export class ChangeLogReader {
       }
       return { rows: fresh, from, to, ahead: [], clearAhead, observersVersion, full: stop === undefined && rows.length >= limit }
     }
-    if (now - this.horizon.since < this.horizonStallMs) return null
+    // nothing committed waits above the horizon: nothing for the slow path to read
+    if (now - this.horizon.since < this.horizonStallMs || above === false) return null
     const { rows: readAhead, observersVersion: aheadVersion, barrier: aheadBarrier } = await readAboveHorizon(this.db, this.schema, this.listenerId, from, limit, this.slice)
     const ahead = aheadBarrier === undefined ? readAhead : readAhead.filter((r) => BigInt(r.txid) < BigInt(aheadBarrier))
     if (ahead.length === 0) {
