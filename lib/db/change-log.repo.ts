@@ -64,9 +64,10 @@ function reads (count: number | undefined) {
     belowHorizonOrHorizon: statement((schema) => `
       select ${columns(schema)}${barrier(schema, 5)},
              h.xmin::text as xmin,
-             case when c.pk_entity_change_log is null then exists (
-               select from ${qualified(schema, 'tb_entity_change_log')} a
-                where ${afterPosition('a', 4)} and a.txid >= h.xmin) end as above
+             case when c.pk_entity_change_log is null then (
+               select true from ${qualified(schema, 'tb_entity_change_log')} a
+                where ${afterPosition('a', 4)}
+                order by ${by('a')} limit 1) end as above
         from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
         left join lateral (
           select * from ${qualified(schema, 'tb_entity_change_log')} r

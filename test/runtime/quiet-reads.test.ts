@@ -2,7 +2,8 @@
 // taking everything there was: it waits for the next NOTIFY, so an event costs one read (and its
 // commit), not a read and a second one that finds nothing; and those two statements are prepared
 // once per connection.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { build, eventually } from '../helper.js'
 import { getDatabaseUrl, uniqueSchema } from '../helpers/pg.js'
@@ -55,33 +56,63 @@ t.test('the read and the commit are prepared statements, planned once per connec
   t.ok(rows.some((r) => r.statement.includes('with moved as')), 'the commit of a batch of successes')
 })
 
-t.test('an idle poll is one statement: no second read for the horizon, no read above it when nothing is there', async (t) => {
+/** A pool whose change-log reads are counted: the below-horizon read, and the rows-or-horizon read (`lateral`). */
+async function countingPool (t: Test): Promise<{ pool: pg.Pool, schema: string, reads: { all: number, lateral: number } }> {
   const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 4 })
   const schema = uniqueSchema()
   t.teardown(async () => {
     await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
     await pool.end()
   })
-  let reading = 0
+  const reads = { all: 0, lateral: 0 }
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown
     ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const first = args[0] as string | { text?: string }
       const text = typeof first === 'string' ? first : first?.text ?? ''
-      if (text.includes('tb_entity_change_log') && text.includes('pg_snapshot_xmin')) reading++
+      if (text.includes('tb_entity_change_log') && text.includes('pg_snapshot_xmin')) {
+        reads.all++
+        if (text.includes('lateral')) reads.lateral++
+      }
       return query(...args)
     }
   })
+  return { pool, schema, reads }
+}
+
+const readsCounted = async (app: FastifyInstance, results = ['rows', 'empty', 'held']): Promise<number> => {
+  let n = 0
+  for (const result of results) n += await counterValue(app.observers.metrics, 'observers_change_log_reads_total', { result })
+  return n
+}
+
+t.test('an idle poll is one statement: no second read for the horizon, no read above it when nothing is there', async (t) => {
+  const { pool, schema, reads } = await countingPool(t)
   // polls every 20 ms, and the horizon counts as stalled after 10 ms without moving
   const { app } = await build(t, { runtime: { pollIntervalMs: 20, horizonStallMs: 10 } }, { pool, schema })
-  const reads = async (): Promise<number> => {
-    let n = 0
-    for (const result of ['rows', 'empty', 'held']) n += await counterValue(app.observers.metrics, 'observers_change_log_reads_total', { result })
-    return n
-  }
-  await eventually(async () => await reads() > 0, 10_000, 'the first read')
-  const [readsBefore, statementsBefore] = [await reads(), reading]
-  await eventually(async () => await reads() - readsBefore >= 30, 10_000, '30 idle polls')
-  const [polls, statements] = [await reads() - readsBefore, reading - statementsBefore]
+  await eventually(async () => await readsCounted(app) > 0, 10_000, 'the first read')
+  const [readsBefore, statementsBefore] = [await readsCounted(app), reads.all]
+  await eventually(async () => await readsCounted(app) - readsBefore >= 30, 10_000, '30 idle polls')
+  const [polls, statements] = [await readsCounted(app) - readsBefore, reads.all - statementsBefore]
   t.ok(statements <= polls + 1, `${statements} change-log statements for ${polls} idle polls`)
+})
+
+t.test('a read woken by a NOTIFY takes the fast path, even after idle polls', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { pool, schema, reads } = await countingPool(t)
+  // only NOTIFY wakes the reader; its first read, at the start, found nothing
+  const { app } = await build(t, { runtime: { pollIntervalMs: 60_000 } }, { pool, schema })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  await eventually(async () => await readsCounted(app, ['empty']) > 0, 10_000, 'the first read')
+  const [emptyBefore, lateralBefore] = [await readsCounted(app, ['empty', 'held']), reads.lateral]
+  for (let i = 1; i <= 5; i++) {
+    await insertChanges(pool, schema, 1)
+    await eventually(async () => await countRows(pool, schema, 'tb_observer_log') === i, 10_000, `event ${i} logged`)
+  }
+  // the rows-or-horizon statement runs once per read that found nothing (a late NOTIFY now and
+  // then), never for the reads that found the events
+  const [empty, lateral] = [await readsCounted(app, ['empty', 'held']) - emptyBefore, reads.lateral - lateralBefore]
+  t.ok(lateral <= empty, `${lateral} rows-or-horizon statements, ${empty} reads that found nothing`)
+  t.equal(sink.received.length, 5)
 })

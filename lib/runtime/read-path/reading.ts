@@ -71,7 +71,7 @@ export class ChangeLogReader {
   private heldReads = 0
   /** the newest transaction a change-log NOTIFY named */
   private notified = 0n
-  /** the last read found no row below the horizon (an idle stream's next read likely finds none either) */
+  /** the last read found no row below the horizon and no NOTIFY came since: the next read likely finds none either */
   private foundNothing = false
 
   constructor (
@@ -148,6 +148,8 @@ export class ChangeLogReader {
 
   /** A change-log NOTIFY named this committed transaction (its payload; empty from older triggers). */
   committed (txid: string): void {
+    // rows likely wait: the next read takes the fast path
+    this.foundNothing = false
     if (!/^[0-9]+$/.test(txid)) return
     const id = BigInt(txid)
     if (id > this.notified) this.notified = id
