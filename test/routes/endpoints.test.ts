@@ -71,7 +71,7 @@ t.test('an open circuit is listed with what waits for it; reset closes it and wh
     "claimed_until is null and due_at > now() + interval '30 seconds'") === 3, 10_000, 'the deliveries put off until the probe')
   t.match(open, { state: 'open', opened_at: String, next_probe_at: String, paused_until: null, waiting: 3, observers: [observer.id] })
   t.ok(Date.parse(open.next_probe_at) - Date.now() > 30_000, 'the probe is a cool-down away')
-  t.ok(open.failures_window >= 2 && open.attempts_window >= 2, 'the failures that opened it are in the window')
+  t.ok(open.failures_window >= 2 && open.attempts_window >= 2, `the failures that opened it are in the window (${open.failures_window} of ${open.attempts_window})`)
   const sent = target.received.length
   t.ok(sent >= 2, `${sent} requests before it opened`)
   t.equal(await countRows(pool, schema, 'tb_observer_dead_letter'), 0, 'nothing dead-lettered')

@@ -15,6 +15,7 @@ export class SharedWindows {
   /** counted here, not yet added; and those being added */
   private pending = new Map<string, WindowCount>()
   private adding = new Map<string, WindowCount>()
+  private flushing: Promise<unknown> = Promise.resolve()
   /** every instance's totals, as the last round read them */
   private readonly shared = new Map<string, WindowCount>()
   private readonly bucketMs: number
@@ -52,8 +53,18 @@ export class SharedWindows {
     this.shared.delete(endpoint)
   }
 
-  /** Adds what was counted here since the last round; returns every instance's totals for those endpoints. */
+  /**
+   * Adds what was counted here since the last round; returns every instance's totals for those
+   * endpoints. One flush at a time: one that comes while another adds waits for it, so the totals
+   * read after it include what was being added.
+   */
   async flush (): Promise<WindowCount[]> {
+    const flushed = this.flushing.then(async () => await this.add())
+    this.flushing = flushed.catch(() => {})
+    return await flushed
+  }
+
+  private async add (): Promise<WindowCount[]> {
     if (this.pending.size === 0) return []
     this.adding = this.pending
     this.pending = new Map()
