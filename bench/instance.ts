@@ -17,9 +17,9 @@ const code = await loadRuntimeCode()
 let app: FastifyInstance | undefined
 let log: WriteStream | undefined
 let pool: pg.Pool | undefined
-let rssPeak = process.memoryUsage().rss
+let rssPeak = process.memoryUsage.rss()
 let profiling: Profiling | undefined
-setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss) }, 100).unref()
+setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage.rss()) }, 100).unref()
 
 function opened (): FastifyInstance {
   if (app === undefined) throw new Error('the instance is not open')
