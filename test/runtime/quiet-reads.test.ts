@@ -116,3 +116,31 @@ t.test('a read woken by a NOTIFY takes the fast path, even after idle polls', as
   t.ok(lateral <= empty, `${lateral} rows-or-horizon statements, ${empty} reads that found nothing`)
   t.equal(sink.received.length, 5)
 })
+
+t.test('a read after one that found rows held back by an open transaction takes the fast path', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { pool, schema, reads } = await countingPool(t)
+  const { app } = await build(t, { runtime: { pollIntervalMs: 60_000, horizonStallMs: 60_000 } }, { pool, schema })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  await eventually(async () => await readsCounted(app, ['empty']) > 0, 10_000, 'the first read')
+  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 2 })
+  t.teardown(async () => { await writer.end() })
+  for (let i = 1; i <= 3; i++) {
+    // a transaction with an id holds the horizon; an event committed after it waits for it
+    const holder = await writer.connect()
+    await holder.query('begin')
+    await holder.query('select pg_current_xact_id()')
+    const heldBefore = await readsCounted(app, ['held'])
+    await insertChanges(writer, schema, 1)
+    await eventually(async () => await readsCounted(app, ['held']) > heldBefore, 10_000, `event ${i} read as held back`)
+    const [missedBefore, lateralBefore] = [await readsCounted(app, ['empty', 'held']), reads.lateral]
+    // it ends with no NOTIFY (it wrote no change): the reader's next read, on its own, finds the event
+    await holder.query('commit')
+    holder.release()
+    await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === i, 10_000, `event ${i} logged`)
+    const [missed, lateral] = [await readsCounted(app, ['empty', 'held']) - missedBefore, reads.lateral - lateralBefore]
+    t.ok(lateral <= missed, `event ${i}: ${lateral} rows-or-horizon statements, ${missed} reads that found nothing`)
+  }
+  t.equal(sink.received.length, 3)
+})

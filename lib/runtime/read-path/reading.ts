@@ -71,7 +71,7 @@ export class ChangeLogReader {
   private heldReads = 0
   /** the newest transaction a change-log NOTIFY named */
   private notified = 0n
-  /** the last read found no row below the horizon and no NOTIFY came since: the next read likely finds none either */
+  /** the last read found no row, none is known to wait, and no NOTIFY came since: the next read likely finds none either */
   private foundNothing = false
 
   constructor (
@@ -98,12 +98,13 @@ export class ChangeLogReader {
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.at
     const { rows: read, xmin, observersVersion, barrier, above } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice, this.foundNothing)
-    this.foundNothing = read.length === 0
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
     // once stalled, every read takes the rows above the horizon itself: nothing to come back for early
     const held = this.notified >= BigInt(xmin) && !this.horizon.blocking
     this.heldReads = held ? this.heldReads + 1 : 0
+    // rows held back come below the horizon when their holder ends, with no NOTIFY of their own
+    this.foundNothing = read.length === 0 && !held
     // a re-split is under way: this partition reads up to its barrier, and no further
     const rows = barrier === undefined ? read : read.filter((r) => BigInt(r.txid) < BigInt(barrier))
     const stop = barrier === undefined ? undefined : reachedBarrier(barrier, read.length, rows.length, limit, xmin)
