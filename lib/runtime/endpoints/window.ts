@@ -15,6 +15,7 @@ export class SharedWindows {
   /** counted here, not yet added; and those being added */
   private pending = new Map<string, WindowCount>()
   private adding = new Map<string, WindowCount>()
+  /** the flush under way: the next one starts after it */
   private flushing: Promise<unknown> = Promise.resolve()
   /** every instance's totals, as the last round read them */
   private readonly shared = new Map<string, WindowCount>()
