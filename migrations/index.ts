@@ -21,6 +21,7 @@ import { jobs } from './018-jobs.js'
 import { releasableKeys } from './019-releasable-keys.js'
 import { partitions } from './020-partitions.js'
 import { resplit } from './021-resplit.js'
+import { backfillChunk } from './022-backfill-chunk.js'
 
 export function migrations (schema: string): Record<string, Migration> {
   return {
@@ -44,6 +45,7 @@ export function migrations (schema: string): Record<string, Migration> {
     '018-jobs': jobs(schema),
     '019-releasable-keys': releasableKeys(schema),
     '020-partitions': partitions(schema),
-    '021-resplit': resplit(schema)
+    '021-resplit': resplit(schema),
+    '022-backfill-chunk': backfillChunk(schema)
   }
 }

@@ -17,9 +17,10 @@
 // (a chunk never waits while it holds locks: no live writer can deadlock with it). A write that
 // comes later waits for the chunk's short transaction, and its change-log row follows the READ.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Position } from './change-log.repo.js'
 import { partitionOf, partitionStreamId } from './partitions.repo.js'
+import type { JobStatus } from '../runtime/jobs/transitions.js'
 import type { Database } from './types.js'
 
 export const FILTER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in'] as const
@@ -56,14 +57,18 @@ export async function describeTable (db: Kysely<Database>, schema: string, table
 
 const text = (v: string | number | boolean): string => String(v)
 
-function where (target: BackfillTarget, after: string | null): RawBuilder<unknown> {
+/** How a value enters a statement: a parameter of its own, or (the chunk's, ../../migrations/022) an element of one array */
+type Bind = (value: string) => RawBuilder<unknown>
+const parameter: Bind = (value) => sql`${value}`
+
+function where (target: BackfillTarget, after: string | null, bind = parameter): RawBuilder<unknown> {
   const parts: Array<RawBuilder<unknown>> = [sql`true`]
-  if (after !== null) parts.push(sql`${sql.id(target.key)} > ${after}::${sql.raw(target.key_type)}`)
+  if (after !== null) parts.push(sql`${sql.id(target.key)} > ${bind(after)}::${sql.raw(target.key_type)}`)
   for (const f of target.filters) {
     // the type is the column's own, read from the catalog; the value is a parameter
     const type = sql.raw(f.type)
-    if (f.op === 'in') parts.push(sql`${sql.id(f.column)} = any(${(f.value as Array<string | number | boolean>).map(text)}::${type}[])`)
-    else parts.push(sql`${sql.id(f.column)} ${sql.raw(f.op)} ${text(f.value as string | number | boolean)}::${type}`)
+    if (f.op === 'in') parts.push(sql`${sql.id(f.column)} = any(array[${sql.join((f.value as Array<string | number | boolean>).map((v) => bind(text(v))))}]::${type}[])`)
+    else parts.push(sql`${sql.id(f.column)} ${sql.raw(f.op)} ${bind(text(f.value as string | number | boolean))}::${type}`)
   }
   return sql.join(parts, sql` and `)
 }
@@ -87,58 +92,56 @@ export async function waitForRunningTransactions (db: Kysely<Database>, ms: numb
 }
 
 /**
- * One chunk, in the caller's transaction: takes its transaction id, then writes the next `limit`
- * rows after `after` as READ rows once no transaction with a lower id runs. The last key written
- * and the count, or 'busy' when an older transaction stayed open longer than `ms`. From the id on,
- * the reader cannot read past this transaction: the savepoint comes before it, and the check for
- * older transactions is part of the chunk's statement, which runs alone in that window.
+ * One chunk and the job's progress, committed by one statement outside a transaction block (the
+ * function of ../../migrations/022-backfill-chunk.ts): it takes its transaction id, waits (up to
+ * `ms`) until no transaction with a lower id runs, writes the next `limit` rows after the cursor's
+ * key as READ rows and moves the job's cursor, under the job's claim. From the id to the commit no
+ * round trip to this process holds the reader back. 'busy' when an older transaction stayed open
+ * or a row of the chunk is being written (nothing written), 'lost' when the claim passed to
+ * another instance (nothing written).
  */
-export async function writeReadChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number, ms: number): Promise<WrittenChunk | 'busy'> {
-  await sql`savepoint backfill_chunk`.execute(trx)
-  const { rows: [{ xid }] } = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(trx)
-  const until = Date.now() + ms
+export async function writeReadChunk (db: Kysely<Database>, changeLogSchema: string, target: BackfillTarget, job: { pk: string, token: string, leaseMs: number }, cursor: { after: string | null, through: Position | null }, limit: number, ms: number): Promise<WrittenChunk | 'busy' | 'lost'> {
+  const args: string[] = []
+  const bind: Bind = (value) => {
+    args.push(value)
+    return sql.raw(`$1[${args.length}]`)
+  }
+  const chunk = sql`
+    with chunk as (
+      select t.${sql.id(target.key)} as k, to_jsonb(t) as data from ${sql.id(target.schema, target.table)} t
+       where ${where(target, cursor.after, bind)}
+       order by t.${sql.id(target.key)} limit ${bind(String(limit))}::int
+         for share nowait
+    ), written as (
+      insert into ${sql.id(changeLogSchema, 'tb_entity_change_log')} (object_type, object_id, modification_type, object_data)
+      select ${bind(target.entity_type)}, data ->> ${bind(target.id_column)}, 'READ', data from chunk order by k
+      returning pk_entity_change_log
+    )
+    select (select max(k)::text from chunk) as last, (select count(*)::int from written) as count,
+           (select max(pk_entity_change_log)::text from written) as head`.compile(db)
   try {
-    for (;;) {
-      const written = await readChunk(trx, changeLogSchema, target, after, limit, xid)
-      if (written !== 'older') return { ...written, through: written.head === null ? null : { txid: xid, id: written.head } }
-      if (Date.now() > until) return 'busy'
-      await sleep(2)
-    }
+    const { rows: [{ r }] } = await sql<{ r: { status: string, last: string | null, count: number, txid: string, head: string | null } }>`
+      select ${sql.id(changeLogSchema, 'backfill_chunk')}(${chunk.sql}, ${args}::text[], ${ms}, ${job.pk}, ${job.token}, ${job.leaseMs},
+                                                          ${cursor.after}, ${cursor.through === null ? null : JSON.stringify(cursor.through)}::jsonb) as r`.execute(db)
+    if (r.status === 'busy') return 'busy'
+    return { status: r.status as JobStatus, last: r.last ?? cursor.after, count: r.count, through: r.head === null ? cursor.through : { txid: r.txid, id: r.head } }
   } catch (err) {
+    const code = (err as { code?: string }).code
     // a row of the chunk is being written: try again later
-    if ((err as { code?: string }).code !== '55P03') throw err
-    await sql`rollback to savepoint backfill_chunk`.execute(trx)
-    return 'busy'
+    if (code === '55P03') return 'busy'
+    if (code === 'OBJ01') return 'lost'
+    throw err
   }
 }
 
 export interface WrittenChunk {
-  /** the last key written, and how many rows */
+  /** the job's status after the chunk (an operator may have moved it) */
+  status: JobStatus
+  /** the last key written (the cursor's, when none was), and how many rows */
   last: string | null
   count: number
-  /** the chunk's last change-log row in commit order (null when it wrote none) */
+  /** the chunk's last change-log row in commit order (the cursor's, when it wrote none) */
   through: Position | null
-}
-
-async function readChunk (trx: Transaction<Database>, changeLogSchema: string, target: BackfillTarget, after: string | null, limit: number, xid: string): Promise<{ last: string | null, count: number, head: string | null } | 'older'> {
-  // the statement's snapshot is taken after the id: its horizon at or past the id means every
-  // transaction with a lower one has ended, and this snapshot sees what they wrote
-  const { rows: [result] } = await sql<{ oldest: boolean, last: string | null, count: number, head: string | null }>`
-    with ready as (
-      select pg_snapshot_xmin(pg_current_snapshot()) >= ${xid}::xid8 as oldest
-    ), chunk as (
-      select t.${sql.id(target.key)} as k, to_jsonb(t) as data from ${sql.id(target.schema, target.table)} t
-       where (select oldest from ready) and ${where(target, after)}
-       order by t.${sql.id(target.key)} limit ${limit}
-         for share nowait
-    ), written as (
-      insert into ${sql.id(changeLogSchema, 'tb_entity_change_log')} (object_type, object_id, modification_type, object_data)
-      select ${target.entity_type}, data ->> ${target.id_column}, 'READ', data from chunk order by k
-      returning pk_entity_change_log
-    )
-    select (select oldest from ready) as oldest, (select max(k)::text from chunk) as last,
-           (select count(*)::int from written) as count, (select max(pk_entity_change_log)::text from written) as head`.execute(trx)
-  return result.oldest ? result : 'older'
 }
 
 /**

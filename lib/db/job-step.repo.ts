@@ -1,8 +1,9 @@
-// Committing a job's step: what its deliveries owe, its own writes and the job's progress, in one
-// transaction that only commits while the job's claim is still this worker's.
+// Committing a job's step: what its deliveries owe and the job's progress, in one transaction that
+// only commits while the job's claim is still this worker's (a step that commits itself checks the
+// claim in its own statement).
 import { sql, type Kysely } from 'kysely'
 import type { Settlement } from '../model.js'
-import type { StepResult } from '../runtime/jobs/job-step.js'
+import type { StepClaim, StepResult } from '../runtime/jobs/job-step.js'
 import type { JobStatus } from '../runtime/jobs/transitions.js'
 import { checkpointChannel } from './checkpoint.repo.js'
 import { recordProgress } from './jobs.repo.js'
@@ -15,21 +16,21 @@ const EMPTY: Settlement = { logs: [], retries: [], deadLetters: [], holds: [], p
 
 /**
  * The job's status after the step (an operator may have moved it) and the step as committed (its
- * own writes may have moved the cursor), or undefined when the claim was lost (nothing written).
+ * own commit may have moved the cursor), or undefined when the claim was lost (nothing written).
  */
-export async function commitStep (db: Kysely<Database>, schema: string, job: { pk: string, token: string, leaseMs: number, listenerId: string }, planned: StepResult): Promise<{ status: JobStatus, step: StepResult } | undefined> {
+export async function commitStep (db: Kysely<Database>, schema: string, job: StepClaim, planned: StepResult): Promise<{ status: JobStatus, step: StepResult } | undefined> {
+  if (planned.commit !== undefined) return await planned.commit(job)
   try {
     return await db.transaction().execute(async (trx) => {
       const settlement = planned.settlement ?? EMPTY
       // first, before any retry row is locked (as stored.repo.ts does)
       const reopened = await endpointsReopened(trx, settlement.retries)
-      const step = planned.write === undefined ? planned : { ...planned, ...await planned.write(trx) }
-      const status = await recordProgress(trx, schema, job.pk, job.token, { cursor: step.cursor, done: step.done, failed: step.failed, leaseMs: job.leaseMs })
+      const status = await recordProgress(trx, schema, job.pk, job.token, { cursor: planned.cursor, done: planned.done, failed: planned.failed, leaseMs: job.leaseMs })
       if (status === undefined) throw new ClaimLost()
       await writeSettlement(trx, schema, settlement, reopened)
       // the reader keeps held keys in memory: a rewind reloads them (and the release loop then runs)
-      if (step.holds === true) await sql`select pg_notify(${checkpointChannel(schema)}, ${job.listenerId})`.execute(trx)
-      return { status, step }
+      if (planned.holds === true) await sql`select pg_notify(${checkpointChannel(schema)}, ${job.listenerId})`.execute(trx)
+      return { status, step: planned }
     })
   } catch (err) {
     if (err instanceof ClaimLost) return undefined

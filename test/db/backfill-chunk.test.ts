@@ -1,39 +1,70 @@
-// A backfill chunk's transaction (lib/db/backfill.repo.ts): from the moment it takes its transaction
-// id until it commits, the reader cannot read past it, so every live change committed meanwhile
-// waits. That window holds the chunk's own statement and nothing else; an older transaction still
-// running keeps it from writing.
+// A backfill chunk (lib/db/backfill.repo.ts): from the moment it takes its transaction id until it
+// commits, the reader cannot read past it, so every live change committed meanwhile waits. The id,
+// the wait for older transactions, the chunk, the job's progress and the commit are one statement:
+// no round trip to the runtime's process in that window.
 import { Kysely, PostgresDialect } from 'kysely'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { writeReadChunk, type BackfillTarget } from '../../lib/db/backfill.repo.js'
 import type { Database } from '../../lib/db/types.js'
 import { build } from '../helper.js'
 
-t.test('after taking its id, a chunk runs one statement; an older open transaction makes it busy', async (t) => {
+async function setup (t: Test): Promise<{ pool: import('pg').Pool, schema: string, db: Kysely<Database>, statements: string[], target: BackfillTarget, job: { pk: string, token: string, leaseMs: number } }> {
   const { pool, schema } = await build(t, { runtime: { start: false } })
   await pool.query(`create table "${schema}".items (id integer primary key, v integer not null)`)
-  await pool.query(`insert into "${schema}".items select g, 0 from generate_series(1, 20) g`)
+  await pool.query(`insert into "${schema}".items select g, 0 from generate_series(1, 30) g`)
+  const { rows: [row] } = await pool.query<{ pk: string, token: string }>(`insert into "${schema}".tb_observer_job (kind, status, params, cursor, claimed_by)
+    values ('backfill', 'running', '{}', '{"after": null}', gen_random_uuid()) returning pk_observer_job::text as pk, claimed_by::text as token`)
   const statements: string[] = []
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (event) => { statements.push(event.query.sql) } })
   const target: BackfillTarget = { schema, table: 'items', key: 'id', key_type: 'integer', id_column: 'id', entity_type: 'items', filters: [] }
+  return { pool, schema, db, statements, target, job: { ...row, leaseMs: 10_000 } }
+}
 
-  const written = await db.transaction().execute(async (trx) => await writeReadChunk(trx, schema, target, null, 10, 1000))
-  t.match(written, { last: '10', count: 10, through: { txid: /^[0-9]+$/, id: /^[0-9]+$/ } })
-  const id = statements.findIndex((s) => s.includes('pg_current_xact_id'))
-  t.ok(id >= 0, 'the chunk takes its transaction id')
-  const window = statements.slice(id + 1).filter((s) => !/^(commit|rollback)$/.test(s))
-  t.equal(window.length, 1, 'one statement between the id and the commit')
-  t.match(window[0], /insert into/, 'and it is the chunk itself')
+const readRows = async (pool: import('pg').Pool, schema: string): Promise<Array<{ object_id: string, v: number }>> =>
+  (await pool.query(`select object_id, (object_data ->> 'v')::int as v from "${schema}".tb_entity_change_log where modification_type = 'READ' order by pk_entity_change_log`)).rows
 
-  // an older transaction with an id, still open: the chunk writes nothing and says busy
+t.test('a chunk is one statement: its id, the chunk and the job\'s progress commit together', async (t) => {
+  const { pool, schema, db, statements, target, job } = await setup(t)
+  const written = await writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 1000)
+  t.match(written, { status: 'running', last: '10', count: 10, through: { txid: /^[0-9]+$/, id: /^[0-9]+$/ } })
+  t.equal(statements.length, 1, 'one statement')
+  t.notMatch(statements[0], /^\s*begin/i, 'outside a transaction block: it commits as it ends')
+  const { rows: [progress] } = await pool.query(`select cursor, done::int as done from "${schema}".tb_observer_job where pk_observer_job = $1`, [job.pk])
+  t.same(progress, { cursor: { after: '10', through: (written as { through: unknown }).through }, done: 10 }, 'the cursor moved with the rows')
+  t.equal((await readRows(pool, schema)).length, 10)
+})
+
+t.test('an older open transaction: the chunk waits for it, then reads what it wrote; one that stays open makes it busy', async (t) => {
+  const { pool, schema, db, target, job } = await setup(t)
   const older = await pool.connect()
   t.teardown(() => { older.release() })
   await older.query('begin')
-  await older.query('select pg_current_xact_id()')
-  const busy = await db.transaction().execute(async (trx) => await writeReadChunk(trx, schema, target, '10', 10, 100))
-  t.equal(busy, 'busy')
+  await older.query(`update "${schema}".items set v = 7 where id = 5`)
+  t.equal(await writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 100), 'busy', 'busy while it stays open')
+  t.equal((await readRows(pool, schema)).length, 0, 'nothing written')
+
+  // it ends while the chunk waits: the chunk's own snapshot, taken after the wait, sees its write
+  const writing = writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 5000)
+  await new Promise((resolve) => setTimeout(resolve, 200))
   await older.query('commit')
-  const { rows: [{ n }] } = await pool.query(`select count(*)::int as n from "${schema}".tb_entity_change_log where modification_type = 'READ'`)
-  t.equal(n, 10, 'only the first chunk was written')
-  const rest = await db.transaction().execute(async (trx) => await writeReadChunk(trx, schema, target, '10', 10, 1000))
-  t.match(rest, { last: '20', count: 10 })
+  t.match(await writing, { count: 10 })
+  t.same((await readRows(pool, schema)).find((r) => r.object_id === '5'), { object_id: '5', v: 7 })
+})
+
+t.test('a claim that passed to another instance: nothing of the chunk is written', async (t) => {
+  const { pool, schema, db, target, job } = await setup(t)
+  await pool.query(`update "${schema}".tb_observer_job set claimed_by = gen_random_uuid()`)
+  t.equal(await writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 1000), 'lost')
+  t.equal((await readRows(pool, schema)).length, 0)
+  const { rows: [progress] } = await pool.query(`select cursor, done::int as done from "${schema}".tb_observer_job`)
+  t.same(progress, { cursor: { after: null }, done: 0 }, 'the cursor did not move')
+})
+
+t.test('filters and the cursor are bound, whatever their text', async (t) => {
+  const { pool, schema, db, target, job } = await setup(t)
+  await pool.query(`alter table "${schema}".items add column "na$1me" text`)
+  await pool.query(`update "${schema}".items set "na$1me" = case when id % 2 = 0 then 'even''s' else '$1[1]' end`)
+  const filtered: BackfillTarget = { ...target, filters: [{ column: 'na$1me', op: 'in', value: ['even\'s', 'none'], type: 'text' }, { column: 'id', op: '<=', value: 12, type: 'integer' }] }
+  t.match(await writeReadChunk(db, schema, filtered, job, { after: '2', through: null }, 100, 1000), { last: '12', count: 5 })
+  t.same((await readRows(pool, schema)).map((r) => r.object_id), ['4', '6', '8', '10', '12'])
 })

@@ -18,7 +18,7 @@ t.test('migrations create every table from empty and a re-run does nothing', asy
   t.same(again.results, [], 'nothing left to run')
   const { rows: functions } = await pool.query<{ proname: string }>(
     'select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where nspname = $1 order by 1', [schema])
-  t.same(functions.map((f) => f.proname), ['bump_observer_version', 'capture_change', 'flag_blocked_keys', 'flag_observer_keys', 'notify_change', 'notify_endpoint', 'notify_resolved', 'stamp_observer_version', 'traceparent_setting', 'tracestate_setting'])
+  t.same(functions.map((f) => f.proname), ['backfill_chunk', 'bump_observer_version', 'capture_change', 'flag_blocked_keys', 'flag_observer_keys', 'notify_change', 'notify_endpoint', 'notify_resolved', 'stamp_observer_version', 'traceparent_setting', 'tracestate_setting'])
 })
 
 t.test('two instances migrating the same schema at once both succeed, once', async (t) => {

@@ -36,18 +36,21 @@ export const backfillRunner: JobRunner = {
     if (!await waitForRunningTransactions(ctx.db, OLDER_WAIT_MS)) return { ...unchanged, idle: true }
     return {
       ...unchanged,
-      write: async (trx) => {
+      commit: async (claim) => {
         let written
         try {
-          written = await writeReadChunk(trx, ctx.schema, target, after, target.chunk, OLDER_WAIT_MS)
+          written = await writeReadChunk(ctx.db, ctx.schema, target, claim, { after, through }, target.chunk, OLDER_WAIT_MS)
         } catch (err) {
           const code = (err as { code?: string }).code
           // the table or a column went away (42P01, 42703): the job cannot go on
           if (code === '42P01' || code === '42703') throw new JobFailure(`${target.schema}.${target.table}: ${(err as Error).message}`)
           throw err
         }
-        if (written === 'busy') return { idle: true }
-        return { cursor: { after: written.last ?? after, through: written.through ?? through }, done: written.count, finished: written.count < target.chunk }
+        if (written === 'lost') return undefined
+        // nothing written: the job's status as it was, and a moment's wait
+        if (written === 'busy') return { status: 'running', step: { ...unchanged, idle: true } }
+        const cursor = { after: written.last, through: written.through }
+        return { status: written.status, step: { cursor, done: written.count, failed: 0, finished: written.count < target.chunk } }
       }
     }
   }

@@ -1,10 +1,9 @@
 // One step of a job: what a kind of job (replay.ts, backfill.ts) does per chunk, and what it hands
 // the worker to commit with the job's progress in one transaction.
-import type { Transaction } from 'kysely'
 import type { JobRow } from '../../db/jobs.repo.js'
-import type { Database } from '../../db/types.js'
 import type { Settlement } from '../../model.js'
 import type { RuntimeContext } from '../context.js'
+import type { JobStatus } from './transitions.js'
 
 export interface StepResult {
   /** where the next step starts */
@@ -14,8 +13,11 @@ export interface StepResult {
   failed: number
   /** what the step's deliveries owe (log rows, retries, dead letters, holds, parks) */
   settlement?: Settlement
-  /** the step's own writes, in the transaction that moves the cursor; what they did overrides the fields above */
-  write?: (trx: Transaction<Database>) => Promise<Partial<Pick<StepResult, 'cursor' | 'done' | 'finished' | 'idle'>>>
+  /**
+   * A step that commits itself, its writes and the job's progress at once (a backfill chunk): the
+   * job's status after it and the step as committed, or undefined when the claim was lost
+   */
+  commit?: (claim: StepClaim) => Promise<{ status: JobStatus, step: StepResult } | undefined>
   /** the step wrote holds of an ordered observer's keys: the reader reloads them */
   holds?: boolean
   /** nothing is left: the job is done */
@@ -23,6 +25,9 @@ export interface StepResult {
   /** nothing to do right now (rows are held back by an open transaction): wait a moment */
   idle?: boolean
 }
+
+/** The worker's claim on its job: every commit of a step checks it. */
+export interface StepClaim { pk: string, token: string, leaseMs: number, listenerId: string }
 
 export interface JobRunner {
   step: (ctx: RuntimeContext, job: JobRow, slots: number) => Promise<StepResult>
