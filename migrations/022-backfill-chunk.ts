@@ -17,16 +17,19 @@ export function backfillChunk (schema: string): Migration {
         declare
           xid xid8 := pg_current_xact_id();
           give_up timestamptz := clock_timestamp() + wait_ms * interval '1 millisecond';
+          waited integer := 0;
           written record;
           job_status text;
         begin
           -- each check takes a fresh snapshot (READ COMMITTED, a volatile function): once no
-          -- transaction with a lower id runs, the chunk's snapshot sees everything they wrote
+          -- transaction with a lower id runs, the chunk's snapshot sees everything they wrote.
+          -- Waiting here holds the reader back no further than those transactions already do.
           while pg_snapshot_xmin(pg_current_snapshot()) < xid loop
             if clock_timestamp() > give_up then
               return jsonb_build_object('status', 'busy');
             end if;
-            perform pg_sleep(0.0002);
+            perform pg_sleep(least(0.005, 0.0002 * 2 ^ waited));
+            waited := waited + 1;
           end loop;
           execute chunk into written using args;
           update ${t('tb_observer_job')} j

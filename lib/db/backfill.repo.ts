@@ -16,7 +16,6 @@
 // effect: the lock is not granted until that write ends, so NOWAIT turns the chunk into a retry
 // (a chunk never waits while it holds locks: no live writer can deadlock with it). A write that
 // comes later waits for the chunk's short transaction, and its change-log row follows the READ.
-import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Position } from './change-log.repo.js'
 import { partitionOf, partitionStreamId } from './partitions.repo.js'
@@ -77,18 +76,6 @@ function where (target: BackfillTarget, after: string | null, bind = parameter):
 export async function countBackfill (db: Kysely<Database>, target: BackfillTarget): Promise<number> {
   const { rows } = await sql<{ n: number }>`select count(*)::float8 as n from ${sql.id(target.schema, target.table)} where ${where(target, null)}`.execute(db)
   return rows[0].n
-}
-
-/** Waits (outside a transaction) until every transaction running now has ended; false after `ms`. */
-export async function waitForRunningTransactions (db: Kysely<Database>, ms: number): Promise<boolean> {
-  const { rows: [{ next }] } = await sql<{ next: string }>`select pg_snapshot_xmax(pg_current_snapshot())::text as next`.execute(db)
-  const until = Date.now() + ms
-  for (;;) {
-    const { rows: [{ ended }] } = await sql<{ ended: boolean }>`select pg_snapshot_xmin(pg_current_snapshot()) >= ${next}::xid8 as ended`.execute(db)
-    if (ended) return true
-    if (Date.now() > until) return false
-    await sleep(5)
-  }
 }
 
 /**

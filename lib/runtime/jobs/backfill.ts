@@ -3,7 +3,7 @@
 // go on. The runtime then delivers them like any change. Why a READ and a live change of one key
 // end on the row's latest state: ../../db/backfill.repo.ts.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { readerPassed, waitForRunningTransactions, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
+import { readerPassed, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
 import type { Position } from '../../db/change-log.repo.js'
 import type { RuntimeContext } from '../context.js'
 import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
@@ -13,7 +13,7 @@ import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
  * cannot read past it (its horizon): a small chunk keeps the live stream's wait short.
  */
 export const BACKFILL_CHUNK = 50
-/** How long a chunk waits for transactions older than its own before it tries again later. */
+/** How long a chunk waits for transactions older than its own before it lets go and tries again later. */
 const OLDER_WAIT_MS = 1000
 /**
  * How long a chunk waits for the reader to have read the chunk before it. Pacing the backfill by
@@ -32,8 +32,6 @@ export const backfillRunner: JobRunner = {
     const through = (job.cursor?.through ?? null) as Position | null
     const unchanged: StepResult = { cursor: { after, through }, done: 0, failed: 0, finished: false }
     if (through !== null) await waitForReader(ctx, through)
-    // most of the wait happens here, before the chunk's transaction holds anything back
-    if (!await waitForRunningTransactions(ctx.db, OLDER_WAIT_MS)) return { ...unchanged, idle: true }
     return {
       ...unchanged,
       commit: async (claim) => {

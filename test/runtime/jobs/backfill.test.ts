@@ -89,11 +89,12 @@ t.test('a chunk waits for an older open transaction, so its later UPDATE is not 
   await writer.query('begin')
   await writer.query(`update "${schema}".items set v = 1 where id = 50`)
   const { job_id: id } = (await call(app, 'POST', `/captures/${schema}/items/backfill`, {})).json()
-  const stepAt = async (): Promise<{ updated_at: Date, done: number }> =>
-    (await pool.query(`select updated_at, done::int from "${schema}".tb_observer_job where id = $1`, [id])).rows[0]
-  const first = await eventually(async () => { const s = await stepAt(); return (await call(app, 'GET', `/jobs/${id}`)).json().status === 'running' && s }, 10_000, 'the job runs')
-  const waited = await eventually(async () => { const s = await stepAt(); return s.updated_at.getTime() !== first.updated_at.getTime() && s }, 10_000, 'a step ends while the writer is open')
-  t.equal(waited.done, 0, 'no row is read while an older transaction may still write it')
+  // the chunk's statement waits in the database while the writer is open
+  const chunkWaiting = async (): Promise<boolean> => (await pool.query(`select from pg_stat_activity
+    where state = 'active' and query like '%backfill_chunk%' and pid <> pg_backend_pid()`)).rows.length > 0
+  await eventually(chunkWaiting, 10_000, 'a chunk waiting while the writer is open')
+  const { rows: [{ done }] } = await pool.query(`select done::int from "${schema}".tb_observer_job where id = $1`, [id])
+  t.equal(done, 0, 'no row is read while an older transaction may still write it')
   await writer.query(`update "${schema}".items set v = 100 where id = 1`)
   await writer.query('commit')
   await eventually(async () => (await call(app, 'GET', `/jobs/${id}`)).json().status === 'done' || undefined, 20_000, 'the backfill ends')
