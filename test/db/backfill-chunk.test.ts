@@ -6,7 +6,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import t, { type Test } from 'tap'
 import { writeReadChunk, type BackfillTarget } from '../../lib/db/backfill.repo.js'
 import type { Database } from '../../lib/db/types.js'
-import { build } from '../helper.js'
+import { build, eventually } from '../helper.js'
 
 async function setup (t: Test): Promise<{ pool: import('pg').Pool, schema: string, db: Kysely<Database>, statements: string[], target: BackfillTarget, job: { pk: string, token: string, leaseMs: number } }> {
   const { pool, schema } = await build(t, { runtime: { start: false } })
@@ -67,4 +67,27 @@ t.test('filters and the cursor are bound, whatever their text', async (t) => {
   const filtered: BackfillTarget = { ...target, filters: [{ column: 'na$1me', op: 'in', value: ['even\'s', 'none'], type: 'text' }, { column: 'id', op: '<=', value: 12, type: 'integer' }] }
   t.match(await writeReadChunk(db, schema, filtered, job, { after: '2', through: null }, 100, 1000), { last: '12', count: 5 })
   t.same((await readRows(pool, schema)).map((r) => r.object_id), ['4', '6', '8', '10', '12'])
+})
+
+t.test('a row being written by a transaction newer than the chunk: the chunk lets go at once, never waits for the writer', async (t) => {
+  const { pool, schema, db, target, job } = await setup(t)
+  const [older, newer] = [await pool.connect(), await pool.connect()]
+  t.teardown(() => { older.release(); newer.release() })
+  await older.query('begin')
+  await older.query('select pg_current_xact_id()')
+  // the chunk takes its id and waits for the older transaction
+  const writing = writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 10_000)
+  // (this test's: its schema names the function)
+  const waiting = async (): Promise<boolean> => (await pool.query(`select from pg_stat_activity
+    where state = 'active' and query like '%"${schema}"."backfill_chunk"%' and pid <> pg_backend_pid()`)).rows.length > 0
+  await eventually(waiting, 10_000, 'the chunk waiting')
+  // a live writer, newer than the chunk, takes a row of it and stays open
+  await newer.query('begin')
+  await newer.query(`update "${schema}".items set v = 9 where id = 5`)
+  await older.query('commit')
+  t.equal(await writing, 'busy')
+  t.equal((await readRows(pool, schema)).length, 0, 'nothing written')
+  await newer.query('commit')
+  t.match(await writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 1000), { count: 10 })
+  t.same((await readRows(pool, schema)).find((r) => r.object_id === '5'), { object_id: '5', v: 9 })
 })

@@ -1,5 +1,5 @@
 // One step of a job: what a kind of job (replay.ts, backfill.ts) does per chunk, and what it hands
-// the worker to commit with the job's progress in one transaction.
+// the worker to commit with the job's progress in one transaction (or how it commits itself).
 import type { JobRow } from '../../db/jobs.repo.js'
 import type { Settlement } from '../../model.js'
 import type { RuntimeContext } from '../context.js'

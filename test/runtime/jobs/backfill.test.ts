@@ -91,7 +91,7 @@ t.test('a chunk waits for an older open transaction, so its later UPDATE is not 
   const { job_id: id } = (await call(app, 'POST', `/captures/${schema}/items/backfill`, {})).json()
   // the chunk's statement waits in the database while the writer is open
   const chunkWaiting = async (): Promise<boolean> => (await pool.query(`select from pg_stat_activity
-    where state = 'active' and query like '%backfill_chunk%' and pid <> pg_backend_pid()`)).rows.length > 0
+    where state = 'active' and query like '%"${schema}"."backfill_chunk"%' and pid <> pg_backend_pid()`)).rows.length > 0
   await eventually(chunkWaiting, 10_000, 'a chunk waiting while the writer is open')
   const { rows: [{ done }] } = await pool.query(`select done::int from "${schema}".tb_observer_job where id = $1`, [id])
   t.equal(done, 0, 'no row is read while an older transaction may still write it')
