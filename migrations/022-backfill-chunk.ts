@@ -28,8 +28,8 @@ export function backfillChunk (schema: string): Migration {
             if clock_timestamp() > give_up then
               return jsonb_build_object('status', 'busy');
             end if;
-            perform pg_sleep(least(0.005, 0.0002 * 2 ^ waited));
-            waited := waited + 1;
+            perform pg_sleep(0.0002 * 2 ^ waited);
+            waited := least(waited + 1, 5);
           end loop;
           execute chunk into written using args;
           update ${t('tb_observer_job')} j

@@ -91,3 +91,16 @@ t.test('a row being written by a transaction newer than the chunk: the chunk let
   t.match(await writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 1000), { count: 10 })
   t.same((await readRows(pool, schema)).find((r) => r.object_id === '5'), { object_id: '5', v: 9 })
 })
+
+t.test('a chunk waits seconds for an older transaction without its pauses growing past bounds', async (t) => {
+  const { pool, schema, db, target, job } = await setup(t)
+  const older = await pool.connect()
+  t.teardown(() => { older.release() })
+  await older.query('begin')
+  await older.query('select pg_current_xact_id()')
+  const writing = writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 20_000)
+  // over a thousand checks: pauses that doubled without a bound overflowed here
+  await new Promise((resolve) => setTimeout(resolve, 6000))
+  await older.query('commit')
+  t.match(await writing, { count: 10 })
+})
