@@ -37,8 +37,9 @@ t.test('one event at a time: no read again that finds nothing', async (t) => {
 
 t.test('the read and the commit are prepared statements, planned once per connection', async (t) => {
   const sink = await startHttpTarget(t)
-  // two connections: the lease's own, and one for everything else (so the check below sees it)
-  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 2 })
+  // one pooled connection, so the check below runs where the read and the commit ran (the lease
+  // and LISTEN have a connection of their own, outside the pool)
+  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 1 })
   const schema = uniqueSchema()
   t.teardown(async () => {
     await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
