@@ -131,18 +131,23 @@ export interface WrittenChunk {
   through: Position | null
 }
 
+/** The checkpoint ids of a listener's streams: the whole stream's, or each partition's. */
+export function listenerStreams (listenerId: string, partitions: number): string[] {
+  return partitions > 1 ? Array.from({ length: partitions }, (_, n) => partitionStreamId(listenerId, n)) : [listenerId]
+}
+
 /**
- * Whether the listener's reader (each of its partitions' streams) has read every change-log row up
- * to `through`: a stream behind it with an unread row of its own at or before it says no. True
- * when nobody reads the listener (no checkpoint): there is no live delivery to keep ahead of.
+ * Whether the reader of each of `streams` (of a listener split in `partitions`) has read every
+ * change-log row up to `through`: a stream behind it with an unread row of its own at or before it
+ * says no. True when nobody reads the listener (no checkpoint): there is no live delivery to keep
+ * ahead of.
  */
-export async function readerPassed (db: Kysely<Database>, schema: string, listenerId: string, partitions: number, through: Position): Promise<boolean> {
-  const streams = partitions > 1 ? Array.from({ length: partitions }, (_, n) => partitionStreamId(listenerId, n)) : [listenerId]
+export async function readerPassed (db: Kysely<Database>, schema: string, streams: readonly string[], partitions: number, through: Position): Promise<boolean> {
   const own = partitions > 1 ? sql.raw(`${partitionOf(partitions, 'l.object_type', 'l.object_id')} = split_part(c.listener_id, '#', 2)::int`) : sql.raw('true')
   const { rows: [{ passed }] } = await sql<{ passed: boolean }>`
     select not exists (
       select from ${sql.id(schema, 'observer_checkpoints')} c
-       where c.listener_id = any(${streams}::text[])
+       where c.listener_id = any(${[...streams]}::text[])
          and (c.last_txid, c.last_change_log_id) < (${through.txid}::xid8, ${through.id}::bigint)
          and exists (select from ${sql.id(schema, 'tb_entity_change_log')} l
                       where (l.txid, l.pk_entity_change_log) > (c.last_txid, c.last_change_log_id)

@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../options.js'
 import type { Executor } from './delivery/executor.js'
 import type { Metrics } from './metrics/metrics.js'
 import type { ReadAhead } from './read-path/read-ahead.js'
+import type { ReaderProgress } from './read-path/reader-progress.js'
 import type { LoadedObservers } from './observers/loaded.js'
 
 export interface RuntimeStats {
@@ -31,6 +32,8 @@ export interface RuntimeContext {
   readonly executor: Executor
   /** how far every stream of the instance together reads ahead of the actions */
   readonly readAhead: ReadAhead
+  /** where this instance's readers have committed their streams (a backfill paces itself by it) */
+  readonly progress: ReaderProgress
 }
 
 /** One warning per action given up on, with its ids (called once the dead letter is committed). */

@@ -19,6 +19,7 @@ import { endpointLoop } from './endpoints/worker.js'
 import { EndpointGuard } from './endpoints/guard.js'
 import { Executor, HANDOVER_MS } from './delivery/executor.js'
 import { ReadAhead } from './read-path/read-ahead.js'
+import { ReaderProgress } from './read-path/reader-progress.js'
 import { readHealth, sharedGauges, type Health } from './health.js'
 import { createMetrics } from './metrics/metrics.js'
 import { LoadedObservers } from './observers/loaded.js'
@@ -106,7 +107,17 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   })
   endpoints.setUsers(observers.users)
   const ctx: RuntimeContext = {
-    options, db, schema: options.schema, log, registry, metrics, stats, observers, executor: new Executor(registry, rt.concurrency, metrics, log, endpoints), readAhead: new ReadAhead(rt)
+    options,
+    db,
+    schema: options.schema,
+    log,
+    registry,
+    metrics,
+    stats,
+    observers,
+    executor: new Executor(registry, rt.concurrency, metrics, log, endpoints),
+    readAhead: new ReadAhead(rt),
+    progress: new ReaderProgress()
   }
   const gauges = sharedGauges(ctx, currentReader)
   const retryWaker = new Waker()
@@ -117,6 +128,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
   const hooks: StreamHooks = { onObserversChanged: requestReload, onRetriesScheduled, onEndpointsChanged: () => { endpointWaker.wake() } }
   const streams = rt.partitions === 1 ? wholeStream(ctx, connection, hooks) : partitionedStreams(ctx, connection, hooks)
+  ctx.progress.holds = streams.holds
   let lifecycle: Lifecycle = { state: 'stopped' }
   const throughput = new Throughput(ctx)
 

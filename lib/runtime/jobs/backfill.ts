@@ -3,7 +3,7 @@
 // go on. The runtime then delivers them like any change. Why a READ and a live change of one key
 // end on the row's latest state: ../../db/backfill.repo.ts.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { readerPassed, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
+import { listenerStreams, readerPassed, writeReadChunk, type BackfillTarget } from '../../db/backfill.repo.js'
 import type { Position } from '../../db/change-log.repo.js'
 import type { RuntimeContext } from '../context.js'
 import { JobFailure, type JobRunner, type StepResult } from './job-step.js'
@@ -57,5 +57,17 @@ export const backfillRunner: JobRunner = {
 async function waitForReader (ctx: RuntimeContext, through: Position): Promise<void> {
   const { listenerId, partitions } = ctx.options.runtime
   const until = Date.now() + READER_WAIT_MS
-  while (Date.now() < until && !await readerPassed(ctx.db, ctx.schema, listenerId, partitions, through)) await sleep(5)
+  for (;;) {
+    // a stream this instance committed past the chunk has read it, and the whole stream read here
+    // has not until it does: the database is asked only about the others (a partition may have no
+    // row of its own in the chunk)
+    const behind = listenerStreams(listenerId, partitions).filter((id) => !ctx.progress.reached(id, through))
+    if (behind.length === 0) return
+    const ask = partitions === 1 ? behind.filter((id) => !ctx.progress.holds(id)) : behind
+    if (ask.length > 0 && await readerPassed(ctx.db, ctx.schema, ask, partitions, through)) return
+    const left = until - Date.now()
+    if (left <= 0) return
+    if (ask.length > 0) await sleep(Math.min(5, left))
+    else await ctx.progress.next(left)
+  }
 }

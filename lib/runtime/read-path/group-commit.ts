@@ -33,6 +33,7 @@ export async function commitGroup (ctx: RuntimeContext, lease: LeaseFence, group
     ctx.log.warn({ listener_id: listenerId, from: first.from }, 'checkpoint moved by another reader or a replay, or the lease passed; batch discarded, re-reading')
     return false
   }
+  ctx.progress.moved(listenerId, checkpoint.to)
   const now = performance.now()
   for (const { batch, started } of group) {
     ctx.stats.eventsProcessed += batch.rows.length
