@@ -32,6 +32,7 @@ export class ReaderProgress {
         resolve()
       }
       const timer = setTimeout(done, ms)
+      timer.unref()
       this.waiters.add(done)
     })
   }
