@@ -25,14 +25,8 @@ export interface Slice {
   listener?: string
 }
 
-/**
- * The three reads of at most `limit` rows, over the whole stream (no slice) or one partition's rows
- * (its index is the last parameter but one). The limit is written into the text, not bound: with
- * an unknown limit PostgreSQL prices a generic plan of the rows-or-horizon read as if it sorted a
- * tenth of the log, and planned that statement afresh on every run (~0.3 ms each; on every read
- * that found nothing, ~175 a second beside a backfill).
- */
-function reads (count: number | undefined, limit: number) {
+/** The three reads, over the whole stream (no slice) or one partition's rows (its index is the last parameter). */
+function reads (count: number | undefined) {
   // After the position, in commit order; in one partition, the comparison starts with the partition
   // (and the order with it), so PostgreSQL reads the partition's index as one range, not the
   // commit-order index filtered.
@@ -53,13 +47,13 @@ function reads (count: number | undefined, limit: number) {
     // The horizon and the observers' version are read in the statement that reads the rows, so they
     // match the snapshot that saw them.
     belowHorizon: statement((schema) => `
-      select ${columns(schema)}${barrier(schema, 4)},
+      select ${columns(schema)}${barrier(schema, 5)},
              pg_snapshot_xmin(pg_current_snapshot())::text as xmin
         from ${qualified(schema, 'tb_entity_change_log')} c
-       where ${afterPosition('c', 3)}
+       where ${afterPosition('c', 4)}
          and c.txid < pg_snapshot_xmin(pg_current_snapshot())
        order by ${by('c')}
-       limit ${limit}`),
+       limit $3`),
     // The same read that answers one row of nulls carrying the horizon when there is nothing to read,
     // and whether committed rows wait above it (the slow path has something to read). Used when a
     // read is likely to find nothing (the one before did, or the read above just has): asking for
@@ -68,41 +62,40 @@ function reads (count: number | undefined, limit: number) {
     // slept instead of reading it). Not the fast path itself: PostgreSQL plans this one afresh for
     // each read.
     belowHorizonOrHorizon: statement((schema) => `
-      select ${columns(schema)}${barrier(schema, 4)},
+      select ${columns(schema)}${barrier(schema, 5)},
              h.xmin::text as xmin,
              case when c.pk_entity_change_log is null then (
                select true from ${qualified(schema, 'tb_entity_change_log')} a
-                where ${afterPosition('a', 3)}
+                where ${afterPosition('a', 4)}
                 order by ${by('a')} limit 1) end as above
         from (select pg_snapshot_xmin(pg_current_snapshot()) as xmin) h
         left join lateral (
           select * from ${qualified(schema, 'tb_entity_change_log')} r
-           where ${afterPosition('r', 3)}
+           where ${afterPosition('r', 4)}
              and r.txid < h.xmin
            order by ${by('r')}
-           limit ${limit}) c on true
+           limit $3) c on true
        order by c.txid, c.pk_entity_change_log`),
     aboveHorizon: statement((schema) => `
-      select ${columns(schema)}${barrier(schema, 5)}
+      select ${columns(schema)}${barrier(schema, 6)}
         from ${qualified(schema, 'tb_entity_change_log')} c
-       where ${afterPosition('c', 4)}
+       where ${afterPosition('c', 5)}
          and c.txid >= pg_snapshot_xmin(pg_current_snapshot())
          and not exists (select 1 from ${qualified(schema, 'tb_change_log_ahead')} a
                           where a.listener_id = $3 and a.change_log_id = c.pk_entity_change_log)
        order by ${by('c')}
-       limit ${limit}`)
+       limit $4`)
   }
 }
 
-// by partition count (0: the whole stream) and limit: a reader reads with one limit, its batch size
-const byShape = new Map<string, ReturnType<typeof reads>>()
+const whole = reads(undefined)
+const byCount = new Map<number, ReturnType<typeof reads>>()
 
-function readsOf (slice: Slice | undefined, limit: number): { statements: ReturnType<typeof reads>, extra: unknown[] } {
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a read's limit must be a positive integer, not ${limit}`)
-  const shape = `${slice?.count ?? 0}:${limit}`
-  let statements = byShape.get(shape)
-  if (statements === undefined) byShape.set(shape, statements = reads(slice?.count, limit))
-  return { statements, extra: slice === undefined ? [] : [slice.index, slice.listener ?? ''] }
+function readsOf (slice: Slice | undefined): { statements: ReturnType<typeof reads>, extra: unknown[] } {
+  if (slice === undefined) return { statements: whole, extra: [] }
+  let statements = byCount.get(slice.count)
+  if (statements === undefined) byCount.set(slice.count, statements = reads(slice.count))
+  return { statements, extra: [slice.index, slice.listener ?? ''] }
 }
 
 export interface Horizon {
@@ -117,8 +110,8 @@ export interface Horizon {
  * found nothing) asks in one statement for the rows or, when there are none, the horizon.
  */
 export async function readBelowHorizon (db: Kysely<Database>, schema: string, after: Position, limit: number, slice?: Slice, likelyEmpty = false): Promise<Horizon & Barrier & { rows: ChangeLogRow[], observersVersion?: string, above?: boolean }> {
-  const { statements, extra } = readsOf(slice, limit)
-  const values = [after.txid, after.id, ...extra]
+  const { statements, extra } = readsOf(slice)
+  const values = [after.txid, after.id, limit, ...extra]
   let rows = likelyEmpty ? [] : (await statements.belowHorizon<ReadRow>(db, schema, values)).rows
   if (rows.length === 0) {
     rows = (await statements.belowHorizonOrHorizon<ReadRow>(db, schema, values)).rows
@@ -139,8 +132,8 @@ const barrierOf = (row: ReadRow | undefined): Barrier => row?.barrier == null ? 
  * this listener has not delivered yet (the caller records them in tb_change_log_ahead).
  */
 export async function readAboveHorizon (db: Kysely<Database>, schema: string, listenerId: string, after: Position, limit: number, slice?: Slice): Promise<Barrier & { rows: ChangeLogRow[], observersVersion?: string }> {
-  const { statements, extra } = readsOf(slice, limit)
-  const { rows } = await statements.aboveHorizon<ReadRow>(db, schema, [after.txid, after.id, listenerId, ...extra])
+  const { statements, extra } = readsOf(slice)
+  const { rows } = await statements.aboveHorizon<ReadRow>(db, schema, [after.txid, after.id, listenerId, limit, ...extra])
   return { rows, observersVersion: rows[0]?.observers_version, ...barrierOf(rows[0]) }
 }
 

@@ -57,28 +57,6 @@ t.test('the read and the commit are prepared statements, planned once per connec
   t.ok(rows.some((r) => r.statement.includes('with moved as')), 'the commit of a batch of successes')
 })
 
-t.test('a read that finds nothing is planned once per connection, however long the log', async (t) => {
-  // one pooled connection: the check below runs where the reads ran
-  const pool = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 1 })
-  const schema = uniqueSchema()
-  t.teardown(async () => {
-    await pool.query(`drop schema if exists "${schema}" cascade`).catch(() => {})
-    await pool.end()
-  })
-  const { app } = await build(t, { runtime: { pollIntervalMs: 20 } }, { pool, schema })
-  // a log the statistics know to be long, read to its end (no observer: every row is skipped)
-  await insertChanges(pool, schema, 5_000)
-  await pool.query(`analyze "${schema}".tb_entity_change_log`)
-  await eventually(async () => (await app.observers.health()).lag_events === 0 || undefined, 20_000, 'the log read to its end')
-  const before = await readsCounted(app, ['empty'])
-  await eventually(async () => await readsCounted(app, ['empty']) - before >= 30, 10_000, '30 reads that found nothing')
-  const { rows } = await pool.query<{ generic: number, custom: number }>(`select generic_plans::int as generic, custom_plans::int as custom
-    from pg_prepared_statements where statement like '%lateral%' and statement like '%pg_snapshot_xmin%'`)
-  t.equal(rows.length, 1, 'the rows-or-horizon read is a prepared statement')
-  // PostgreSQL plans the first five runs with their values, then keeps the generic plan if it is no dearer
-  t.ok(rows[0].custom <= 5 && rows[0].generic >= 25, `planned afresh ${rows[0].custom} times, run on its generic plan ${rows[0].generic} times`)
-})
-
 /**
  * A pool whose change-log reads are counted: every read statement, and the rows-or-horizon
  * statements (`lateral`) that a read ran first, not after the fast read had found nothing: a
