@@ -143,3 +143,31 @@ t.test('an idle read (rows or the horizon in one statement) never scans the whol
       `${partition ? 'a partition' : 'the whole stream'}: ${JSON.stringify(scans.map((n) => [n['Node Type'], n['Index Name']]))}`)
   }
 })
+
+t.test('an idle read stays an index scan when the log grows long after its plan was first made', async (t) => {
+  // one connection: the statement prepared by the reads is the one explained below
+  const { pool, schema } = await testPool(t, 1)
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  await migrateToLatest(db, schema)
+  preparedOn(db, pool)
+  // a new install: the log is analysed while nearly empty, and read idly for a while
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'order', g::text, 'INSERT', '{}' from generate_series(1, 30) g`)
+  await pool.query(`analyze "${schema}".tb_entity_change_log`)
+  const head = async (): Promise<{ txid: string, id: string }> => (await pool.query(`select txid::text as txid, pk_entity_change_log::text as id
+    from "${schema}".tb_entity_change_log order by pk_entity_change_log desc limit 1`)).rows[0]
+  let last = await head()
+  for (let i = 0; i < 20; i++) t.match(await readBelowHorizon(db, schema, last, 100, undefined, true), { rows: [] })
+  // then it grows a thousandfold before any ANALYZE (a bulk load, a backfill)
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'order', g::text, 'INSERT', '{}' from generate_series(1, 30000) g`)
+  last = await head()
+  for (let i = 0; i < 5; i++) t.match(await readBelowHorizon(db, schema, last, 100, undefined, true), { rows: [] })
+  const { rows: [{ name, parameters }] } = await pool.query<{ name: string, parameters: number }>(
+    `select name, cardinality(parameter_types) as parameters from pg_prepared_statements where statement like '%lateral%' and statement like '%"${schema}"%'`)
+  // the plan the next idle read runs, as the plan cache picks it
+  const args = [`'${last.txid}'`, `'${last.id}'`, '100'].slice(0, parameters).join(', ')
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) execute "${name}"(${args})`)
+  const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
+  t.ok(scans.every((n) => n['Node Type'] !== 'Seq Scan'), `along an index: ${JSON.stringify(scans.map((n) => [n['Node Type'], n['Index Name']]))}`)
+})
