@@ -128,7 +128,7 @@ export function createRuntime ({ options, connection, log }: RuntimeDeps): Obser
   const onRetriesScheduled = (dueAt: number): void => { retryWaker.wakeBy(dueAt) }
   const hooks: StreamHooks = { onObserversChanged: requestReload, onRetriesScheduled, onEndpointsChanged: () => { endpointWaker.wake() } }
   const streams = rt.partitions === 1 ? wholeStream(ctx, connection, hooks) : partitionedStreams(ctx, connection, hooks)
-  ctx.progress.holds = streams.holds
+  ctx.progress.readsWholeStream = () => rt.partitions === 1 && streams.held().length > 0
   let lifecycle: Lifecycle = { state: 'stopped' }
   const throughput = new Throughput(ctx)
 

@@ -2,7 +2,7 @@
 // the partitions membership gives it (partitions/membership.ts). A stream is a read loop with what
 // serves it: the attempts it hands over and the release of its held keys' parked events.
 import type { Connection } from '../db/connection.js'
-import { partitionStreamId, recordPartitions } from '../db/partitions.repo.js'
+import { recordPartitions } from '../db/partitions.repo.js'
 import { listenerState } from '../db/resplit.repo.js'
 import type { LeaseFence } from '../db/stored.repo.js'
 import type { RuntimeContext } from './context.js'
@@ -48,8 +48,6 @@ export interface Streams {
   reader: () => ChangeLogReader | undefined
   /** partitions held now (the whole stream counts as partition 0) */
   held: () => number[]
-  /** whether this instance reads the stream (its checkpoint's id) now */
-  holds: (streamId: string) => boolean
   /** change-log rows in flight */
   inFlight: () => number
   /** the gauges of the partitions, at scrape time */
@@ -65,7 +63,6 @@ export function wholeStream (ctx: RuntimeContext, connection: Connection, hooks:
     close: async () => { await runner.close() },
     reader: () => runner.loop.reading ? runner.loop.reader : undefined,
     held: () => runner.loop.reading ? [0] : [],
-    holds: (streamId) => runner.loop.reading && streamId === runner.loop.stream.id,
     inFlight: () => runner.loop.pipeline.rows,
     refreshMetrics: async () => {}
   }
@@ -82,7 +79,6 @@ export function partitionedStreams (ctx: RuntimeContext, connection: Connection,
     close: async () => {},
     reader: () => membership.streams().find((s) => s.loop.reading)?.loop.reader,
     held: () => membership.held(),
-    holds: (streamId) => membership.held().some((n) => partitionStreamId(ctx.options.runtime.listenerId, n) === streamId),
     inFlight: () => membership.streams().reduce((n, s) => n + s.loop.pipeline.rows, 0),
     refreshMetrics: async () => { await membership.refreshMetrics() }
   }

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { writeReadChunk, type BackfillTarget } from '../../lib/db/backfill.repo.js'
 import type { Database } from '../../lib/db/types.js'
 import { build, eventually } from '../helper.js'
+import { chunkRunningSeconds } from '../helpers/backfill.js'
 
 async function setup (t: Test): Promise<{ pool: import('pg').Pool, schema: string, db: Kysely<Database>, statements: string[], target: BackfillTarget, job: { pk: string, token: string, leaseMs: number } }> {
   const { pool, schema } = await build(t, { runtime: { start: false } })
@@ -45,7 +46,7 @@ t.test('an older open transaction: the chunk waits for it, then reads what it wr
 
   // it ends while the chunk waits: the chunk's own snapshot, taken after the wait, sees its write
   const writing = writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 5000)
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await eventually(async () => await chunkRunningSeconds(pool, schema) > 0, 10_000, 'the chunk waiting')
   await older.query('commit')
   t.match(await writing, { count: 10 })
   t.same((await readRows(pool, schema)).find((r) => r.object_id === '5'), { object_id: '5', v: 7 })
@@ -77,10 +78,7 @@ t.test('a row being written by a transaction newer than the chunk: the chunk let
   await older.query('select pg_current_xact_id()')
   // the chunk takes its id and waits for the older transaction
   const writing = writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 10_000)
-  // (this test's: its schema names the function)
-  const waiting = async (): Promise<boolean> => (await pool.query(`select from pg_stat_activity
-    where state = 'active' and query like '%"${schema}"."backfill_chunk"%' and pid <> pg_backend_pid()`)).rows.length > 0
-  await eventually(waiting, 10_000, 'the chunk waiting')
+  await eventually(async () => await chunkRunningSeconds(pool, schema) > 0, 10_000, 'the chunk waiting')
   // a live writer, newer than the chunk, takes a row of it and stays open
   await newer.query('begin')
   await newer.query(`update "${schema}".items set v = 9 where id = 5`)
@@ -100,7 +98,7 @@ t.test('a chunk waits seconds for an older transaction without its pauses growin
   await older.query('select pg_current_xact_id()')
   const writing = writeReadChunk(db, schema, target, job, { after: null, through: null }, 10, 20_000)
   // over a thousand checks: pauses that doubled without a bound overflowed here
-  await new Promise((resolve) => setTimeout(resolve, 6000))
+  await eventually(async () => await chunkRunningSeconds(pool, schema) >= 6, 20_000, 'the chunk waiting 6 s')
   await older.query('commit')
   t.match(await writing, { count: 10 })
 })

@@ -2,7 +2,8 @@
 // order, also in the generic plan PostgreSQL settles on for a prepared statement after a few runs.
 // (A probe once added to it was planned, generically, as a sequential scan of the whole change log
 // on every read: the backlog fell to half.)
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type pg from 'pg'
 import { Kysely, PostgresDialect } from 'kysely'
 import { readBelowHorizon, START } from '../../lib/db/change-log.repo.js'
 import { ensurePartitionIndex } from '../../lib/db/partitions.repo.js'
@@ -15,12 +16,17 @@ import { testPool } from '../helpers/pg.js'
 interface PlanNode { 'Node Type': string, 'Relation Name'?: string, 'Index Name'?: string, Plans?: PlanNode[] }
 const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
 
-t.test('the batch read is an index scan in its generic plan, over a long change log', async (t) => {
-  // one connection: the statement prepared by the read is the one explained below
+/** A migrated schema on one connection: the statements the reads prepare are the ones explained. */
+async function migratedOnOneConnection (t: Test): Promise<{ pool: pg.Pool, schema: string, db: Kysely<any> }> {
   const { pool, schema } = await testPool(t, 1)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   await migrateToLatest(db, schema)
   preparedOn(db, pool)
+  return { pool, schema, db }
+}
+
+t.test('the batch read is an index scan in its generic plan, over a long change log', async (t) => {
+  const { pool, schema, db } = await migratedOnOneConnection(t)
   await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
     select 'order', g::text, 'INSERT', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
   await pool.query(`analyze "${schema}".tb_entity_change_log`)
@@ -38,10 +44,7 @@ t.test('the batch read is an index scan in its generic plan, over a long change 
 })
 
 t.test('a metrics scrape reads the change log along its indexes only, in the generic plan too', async (t) => {
-  const { pool, schema } = await testPool(t, 1)
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
-  await migrateToLatest(db, schema)
-  preparedOn(db, pool)
+  const { pool, schema, db } = await migratedOnOneConnection(t)
   await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
     select 'order', g::text, 'INSERT', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
   await pool.query(`analyze "${schema}".tb_entity_change_log`)
@@ -59,10 +62,7 @@ t.test('a metrics scrape reads the change log along its indexes only, in the gen
 })
 
 t.test('one partition\'s batch read is one index range scan along its partition index, in its generic plan', async (t) => {
-  const { pool, schema } = await testPool(t, 1)
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
-  await migrateToLatest(db, schema)
-  preparedOn(db, pool)
+  const { pool, schema, db } = await migratedOnOneConnection(t)
   await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
     select 'order', g::text, 'INSERT', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
   await ensurePartitionIndex(db, schema, 8)
@@ -84,10 +84,7 @@ t.test('one partition\'s batch read is one index range scan along its partition 
 })
 
 t.test("the ordered groups' check for unread earlier changes is one index range scan per key, in its generic plan too", async (t) => {
-  const { pool, schema } = await testPool(t, 1)
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
-  await migrateToLatest(db, schema)
-  preparedOn(db, pool)
+  const { pool, schema, db } = await migratedOnOneConnection(t)
   // 50 000 changes of 500 keys: a key's past rows are not scanned
   await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
     select 'order', (g % 500)::text, 'UPDATE', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
@@ -111,10 +108,7 @@ t.test("the ordered groups' check for unread earlier changes is one index range 
 })
 
 t.test('an idle read (rows or the horizon in one statement) never scans the whole change log, with statistics taken before it grew', async (t) => {
-  const { pool, schema } = await testPool(t, 1)
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
-  await migrateToLatest(db, schema)
-  preparedOn(db, pool)
+  const { pool, schema, db } = await migratedOnOneConnection(t)
   await ensurePartitionIndex(db, schema, 8)
   // analyzed while empty, as after an install: the rows written since are not in the statistics
   // (a probe of rows after the position once ran as a sequential scan of the whole log here)
@@ -145,11 +139,7 @@ t.test('an idle read (rows or the horizon in one statement) never scans the whol
 })
 
 t.test('an idle read stays an index scan when the log grows long after its plan was first made', async (t) => {
-  // one connection: the statement prepared by the reads is the one explained below
-  const { pool, schema } = await testPool(t, 1)
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
-  await migrateToLatest(db, schema)
-  preparedOn(db, pool)
+  const { pool, schema, db } = await migratedOnOneConnection(t)
   // a new install: the log is analysed while nearly empty, and read idly for a while
   await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
     select 'order', g::text, 'INSERT', '{}' from generate_series(1, 30) g`)

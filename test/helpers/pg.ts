@@ -43,3 +43,15 @@ export async function testPool (t: Test, max = 10): Promise<{ pool: pg.Pool, sch
   })
   return { pool, schema, url }
 }
+
+/** Calls `seen` with the text of every statement the pool's connections run from now on. */
+export function watchStatements (pool: pg.Pool, seen: (text: string) => void): void {
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text?: string }
+      seen(typeof first === 'string' ? first : first?.text ?? '')
+      return query(...args)
+    }
+  })
+}

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { build, eventually } from '../helper.js'
-import { getDatabaseUrl, uniqueSchema } from '../helpers/pg.js'
+import { getDatabaseUrl, uniqueSchema, watchStatements } from '../helpers/pg.js'
 import { startHttpTarget } from '../helpers/http-target.js'
 import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 import { counterValue } from '../helpers/metrics.js'
@@ -72,20 +72,13 @@ async function countingPool (t: Test): Promise<{ pool: pg.Pool, schema: string, 
   })
   const reads = { all: 0, lateral: 0 }
   let afterFastRead = false
-  pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown
-    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text?: string }
-      const text = typeof first === 'string' ? first : first?.text ?? ''
-      if (text.includes('tb_entity_change_log') && text.includes('pg_snapshot_xmin')) {
-        reads.all++
-        const lateral = text.includes('lateral')
-        if (lateral && !afterFastRead) reads.lateral++
-        // the slow path's read above the horizon is not a fast read
-        afterFastRead = !lateral && !text.includes('tb_change_log_ahead')
-      }
-      return query(...args)
-    }
+  watchStatements(pool, (text) => {
+    if (!text.includes('tb_entity_change_log') || !text.includes('pg_snapshot_xmin')) return
+    reads.all++
+    const lateral = text.includes('lateral')
+    if (lateral && !afterFastRead) reads.lateral++
+    // the slow path's read above the horizon is not a fast read
+    afterFastRead = !lateral && !text.includes('tb_change_log_ahead')
   })
   return { pool, schema, reads }
 }

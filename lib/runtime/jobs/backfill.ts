@@ -63,7 +63,7 @@ async function waitForReader (ctx: RuntimeContext, through: Position): Promise<v
     // row of its own in the chunk)
     const behind = listenerStreams(listenerId, partitions).filter((id) => !ctx.progress.reached(id, through))
     if (behind.length === 0) return
-    const ask = partitions === 1 ? behind.filter((id) => !ctx.progress.holds(id)) : behind
+    const ask = partitions === 1 && ctx.progress.readsWholeStream() ? [] : behind
     if (ask.length > 0 && await readerPassed(ctx.db, ctx.schema, ask, partitions, through)) return
     const left = until - Date.now()
     if (left <= 0) return

@@ -2,25 +2,24 @@
 // backfill paces itself by the reader (jobs/backfill.ts) without asking the database every few
 // milliseconds when the reader runs in the same process.
 import type { Position } from '../../db/change-log.repo.js'
+import { after } from './reading.js'
 
 export class ReaderProgress {
-  private readonly committed = new Map<string, { txid: bigint, id: bigint }>()
+  private readonly committed = new Map<string, Position>()
   private readonly waiters = new Set<() => void>()
-  /** whether this instance holds the stream's lease now (set by the runtime once its streams exist) */
-  holds: (streamId: string) => boolean = () => false
+  /** whether this instance reads the listener's whole stream now (set by the runtime once its streams exist) */
+  readsWholeStream: () => boolean = () => false
 
   /** A commit moved the stream's checkpoint to `to`. */
   moved (streamId: string, to: Position): void {
-    this.committed.set(streamId, { txid: BigInt(to.txid), id: BigInt(to.id) })
+    this.committed.set(streamId, to)
     for (const wake of this.waiters) wake()
   }
 
   /** Whether this instance last committed the stream at or past `position`. */
   reached (streamId: string, position: Position): boolean {
     const at = this.committed.get(streamId)
-    if (at === undefined) return false
-    const txid = BigInt(position.txid)
-    return at.txid > txid || (at.txid === txid && at.id >= BigInt(position.id))
+    return at !== undefined && !after(position, at)
   }
 
   /** Resolves at the next commit of any stream here, or after `ms`. */

@@ -28,7 +28,7 @@ import type { Database } from '../../db/types.js'
 import type { ChangeLogRow } from '../../model.js'
 
 /** a comes after b in commit order */
-function after (a: Position, b: Position): boolean {
+export function after (a: Position, b: Position): boolean {
   const ta = BigInt(a.txid)
   const tb = BigInt(b.txid)
   return ta !== tb ? ta > tb : BigInt(a.id) > BigInt(b.id)

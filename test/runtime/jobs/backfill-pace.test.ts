@@ -1,10 +1,21 @@
 // A backfill keeps pace with the reader: it writes a chunk once the reader has read the one before,
 // so a live change is read behind at most a chunk or two of READ rows, not behind the whole table.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { build, eventually } from '../../helper.js'
-import { getDatabaseUrl, uniqueSchema } from '../../helpers/pg.js'
+import { getDatabaseUrl, uniqueSchema, watchStatements } from '../../helpers/pg.js'
 import { call } from '../../helpers/routes.js'
+
+/** A captured table of `rows` rows, and the id of its backfill in chunks of `chunk`. */
+async function startBackfill (t: Test, app: FastifyInstance, pool: pg.Pool, schema: string, rows: number, chunk: number): Promise<string> {
+  await pool.query(`create table "${schema}".items (id integer primary key, v integer not null)`)
+  await pool.query(`insert into "${schema}".items select g, 0 from generate_series(1, ${rows}) g`)
+  t.equal((await call(app, 'POST', '/captures', { schema, table: 'items' })).statusCode, 201)
+  const res = await call(app, 'POST', `/captures/${schema}/items/backfill`, { chunk_size: chunk })
+  t.equal(res.statusCode, 202)
+  return res.json().job_id
+}
 
 t.test('a backfill never runs far ahead of the reader: the live stream stays a chunk or two behind it', async (t) => {
   // a slow reader (2 rows a batch) and a quick backfill (100 rows a chunk): unpaced, the READ rows
@@ -12,13 +23,7 @@ t.test('a backfill never runs far ahead of the reader: the live stream stays a c
   const { app, pool, schema } = await build(t, { runtime: { batchSize: 2 } })
   const N = 5_000
   const CHUNK = 100
-  await pool.query(`create table "${schema}".items (id integer primary key, v integer not null)`)
-  await pool.query(`insert into "${schema}".items select g, 0 from generate_series(1, ${N}) g`)
-  t.equal((await call(app, 'POST', '/captures', { schema, table: 'items' })).statusCode, 201)
-
-  const res = await call(app, 'POST', `/captures/${schema}/items/backfill`, { chunk_size: CHUNK })
-  t.equal(res.statusCode, 202)
-  const id = res.json().job_id
+  const id = await startBackfill(t, app, pool, schema, N, CHUNK)
   let deepest = 0
   let status = 'queued'
   while (status !== 'done' && status !== 'failed') {
@@ -43,26 +48,13 @@ t.test('paced by a reader in the same process, a backfill asks the database noth
     await pool.end()
   })
   let asked = 0
-  pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown
-    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text?: string }
-      const text = typeof first === 'string' ? first : first?.text ?? ''
-      if (text.includes('"observer_checkpoints" c') && text.includes('not exists')) asked++
-      return query(...args)
-    }
-  })
+  watchStatements(pool, (text) => { if (text.includes('"observer_checkpoints" c') && text.includes('not exists')) asked++ })
   const { app } = await build(t, {}, { pool, schema })
   await eventually(async () => (await app.observers.health()).reading || undefined, 10_000, 'the lease held')
   const N = 1_000
-  const CHUNK = 50
-  await pool.query(`create table "${schema}".items (id integer primary key, v integer not null)`)
-  await pool.query(`insert into "${schema}".items select g, 0 from generate_series(1, ${N}) g`)
-  t.equal((await call(app, 'POST', '/captures', { schema, table: 'items' })).statusCode, 201)
-  const res = await call(app, 'POST', `/captures/${schema}/items/backfill`, { chunk_size: CHUNK })
-  t.equal(res.statusCode, 202)
+  const id = await startBackfill(t, app, pool, schema, N, 50)
   const job = await eventually(async () => {
-    const view = (await call(app, 'GET', `/jobs/${res.json().job_id as string}`)).json()
+    const view = (await call(app, 'GET', `/jobs/${id}`)).json()
     return view.status === 'done' || view.status === 'failed' ? view : undefined
   }, 60_000, 'the backfill ended')
   t.match(job, { status: 'done', done: N })

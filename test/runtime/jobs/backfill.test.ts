@@ -1,5 +1,6 @@
 import t from 'tap'
 import { build, eventually } from '../../helper.js'
+import { chunkRunningSeconds } from '../../helpers/backfill.js'
 import { startHttpTarget } from '../../helpers/http-target.js'
 import { call, createObserver } from '../../helpers/routes.js'
 
@@ -90,9 +91,7 @@ t.test('a chunk waits for an older open transaction, so its later UPDATE is not 
   await writer.query(`update "${schema}".items set v = 1 where id = 50`)
   const { job_id: id } = (await call(app, 'POST', `/captures/${schema}/items/backfill`, {})).json()
   // the chunk's statement waits in the database while the writer is open
-  const chunkWaiting = async (): Promise<boolean> => (await pool.query(`select from pg_stat_activity
-    where state = 'active' and query like '%"${schema}"."backfill_chunk"%' and pid <> pg_backend_pid()`)).rows.length > 0
-  await eventually(chunkWaiting, 10_000, 'a chunk waiting while the writer is open')
+  await eventually(async () => await chunkRunningSeconds(pool, schema) > 0, 10_000, 'a chunk waiting while the writer is open')
   const { rows: [{ done }] } = await pool.query(`select done::int from "${schema}".tb_observer_job where id = $1`, [id])
   t.equal(done, 0, 'no row is read while an older transaction may still write it')
   await writer.query(`update "${schema}".items set v = 100 where id = 1`)
