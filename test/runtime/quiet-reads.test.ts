@@ -147,3 +147,26 @@ t.test('a read after one that found rows held back by an open transaction takes 
   }
   t.equal(sink.received.length, 3)
 })
+
+t.test('a NOTIFY for rows already read wakes no read', async (t) => {
+  const sink = await startHttpTarget(t)
+  // only NOTIFY wakes the reader
+  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 1 })
+  t.teardown(async () => { await writer.end() })
+  await insertChanges(writer, schema, 1)
+  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 1, 10_000, 'the first event logged')
+  const { rows: [read] } = await writer.query<{ txid: string }>(`select txid::text from "${schema}".tb_entity_change_log order by pk_entity_change_log desc limit 1`)
+  const reads = async (): Promise<number> => await readsCounted(app)
+  const before = await reads()
+  // what a busy log sends a reader all the time: the NOTIFY of a transaction whose rows an
+  // earlier read, woken by an earlier NOTIFY, already took
+  for (let i = 0; i < 20; i++) await writer.query('select pg_notify($1, $2)', [`${schema}_changes`, read.txid])
+  await insertChanges(writer, schema, 1)
+  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 2, 10_000, 'the second event logged')
+  const woken = await reads() - before
+  t.ok(woken <= 2, `${woken} reads for 20 NOTIFYs of rows read and one new event`)
+  t.equal(sink.received.length, 2, 'every event delivered once')
+})

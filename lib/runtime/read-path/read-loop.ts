@@ -214,8 +214,7 @@ export class ReadLoop {
           this.waker.wake()
         }
       } else {
-        this.reader.committed(payload)
-        this.waker.wake()
+        if (this.reader.committed(payload)) this.waker.wake()
       }
     })
     return session

@@ -147,13 +147,22 @@ export class ChangeLogReader {
     }
   }
 
-  /** A change-log NOTIFY named this committed transaction (its payload; empty from older triggers). */
-  committed (txid: string): void {
+  /**
+   * A change-log NOTIFY named this committed transaction (its payload; empty from older triggers).
+   * False when the reader is already past it: a read woken by an earlier NOTIFY took its rows.
+   * (A restart that moves the position back is followed by a read before the loop waits again.)
+   */
+  committed (txid: string): boolean {
+    if (/^[0-9]+$/.test(txid)) {
+      const id = BigInt(txid)
+      // the position is a row read below the horizon: every transaction up to its own had ended
+      // and was read whole (a read that stopped within one is followed at once by the next)
+      if (id <= BigInt(this.at.txid)) return false
+      if (id > this.notified) this.notified = id
+    }
     // rows likely wait: the next read takes the fast path
     this.foundNothing = false
-    if (!/^[0-9]+$/.test(txid)) return
-    const id = BigInt(txid)
-    if (id > this.notified) this.notified = id
+    return true
   }
 
   /** the last read found committed rows waiting above the horizon (and not yet read around it) */
