@@ -170,3 +170,39 @@ t.test('a NOTIFY for rows already read wakes no read', async (t) => {
   t.ok(woken <= 2, `${woken} reads for 20 NOTIFYs of rows read and one new event`)
   t.equal(sink.received.length, 2, 'every event delivered once')
 })
+
+t.test('a NOTIFY that comes during the read that takes its rows wakes no read after it', async (t) => {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 3 })
+  t.teardown(async () => { await writer.end() })
+  await insertChanges(writer, schema, 1)
+  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 1, 10_000, 'the first event logged')
+  const before = await readsCounted(app, ['empty'])
+  // the change-log read also reads the observers' version: while a lock holds that table, a read
+  // waits, and takes its snapshot once it has the lock
+  const locker = await writer.connect()
+  const listener = await writer.connect()
+  t.teardown(() => { locker.release(); listener.release() })
+  await locker.query('begin')
+  await locker.query(`lock table "${schema}".tb_observer_version in access exclusive mode`)
+  await insertChanges(writer, schema, 1)
+  await eventually(async () => {
+    const { rows: [{ n }] } = await writer.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and position($1 in query) > 0 and query like '%tb_entity_change_log%'", [schema])
+    return n > 0
+  }, 10_000, 'the read woken by the second event waits for the lock')
+  // two more commits while it waits: their NOTIFYs come during the read (a listener of our own
+  // has them), and the read takes their rows
+  const notified: string[] = []
+  listener.on('notification', (n) => { notified.push(n.payload ?? '') })
+  await listener.query(`listen "${schema}_changes"`)
+  await insertChanges(writer, schema, 1)
+  await insertChanges(writer, schema, 1)
+  await eventually(async () => notified.length === 2, 10_000, 'both NOTIFYs sent')
+  await locker.query('commit')
+  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 4, 10_000, 'every event logged')
+  t.equal(sink.received.length, 4, 'every event delivered once')
+  t.equal(await readsCounted(app, ['empty']) - before, 0, 'no read found nothing')
+})

@@ -12,6 +12,11 @@ export class Waker {
     else this.pending = true
   }
 
+  /** Ends the current sleep, if any; a loop that is awake is left to decide whether to sleep. */
+  wakeIfAsleep (): void {
+    this.wakeUp?.()
+  }
+
   /** Work falls due at `at` (epoch ms): wakes the loop only if it would sleep past it. */
   wakeBy (at: number): void {
     if (this.wakeUp !== undefined) {

@@ -159,7 +159,7 @@ export class ReadLoop {
     ctx.metrics.reads.inc({ result: batch !== null ? 'rows' : reader.heldBack ? 'held' : 'empty' })
     if (batch === null) {
       if (pipeline.batches > 0) await this.settleOldest()
-      else await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)
+      else await this.waitForChanges(signal)
       return
     }
     // an observer changed before these rows committed and its NOTIFY has not been handled yet (or
@@ -171,9 +171,15 @@ export class ReadLoop {
     }
     const ordered = plan.groups.length > 0 ? orderByChange(ctx.db, ctx.schema, this.stream.id, batch.rows.slice(0, plan.kept), plan.groups) : undefined
     pipeline.submit(reader.take(batch, plan.kept), plan, ordered)
-    // it took everything there was: wait for a NOTIFY (one that came meanwhile ends the wait at
-    // once) or the poll interval rather than read again to find nothing; the batch commits meanwhile
-    if (batch.full !== true && plan.kept === batch.rows.length) await this.waker.sleep(reader.readAgainInMs(rt.pollIntervalMs), signal)
+    // it took everything there was: wait for a NOTIFY (one that came meanwhile of rows not taken
+    // ends the wait at once) or the poll interval rather than read again to find nothing; the batch commits meanwhile
+    if (batch.full !== true && plan.kept === batch.rows.length) await this.waitForChanges(signal)
+  }
+
+  /** Until a NOTIFY of rows not read yet, the poll interval, or (rows held back) a short pause. */
+  private async waitForChanges (signal: AbortSignal): Promise<void> {
+    if (this.reader.noticedUnread) return
+    await this.waker.sleep(this.reader.readAgainInMs(this.ctx.options.runtime.pollIntervalMs), signal)
   }
 
   private async settleOldest (): Promise<void> {
@@ -214,7 +220,8 @@ export class ReadLoop {
           this.waker.wake()
         }
       } else {
-        if (this.reader.committed(payload)) this.waker.wake()
+        // an awake loop asks the reader before it sleeps (waitForChanges)
+        if (this.reader.committed(payload)) this.waker.wakeIfAsleep()
       }
     })
     return session

@@ -56,6 +56,9 @@ export interface HorizonState {
   blocking: boolean
 }
 
+/** a NOTIFY payload that names no transaction (older triggers): past any position */
+const UNKNOWN = 2n ** 64n
+
 /** the first pause before reading again while rows are held back; it doubles on each such read */
 const HELD_FIRST_PAUSE_MS = 2
 /** the longest such pause: a long poll interval must not leave held rows waiting long after their holder ends */
@@ -71,6 +74,8 @@ export class ChangeLogReader {
   private heldReads = 0
   /** the newest transaction a change-log NOTIFY named */
   private notified = 0n
+  /** the newest transaction past the position a NOTIFY named since the last read began (UNKNOWN: a payload without one) */
+  private noticed = 0n
   /** the last read found no row, none is known to wait, and no NOTIFY came since: the next read likely finds none either */
   private foundNothing = false
 
@@ -97,6 +102,7 @@ export class ChangeLogReader {
   /** The next batch to deliver, or null when there is nothing to read now; take() it to move on. */
   async next (limit = this.batchSize): Promise<Batch | null> {
     const from = this.at
+    this.noticed = 0n
     const { rows: read, xmin, observersVersion, barrier, above } = await readBelowHorizon(this.db, this.schema, from, limit, this.slice, this.foundNothing)
     const now = this.now()
     if (this.horizon === null || this.horizon.xmin !== xmin) this.horizon = { xmin, since: now, blocking: false }
@@ -153,16 +159,23 @@ export class ChangeLogReader {
    * (A restart that moves the position back is followed by a read before the loop waits again.)
    */
   committed (txid: string): boolean {
-    if (/^[0-9]+$/.test(txid)) {
-      const id = BigInt(txid)
-      // the position is a row read below the horizon: every transaction up to its own had ended
-      // and was read whole (a read that stopped within one is followed at once by the next)
-      if (id <= BigInt(this.at.txid)) return false
-      if (id > this.notified) this.notified = id
-    }
+    const id = /^[0-9]+$/.test(txid) ? BigInt(txid) : UNKNOWN
+    // the position is a row read below the horizon: every transaction up to its own had ended
+    // and was read whole (a read that stopped within one is followed at once by the next)
+    if (id <= BigInt(this.at.txid)) return false
+    if (id !== UNKNOWN && id > this.notified) this.notified = id
+    if (id > this.noticed) this.noticed = id
     // rows likely wait: the next read takes the fast path
     this.foundNothing = false
     return true
+  }
+
+  /**
+   * A NOTIFY that came during the last read (or since) named a transaction the read did not take:
+   * read again rather than wait. One whose rows the read took asks for nothing.
+   */
+  get noticedUnread (): boolean {
+    return this.noticed > BigInt(this.at.txid)
   }
 
   /** the last read found committed rows waiting above the horizon (and not yet read around it) */

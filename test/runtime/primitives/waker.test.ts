@@ -1,4 +1,5 @@
-// The loops' wake-ups: wake() ends a sleep at once; wakeBy(at) only a sleep that would last past `at`.
+// The loops' wake-ups: wake() ends a sleep at once (or the next one); wakeIfAsleep() only a current one;
+// wakeBy(at) only a sleep that would last past `at`.
 import t from 'tap'
 import { Waker } from '../../../lib/runtime/primitives/waker.js'
 
@@ -41,4 +42,17 @@ t.test('work due while awake shortens the next sleep to its due time; wake() sti
   const woken = watched(waker.sleep(60_000, never))
   await turn()
   t.ok(woken.ended(), 'wake() while awake ends the next sleep at once')
+})
+
+t.test('wakeIfAsleep ends a sleep, and leaves an awake loop to decide for itself', async (t) => {
+  const waker = new Waker()
+  const asleep = watched(waker.sleep(60_000, never))
+  waker.wakeIfAsleep()
+  await turn()
+  t.ok(asleep.ended(), 'a sleep ends at once')
+  waker.wakeIfAsleep()
+  const next = watched(waker.sleep(50, never))
+  await turn()
+  t.notOk(next.ended(), 'the next sleep, begun after it, goes on')
+  await next.sleep
 })
