@@ -1,4 +1,5 @@
 import t from 'tap'
+import pg from 'pg'
 import { build, eventually } from '../helper.js'
 import { startHttpTarget } from '../helpers/http-target.js'
 import { insertChanges, insertObserver } from '../helpers/rows.js'
@@ -77,4 +78,27 @@ t.test('when the lease connection is killed, the runtime reconnects, takes the l
   await insertChanges(pool, schema, 1, 'order', () => ({ n: 'after-reconnect' }))
   const [req] = await sink.waitFor(1)
   t.equal(req.json.entity_id, 'after-reconnect')
+})
+
+t.test('an instance without the lease tries to take it at most every 100 ms, however often events commit', async (t) => {
+  const sink = await startHttpTarget(t)
+  const a = await build(t)
+  await eventually(async () => (await a.app.observers.health()).reading || undefined, 10_000, 'A reads')
+  const b = await build(t, {}, { pool: a.pool, schema: a.schema })
+  await insertObserver(a.pool, a.schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  // every try of the lease on this schema (A holds it and tries no more): B's
+  let tries = 0
+  const query = pg.Client.prototype.query
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (typeof args[0] === 'string' && args[0].includes('pg_try_advisory_lock') && (args[1] as unknown[] | undefined)?.[0] === a.schema) tries++
+    return (query as (...a: unknown[]) => unknown).apply(this, args)
+  } as typeof query
+  t.teardown(() => { pg.Client.prototype.query = query })
+  const started = Date.now()
+  // 100 commits, each with its NOTIFY
+  for (let i = 0; i < 100; i++) await insertChanges(a.pool, a.schema, 1, 'order', () => ({ n: i }))
+  await sink.waitFor(100)
+  const elapsed = Date.now() - started
+  t.ok(tries <= Math.ceil(elapsed / 100) + 1, `${tries} tries of the lease in ${elapsed} ms of 100 commits`)
+  t.equal((await b.app.observers.health()).reading, false, 'B stays the standby')
 })

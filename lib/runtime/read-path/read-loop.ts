@@ -18,6 +18,11 @@ import { Waker } from '../primitives/waker.js'
 
 /** How often an instance without the lease tries to take it (a dead holder is replaced within this). */
 const LEASE_RETRY_MS = 1000
+/**
+ * A change-log NOTIFY also wakes an instance without the lease (events wait: the holder may have
+ * died), but it tries no more often than this: at a thousand commits a second, not a thousand times.
+ */
+const LEASE_RETRY_MIN_MS = 100
 
 /**
  * connecting: no session yet (or it was lost); standby: another instance holds the lease;
@@ -82,7 +87,10 @@ export class ReadLoop {
       try {
         this.session ??= await this.openSession(signal)
         if (!this.reading && !await this.takeLease(this.session)) {
+          const tried = Date.now()
           await this.waker.sleep(LEASE_RETRY_MS, signal)
+          const rest = tried + LEASE_RETRY_MIN_MS - Date.now()
+          if (rest > 0) await sleep(rest, undefined, { signal, ref: false }).catch(() => {})
           continue
         }
         await this.step(signal)
