@@ -5,13 +5,14 @@
 // the READ rows), not the delivery of a million READ events.
 import type { FastifyInstance } from 'fastify'
 import type { BenchContext } from '../app.js'
+import { BACKFILL_CHUNK } from '../../lib/runtime/jobs/backfill.js'
 import { now } from '../clock.js'
 import type { Sink } from '../sink-client.js'
 import { round } from '../stats.js'
 import { steady, type SteadyResult } from './steady.js'
 
 // the route's default (BACKFILL_CHUNK) unless BENCH_BACKFILL_CHUNK says otherwise
-const CHUNK = Number(process.env.BENCH_BACKFILL_CHUNK ?? 50)
+const CHUNK = Number(process.env.BENCH_BACKFILL_CHUNK ?? BACKFILL_CHUNK)
 
 export interface BackfillResult {
   rows: number

@@ -2,6 +2,7 @@
 import { Type } from 'typebox'
 import { CursorPaging, DateTimeSchema, Nullable, UuidSchema, cursorPage, dateTimeInput } from './common.js'
 import { ChangeLogIdInput } from './cursor-input.js'
+import { BACKFILL_CHUNK } from '../../lib/runtime/jobs/backfill.js'
 
 const KindSchema = Type.Union([Type.Literal('replay'), Type.Literal('backfill')])
 const StatusSchema = (options = {}) => Type.Union([
@@ -59,6 +60,6 @@ export const BackfillBodySchema = Type.Object({
     value: Type.Union([Scalar, Type.Array(Scalar, { minItems: 1, maxItems: 1000 })], { description: 'A list for `in`, one value otherwise; bound as a parameter of the column\'s type' })
   }, { additionalProperties: false }), { maxItems: 20, description: 'All must hold' })),
   entity_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Default: the capture\'s entity type, else the table name' })),
-  chunk_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Rows per transaction: while one is open the live stream waits behind it, so small ones keep that wait short' })),
+  chunk_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: BACKFILL_CHUNK, description: 'Rows per transaction: while one is open the live stream waits behind it, so small ones keep that wait short' })),
   dry_run: Type.Optional(Type.Boolean({ default: false, description: 'Answer how many rows it would write, and do nothing' }))
 }, { additionalProperties: false })

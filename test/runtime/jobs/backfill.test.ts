@@ -102,3 +102,17 @@ t.test('a chunk waits for an older open transaction, so its later UPDATE is not 
   t.same(last.get('1'), { v: 100, type: 'READ' }, 'the READ came after the older transaction\'s UPDATE, and carries it')
   t.same(last.get('50'), { v: 1, type: 'READ' })
 })
+
+t.test('by default a chunk is 25 rows: a live change waits behind at most that many READ rows', async (t) => {
+  const { app, pool, schema } = await build(t)
+  await pool.query(`create table "${schema}".items (id integer primary key)`)
+  await pool.query(`insert into "${schema}".items select generate_series(1, 100)`)
+  t.equal((await call(app, 'POST', '/captures', { schema, table: 'items' })).statusCode, 201)
+  const res = await call(app, 'POST', `/captures/${schema}/items/backfill`, {})
+  t.equal(res.statusCode, 202)
+  await eventually(async () => (await call(app, 'GET', `/jobs/${res.json().job_id}`)).json().status === 'done', 30_000, 'the backfill done')
+  // one chunk, one transaction
+  const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from "${schema}".tb_entity_change_log
+    where modification_type = 'READ' group by txid order by 1 desc`)
+  t.same(rows.map((r) => r.n), [25, 25, 25, 25], '100 rows in 4 transactions of 25')
+})
