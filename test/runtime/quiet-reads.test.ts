@@ -12,20 +12,12 @@ import { countRows, insertChanges, insertObserver } from '../helpers/rows.js'
 import { counterValue } from '../helpers/metrics.js'
 
 t.test('one event at a time: no read again that finds nothing', async (t) => {
-  const sink = await startHttpTarget(t)
-  // the poll interval far away: only NOTIFY wakes the reader
-  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
-  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
-  await app.observers.reload()
-  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 1 })
-  t.teardown(async () => { await writer.end() })
-  await insertChanges(writer, schema, 1)
-  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 1, 10_000, 'the first event logged')
+  const { app, schema, sink, writer, logged } = await notifyOnlyReader(t)
   const reads = async (result: string): Promise<number> => await counterValue(app.observers.metrics, 'observers_change_log_reads_total', { result })
   const before = await reads('empty')
   for (let i = 2; i <= 11; i++) {
     await insertChanges(writer, schema, 1)
-    await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === i, 10_000, `event ${i} logged`)
+    await logged(i, `event ${i} logged`)
   }
   t.equal(sink.received.length, 11, 'every event delivered once')
   // reads that found an event held back by another test's open transaction (the database is
@@ -149,37 +141,21 @@ t.test('a read after one that found rows held back by an open transaction takes 
 })
 
 t.test('a NOTIFY for rows already read wakes no read', async (t) => {
-  const sink = await startHttpTarget(t)
-  // only NOTIFY wakes the reader
-  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
-  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
-  await app.observers.reload()
-  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 1 })
-  t.teardown(async () => { await writer.end() })
-  await insertChanges(writer, schema, 1)
-  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 1, 10_000, 'the first event logged')
+  const { app, schema, sink, writer, logged } = await notifyOnlyReader(t)
   const { rows: [read] } = await writer.query<{ txid: string }>(`select txid::text from "${schema}".tb_entity_change_log order by pk_entity_change_log desc limit 1`)
-  const reads = async (): Promise<number> => await readsCounted(app)
-  const before = await reads()
+  const before = await readsCounted(app)
   // what a busy log sends a reader all the time: the NOTIFY of a transaction whose rows an
   // earlier read, woken by an earlier NOTIFY, already took
   for (let i = 0; i < 20; i++) await writer.query('select pg_notify($1, $2)', [`${schema}_changes`, read.txid])
   await insertChanges(writer, schema, 1)
-  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 2, 10_000, 'the second event logged')
-  const woken = await reads() - before
+  await logged(2, 'the second event logged')
+  const woken = await readsCounted(app) - before
   t.ok(woken <= 2, `${woken} reads for 20 NOTIFYs of rows read and one new event`)
   t.equal(sink.received.length, 2, 'every event delivered once')
 })
 
 t.test('a NOTIFY that comes during the read that takes its rows wakes no read after it', async (t) => {
-  const sink = await startHttpTarget(t)
-  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
-  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
-  await app.observers.reload()
-  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: 3 })
-  t.teardown(async () => { await writer.end() })
-  await insertChanges(writer, schema, 1)
-  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 1, 10_000, 'the first event logged')
+  const { app, schema, sink, writer, logged } = await notifyOnlyReader(t, 3)
   const before = await readsCounted(app, ['empty'])
   // the change-log read also reads the observers' version: while a lock holds that table, a read
   // waits, and takes its snapshot once it has the lock
@@ -202,7 +178,26 @@ t.test('a NOTIFY that comes during the read that takes its rows wakes no read af
   await insertChanges(writer, schema, 1)
   await eventually(async () => notified.length === 2, 10_000, 'both NOTIFYs sent')
   await locker.query('commit')
-  await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === 4, 10_000, 'every event logged')
+  await logged(4, 'every event logged')
   t.equal(sink.received.length, 4, 'every event delivered once')
   t.equal(await readsCounted(app, ['empty']) - before, 0, 'no read found nothing')
 })
+
+/**
+ * A runtime that only NOTIFY wakes (the poll interval far away) with one webhook observer, a
+ * writer pool of `writers` connections, and the first event delivered and logged.
+ */
+async function notifyOnlyReader (t: Test, writers = 1) {
+  const sink = await startHttpTarget(t)
+  const { app, pool, schema } = await build(t, { runtime: { pollIntervalMs: 60_000 } })
+  await insertObserver(pool, schema, { actions: [{ type: 'webhook', url: sink.url }] })
+  await app.observers.reload()
+  const writer = new pg.Pool({ connectionString: await getDatabaseUrl(), max: writers })
+  t.teardown(async () => { await writer.end() })
+  const logged = async (n: number, what: string): Promise<void> => {
+    await eventually(async () => await countRows(writer, schema, 'tb_observer_log') === n, 10_000, what)
+  }
+  await insertChanges(writer, schema, 1)
+  await logged(1, 'the first event logged')
+  return { app, schema, sink, writer, logged }
+}
