@@ -21,10 +21,11 @@ export async function buildPartitionIndex (pool: pg.Pool, code: RuntimeCode, sch
 
 /** Each partition's last change-log row in commit order (a partition with no row is absent). */
 export async function partitionHeads (pool: pg.Pool, code: RuntimeCode, schema: string, count: number): Promise<Map<number, Position>> {
-  const { rows } = await pool.query<Position & { partition: number }>(`select distinct on (partition) partition, txid::text as txid, id::text as id
-    from (select ${code.partitionOf(count, 'c.object_type', 'c.object_id')} as partition, c.txid, c.pk_entity_change_log as id
+  // ordered by the xid8 and bigint columns: the text output columns would sort '749' after '1899'
+  const { rows } = await pool.query<Position & { partition: number }>(`select distinct on (x.partition) x.partition, x.t::text as txid, x.i::text as id
+    from (select ${code.partitionOf(count, 'c.object_type', 'c.object_id')} as partition, c.txid as t, c.pk_entity_change_log as i
             from ${q(schema, 'tb_entity_change_log')} c) x
-    order by partition, txid desc, id desc`)
+    order by x.partition, x.t desc, x.i desc`)
   return new Map(rows.map((r) => [r.partition, { txid: r.txid, id: r.id }]))
 }
 
