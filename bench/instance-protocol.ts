@@ -24,4 +24,13 @@ export interface InstanceCounts {
   events_read: number
   /** the process's peak RSS, sampled every 100 ms since it registered the plugin */
   rss_peak_mb: number
+  /** change-log reads by what they found (observers_change_log_reads_total) */
+  reads: { rows: number, held: number, empty: number }
+  /** batches read, delivered and committed (observers_batch_duration_seconds' count) */
+  batches: number
+  /** the process's read and write system calls (/proc/self/io) and context switches (/proc/self/status) */
+  syscalls: { read: number, write: number }
+  context_switches: { voluntary: number, involuntary: number }
+  /** CPU seconds of the main thread (JavaScript, the event loop) and of the others (V8's GC and compiler helpers, libuv's pool) */
+  thread_cpu_s: { main: number, others: number }
 }

@@ -9,6 +9,7 @@ import { measureCpu, type CpuReport } from '../cpu.js'
 import { measureDbActivity, measureWal, type DbActivity } from '../db-activity.js'
 import { retriesPending, waitUntil, type Position } from '../data.js'
 import type { Instance } from '../instance-client.js'
+import type { InstanceCounts } from '../instance-protocol.js'
 import { loadAverage } from '../machine.js'
 import { atHeads, fair, partitionCheckpoints, partitionHeads, partitionHolders } from '../partitions.js'
 import type { Sink } from '../sink-client.js'
@@ -26,6 +27,8 @@ export interface InstanceShare {
   cpu_s: number
   /** since the process registered the plugin */
   rss_peak_mb: number
+  /** what the window cost in counts, per delivery of this instance: reads (by result), batches, system calls, context switches */
+  per_delivery: { reads: number, empty_reads: number, batches: number, read_syscalls: number, write_syscalls: number, voluntary_switches: number, involuntary_switches: number, main_thread_us: number, other_threads_us: number }
 }
 
 /** measureCpu's report, with the runtime under test being the instances, not this process */
@@ -133,7 +136,8 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
       share: all === 0 ? 0 : round(delivered[k] / all, 3),
       events_read: after[k].events_read - before[k].events_read,
       cpu_s: round(instanceCpu[k]),
-      rss_peak_mb: after[k].rss_peak_mb
+      rss_peak_mb: after[k].rss_peak_mb,
+      per_delivery: perDeliveryCounts(before[k], after[k], delivered[k])
     })),
     short_at_heads: split.shortAtHeads,
     per_delivery_us: {
@@ -159,6 +163,21 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
   ctx.progress(`${name}: ${result.deliveries_per_s} deliveries/s (split fair after ${result.split_fair_ms ?? '–'} ms), ` +
     `shares ${result.per_instance.map((s) => s.share).join(' / ')}, µs per delivery: runtime ${result.per_delivery_us.runtime}, postgres ${result.per_delivery_us.postgres}`)
   return result
+}
+
+function perDeliveryCounts (before: InstanceCounts, after: InstanceCounts, delivered: number): InstanceShare['per_delivery'] {
+  const per = (a: number, b: number): number => delivered === 0 ? 0 : round((a - b) / delivered, 4)
+  return {
+    reads: per(after.reads.rows + after.reads.held + after.reads.empty, before.reads.rows + before.reads.held + before.reads.empty),
+    empty_reads: per(after.reads.empty, before.reads.empty),
+    batches: per(after.batches, before.batches),
+    read_syscalls: per(after.syscalls.read, before.syscalls.read),
+    write_syscalls: per(after.syscalls.write, before.syscalls.write),
+    voluntary_switches: per(after.context_switches.voluntary, before.context_switches.voluntary),
+    involuntary_switches: per(after.context_switches.involuntary, before.context_switches.involuntary),
+    main_thread_us: per(1e6 * after.thread_cpu_s.main, 1e6 * before.thread_cpu_s.main),
+    other_threads_us: per(1e6 * after.thread_cpu_s.others, 1e6 * before.thread_cpu_s.others)
+  }
 }
 
 export interface IdleCost {
