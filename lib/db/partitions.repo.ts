@@ -1,6 +1,6 @@
 // Partitions of a listener's stream and the instances that share them (SPEC 9.2; see
 // migrations/020-partitions.ts and lib/runtime/partitions/).
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Database } from './types.js'
 
 /** The partition of a change-log row (alias `a`, its object columns) or of a held key, out of `count`. */
@@ -124,6 +124,28 @@ export async function instanceGone (db: Kysely<Database>, instanceId: string): P
 
 /** How far a lag count goes before it answers "at least this many". */
 export const PARTITION_LAG_BOUND = 10_000
+
+/** Where a partition's reader stands: the partition (out of the count asked with) and its position. */
+export interface PartitionPosition { partition: number, txid: string, id: string }
+
+/**
+ * Of the given partitions, those with a change-log row after their reader's position: one index
+ * probe each (the partition index, as a read), in one statement for all of them.
+ */
+export async function partitionsWithRows (db: Kysely<Database>, schema: string, count: number, at: readonly PartitionPosition[]): Promise<Set<number>> {
+  if (at.length === 0) return new Set()
+  const { rows } = await partitionsWithRowsQuery(schema, count, at).execute(db)
+  return new Set(rows.map((r) => r.partition))
+}
+
+/** The statement partitionsWithRows() runs (its plan is checked in test/db/read-plan.test.ts). */
+export function partitionsWithRowsQuery (schema: string, count: number, at: readonly PartitionPosition[]): RawBuilder<{ partition: number }> {
+  const part = sql.raw(partitionOf(count, 'l.object_type', 'l.object_id'))
+  return sql<{ partition: number }>`
+    select s.p as partition from unnest(${at.map((a) => a.partition)}::int[], ${at.map((a) => a.txid)}::xid8[], ${at.map((a) => a.id)}::bigint[]) as s(p, t, i)
+     where exists (select 1 from ${sql.id(schema, 'tb_entity_change_log')} l
+                    where (${part}, l.txid, l.pk_entity_change_log) > (s.p, s.t, s.i) and ${part} = s.p)`
+}
 
 /** Rows after each given partition's checkpoint, counted up to PARTITION_LAG_BOUND. */
 export async function partitionLags (db: Kysely<Database>, schema: string, listenerId: string, count: number, partitions: readonly number[]): Promise<Map<number, number>> {

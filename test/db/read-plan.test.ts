@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import type pg from 'pg'
 import { Kysely, PostgresDialect } from 'kysely'
 import { readBelowHorizon, START } from '../../lib/db/change-log.repo.js'
-import { ensurePartitionIndex } from '../../lib/db/partitions.repo.js'
+import { ensurePartitionIndex, partitionsWithRows, partitionsWithRowsQuery } from '../../lib/db/partitions.repo.js'
 import { unreadEarlierChanges } from '../../lib/db/change-order.repo.js'
 import { migrateToLatest } from '../../lib/db/migrate.js'
 import { preparedOn } from '../../lib/db/statements.js'
@@ -136,6 +136,25 @@ t.test('an idle read (rows or the horizon in one statement) never scans the whol
     t.ok(scans.length > 0 && scans.every((n) => n['Node Type'] !== 'Seq Scan'),
       `${partition ? 'a partition' : 'the whole stream'}: ${JSON.stringify(scans.map((n) => [n['Node Type'], n['Index Name']]))}`)
   }
+})
+
+t.test("an instance's idle poll of its partitions is one index probe per partition, with statistics taken before the log grew", async (t) => {
+  const { pool, schema, db } = await migratedOnOneConnection(t)
+  await ensurePartitionIndex(db, schema, 8)
+  await pool.query(`analyze "${schema}".tb_entity_change_log`)
+  await pool.query(`insert into "${schema}".tb_entity_change_log (object_type, object_id, modification_type, object_data)
+    select 'order', g::text, 'INSERT', jsonb_build_object('n', g) from generate_series(1, 50000) g`)
+  const { rows: heads } = await pool.query<{ partition: number, txid: string, id: string }>(`select distinct on (p) p as partition, t::text as txid, i::text as id
+    from (select (hashtext(object_type || '/' || object_id) & 2147483647) % 8 as p, txid as t, pk_entity_change_log as i from "${schema}".tb_entity_change_log) x
+    order by p, t desc, i desc`)
+  // partitions 0 - 3 read to their last row, 4 - 7 one row short of it
+  const at = heads.map((h) => ({ partition: h.partition, txid: h.txid, id: h.partition < 4 ? h.id : String(BigInt(h.id) - 1n) }))
+  t.same([...await partitionsWithRows(db, schema, 8, at)].sort(), [4, 5, 6, 7], 'the partitions with a row after their position')
+  const { sql: text, parameters } = partitionsWithRowsQuery(schema, 8, at).compile(db)
+  const { rows: [{ 'QUERY PLAN': [{ Plan: plan }] }] } = await pool.query(`explain (format json) ${text}`, parameters as unknown[])
+  const scans = nodes(plan).filter((n) => n['Relation Name'] === 'tb_entity_change_log')
+  t.same(scans.map((n) => [n['Node Type'].replace('Index Only Scan', 'Index Scan'), n['Index Name']]), [['Index Scan', 'tb_entity_change_log_partition_8']],
+    'along the partition index, never the whole log')
 })
 
 t.test('an idle read stays an index scan when the log grows long after its plan was first made', async (t) => {

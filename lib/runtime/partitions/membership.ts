@@ -15,9 +15,9 @@ import {
 } from '../../db/partitions.repo.js'
 import { listenerState, switchPartitions } from '../../db/resplit.repo.js'
 import { recordError, type RuntimeContext } from '../context.js'
-import type { ChangeLogReader } from '../read-path/reading.js'
 import type { Stream } from '../read-path/read-loop.js'
 import { assign } from './assignment.js'
+import { pollIdlePartitions, type PolledLoop } from './idle-poll.js'
 
 /** How often an instance beats its heart and looks at its share. */
 export const MEMBERSHIP_TICK_MS = 1000
@@ -30,7 +30,7 @@ export const JOIN_WINDOW_MS = 500
 
 /** A partition's read loop and what serves it (the runtime's StreamRunner). */
 export interface PartitionStream {
-  readonly loop: { readonly reading: boolean, readonly reader: ChangeLogReader, readonly pipeline: { readonly rows: number } }
+  readonly loop: PolledLoop & { readonly reading: boolean, readonly pipeline: { readonly rows: number } }
   run: (signal: AbortSignal) => Promise<void>
   wake: () => void
   close: () => Promise<void>
@@ -84,6 +84,7 @@ export class Membership {
     await heartbeat(ctx.db, { instance_id: this.instanceId, host: hostname(), pid: process.pid })
       .catch((err) => { recordError(ctx, err, { instance_id: this.instanceId }, 'partition membership failed; retrying') })
     await sleep(JOIN_WINDOW_MS, undefined, { signal, ref: false }).catch(() => {})
+    const polling = pollIdlePartitions(ctx, () => [...this.running.values()].filter((r) => !r.releasing).map((r) => r.stream.loop), signal)
     while (!signal.aborted) {
       try {
         await this.tick()
@@ -92,6 +93,7 @@ export class Membership {
       }
       await sleep(MEMBERSHIP_TICK_MS, undefined, { signal, ref: false }).catch(() => {})
     }
+    await polling
     await Promise.all([...this.running.keys()].map(async (p) => { await this.handOver(p) }))
     await Promise.all(this.handingOver)
     // a build still waiting for an old transaction does not hold the stop up for long
@@ -174,6 +176,7 @@ export class Membership {
     const stream = this.open({
       id: partitionStreamId(rt.listenerId, partition),
       slice: { index: partition, count, listener: rt.listenerId },
+      polled: true,
       onLeaseTaken: async (pid) => {
         // taken under the lock: a switch of the count, which needs that lock, came before or comes after this stream ends
         const term = await partitionTaken(ctx.db, rt.listenerId, partition, count, this.instanceId, pid)

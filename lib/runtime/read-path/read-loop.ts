@@ -23,6 +23,11 @@ const LEASE_RETRY_MS = 1000
  * died), but it tries no more often than this: at a thousand commits a second, not a thousand times.
  */
 const LEASE_RETRY_MIN_MS = 100
+/**
+ * How long a loop whose instance polls for it (a partition's) waits for a wake-up before it reads
+ * on its own: a fallback, since the instance's one poll every pollIntervalMs wakes it when rows wait.
+ */
+const POLLED_FALLBACK_MS = 60_000
 
 /**
  * connecting: no session yet (or it was lost); standby: another instance holds the lease;
@@ -52,6 +57,11 @@ export interface Stream {
    * records a new term); false: the stream is not to be read (its partition count has passed), the lock is let go
    */
   onLeaseTaken?: (pid: number) => Promise<boolean>
+  /**
+   * the instance polls for this stream, with its others in one statement (partitions/idle-poll.ts),
+   * and wakes it when rows wait: the loop sets no poll timer of its own
+   */
+  polled?: boolean
 }
 
 export class ReadLoop {
@@ -62,6 +72,8 @@ export class ReadLoop {
   readonly pipeline: BatchPipeline
   private session: Session | undefined
   private readonly waker = new Waker()
+  /** asleep until changes come: it read everything there was */
+  private waiting = false
 
   constructor (private readonly ctx: RuntimeContext, private readonly connection: Connection, readonly stream: Stream, handOver: HandOver, private readonly hooks: ReadLoopHooks) {
     const rt = ctx.options.runtime
@@ -71,6 +83,9 @@ export class ReadLoop {
 
   /** holds the lease */
   get reading (): boolean { return this.state === 'reading' || this.state === 'rewinding' }
+
+  /** it holds the lease, read everything there was, and waits for changes */
+  get idle (): boolean { return this.waiting && this.reading }
 
   wake (): void { this.waker.wake() }
 
@@ -187,7 +202,12 @@ export class ReadLoop {
   /** Until a NOTIFY of rows not read yet, the poll interval, or (rows held back) a short pause. */
   private async waitForChanges (signal: AbortSignal): Promise<void> {
     if (this.reader.noticedUnread) return
-    await this.waker.sleep(this.reader.readAgainInMs(this.ctx.options.runtime.pollIntervalMs), signal)
+    this.waiting = true
+    try {
+      await this.waker.sleep(this.reader.readAgainInMs(this.stream.polled === true ? POLLED_FALLBACK_MS : this.ctx.options.runtime.pollIntervalMs), signal)
+    } finally {
+      this.waiting = false
+    }
   }
 
   private async settleOldest (): Promise<void> {
