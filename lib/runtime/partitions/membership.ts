@@ -17,7 +17,7 @@ import { listenerState, switchPartitions } from '../../db/resplit.repo.js'
 import { recordError, type RuntimeContext } from '../context.js'
 import type { Stream } from '../read-path/read-loop.js'
 import { assign } from './assignment.js'
-import { pollIdlePartitions, type PolledLoop } from './idle-poll.js'
+import { PartitionPoller, type PolledLoop } from './poller.js'
 
 /** How often an instance beats its heart and looks at its share. */
 export const MEMBERSHIP_TICK_MS = 1000
@@ -30,7 +30,7 @@ export const JOIN_WINDOW_MS = 500
 
 /** A partition's read loop and what serves it (the runtime's StreamRunner). */
 export interface PartitionStream {
-  readonly loop: PolledLoop & { readonly reading: boolean, readonly pipeline: { readonly rows: number } }
+  readonly loop: PolledLoop & { readonly pipeline: { readonly rows: number } }
   run: (signal: AbortSignal) => Promise<void>
   wake: () => void
   close: () => Promise<void>
@@ -47,10 +47,13 @@ export class Membership {
   private readonly indexes = new Map<number, Promise<void>>()
   /** the count the listener runs with (recorded; a re-split changes it while this instance runs) */
   count: number
+  /** wakes the partitions' loops where rows wait, for NOTIFYs and the poll */
+  private readonly poller: PartitionPoller
 
   constructor (private readonly ctx: RuntimeContext, private readonly open: (stream: Stream) => PartitionStream) {
     this.instanceId = ctx.options.runtime.instanceId ?? `${hostname()}:${process.pid}`
     this.count = ctx.options.runtime.partitions
+    this.poller = new PartitionPoller(ctx, () => [...this.running.values()].filter((r) => !r.releasing).map((r) => r.stream.loop))
   }
 
   /** partitions whose lease this instance holds */
@@ -84,7 +87,7 @@ export class Membership {
     await heartbeat(ctx.db, { instance_id: this.instanceId, host: hostname(), pid: process.pid })
       .catch((err) => { recordError(ctx, err, { instance_id: this.instanceId }, 'partition membership failed; retrying') })
     await sleep(JOIN_WINDOW_MS, undefined, { signal, ref: false }).catch(() => {})
-    const polling = pollIdlePartitions(ctx, () => [...this.running.values()].filter((r) => !r.releasing).map((r) => r.stream.loop), signal)
+    const polling = this.poller.run(signal)
     while (!signal.aborted) {
       try {
         await this.tick()
@@ -176,7 +179,7 @@ export class Membership {
     const stream = this.open({
       id: partitionStreamId(rt.listenerId, partition),
       slice: { index: partition, count, listener: rt.listenerId },
-      polled: true,
+      poller: this.poller,
       onLeaseTaken: async (pid) => {
         // taken under the lock: a switch of the count, which needs that lock, came before or comes after this stream ends
         const term = await partitionTaken(ctx.db, rt.listenerId, partition, count, this.instanceId, pid)

@@ -24,8 +24,8 @@ const LEASE_RETRY_MS = 1000
  */
 const LEASE_RETRY_MIN_MS = 100
 /**
- * How long a loop whose instance polls for it (a partition's) waits for a wake-up before it reads
- * on its own: a fallback, since the instance's one poll every pollIntervalMs wakes it when rows wait.
+ * How long a loop with a poller (a partition's) waits for a wake-up before it reads on its own: a
+ * fallback, since the poller looks at every NOTIFY and every pollIntervalMs and wakes it when rows wait.
  */
 const POLLED_FALLBACK_MS = 60_000
 
@@ -58,10 +58,11 @@ export interface Stream {
    */
   onLeaseTaken?: (pid: number) => Promise<boolean>
   /**
-   * the instance polls for this stream, with its others in one statement (partitions/idle-poll.ts),
-   * and wakes it when rows wait: the loop sets no poll timer of its own
+   * looks for rows in this stream with the instance's others, in one statement, on each change-log
+   * NOTIFY and each poll interval, and wakes it where they wait (partitions/poller.ts): the loop
+   * neither reads on a NOTIFY nor sets a poll timer of its own
    */
-  polled?: boolean
+  poller?: { committed: (payload: string) => void, look: () => void }
 }
 
 export class ReadLoop {
@@ -201,10 +202,14 @@ export class ReadLoop {
 
   /** Until a NOTIFY of rows not read yet, the poll interval, or (rows held back) a short pause. */
   private async waitForChanges (signal: AbortSignal): Promise<void> {
-    if (this.reader.noticedUnread) return
+    const { poller } = this.stream
+    // a NOTIFY came during the read of a transaction it did not take: read again; or, when the
+    // instance looks for the partitions (the transaction may have written to others only), look
+    if (poller === undefined && this.reader.noticedUnread) return
     this.waiting = true
+    if (poller !== undefined && this.reader.noticedUnread) poller.look()
     try {
-      await this.waker.sleep(this.reader.readAgainInMs(this.stream.polled === true ? POLLED_FALLBACK_MS : this.ctx.options.runtime.pollIntervalMs), signal)
+      await this.waker.sleep(this.reader.readAgainInMs(poller !== undefined ? POLLED_FALLBACK_MS : this.ctx.options.runtime.pollIntervalMs), signal)
     } finally {
       this.waiting = false
     }
@@ -249,7 +254,10 @@ export class ReadLoop {
         }
       } else {
         // an awake loop asks the reader before it sleeps (waitForChanges)
-        if (this.reader.committed(payload)) this.waker.wakeIfAsleep()
+        if (this.reader.committed(payload)) {
+          if (this.stream.poller !== undefined) this.stream.poller.committed(payload)
+          else this.waker.wakeIfAsleep()
+        }
       }
     })
     return session

@@ -1,5 +1,6 @@
-// An instance with nothing to read polls the partitions it holds in one statement per poll
-// interval, not one read per partition; and that poll alone finds rows no NOTIFY announced.
+// An instance looks for rows in the partitions it holds in one statement, and reads only where
+// they wait: a commit wakes the partition it wrote to, not all of them; with nothing to read it
+// polls them in one statement per poll interval, and that poll alone finds rows no NOTIFY announced.
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import { build, eventually } from '../../helper.js'
@@ -41,6 +42,18 @@ t.test('idle, an instance holding 8 partitions polls them in one statement per i
   await eventually(() => counted.polls >= 40 || counted.reads >= 8 * 40, 10_000, '40 polls')
   // at most each partition's first read, which may come after its lease shows (two statements when it finds nothing)
   t.ok(counted.reads <= 2 * PARTITIONS, `${counted.reads} reads of the change log in ${counted.polls} polls with nothing to read`)
+})
+
+t.test('a commit of one row is read by its partition alone', async (t) => {
+  const { pool, schema, sink } = await holdingAll(t)
+  const counted = countStatements(t, schema)
+  // 40 commits of one key each, each with its NOTIFY, heard by all 8 partitions' sessions
+  for (let i = 0; i < 40; i++) await insertChanges(pool, schema, 1, 'order', () => ({ n: i }))
+  await sink.waitFor(40, 10_000)
+  // each partition reading on every NOTIFY read at least 8 times per commit (twice the statements
+  // when it found nothing); some reads again shortly, when the commit waits behind an older transaction
+  t.ok(counted.reads <= 4 * 40, `${counted.reads} reads of the change log for 40 commits of one row`)
+  t.equal(new Set(sink.received.map((r) => r.json.event_id)).size, 40, 'each delivered')
 })
 
 t.test('rows no NOTIFY announced are read in every partition, found by the instance\'s poll', async (t) => {
