@@ -69,6 +69,8 @@ export interface DrainWindow {
   begin: () => Promise<number>
   /** each partition's last row, when the backlog was written before the window; else read after `begin` */
   heads?: Map<number, Position>
+  /** how often the end is looked for (10 ms by default) */
+  pollMs?: number
 }
 
 export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindow): Promise<ScaleoutDrain> {
@@ -102,7 +104,7 @@ export async function measureDrain (ctx: BenchContext, sink: Sink, w: DrainWindo
       const short = w.deliveries - ((await sink.stats()).delivered - sinkBefore.delivered)
       if (short > 0) split.shortAtHeads = Math.max(split.shortAtHeads, short)
       return short <= 0
-    }, 'every delivery to be made and logged', ctx.quick ? 120_000 : 600_000, 10)
+    }, 'every delivery to be made and logged', ctx.quick ? 120_000 : 600_000, w.pollMs ?? 10)
   } finally {
     clearInterval(report)
   }

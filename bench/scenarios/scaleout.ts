@@ -3,8 +3,10 @@
 // count: a fresh schema, the backlog written first, the instances started together and timed until
 // every delivery is made and logged (cold: their start, the first split and the JIT's warm-up in the
 // window); then, the same instances warm and split, a second backlog committed in one statement and
-// timed the same way (warm: the cost per delivery of a running cluster). Then, with the last
+// timed the same way (warm: the cost per delivery of a running cluster); then single-row commits at
+// a steady rate, each with its NOTIFY (flowing: the common case of an application). Then, with the last
 // count's instances still running, the failover and the join (scaleout-membership.ts).
+import { setTimeout as sleep } from 'node:timers/promises'
 import { withApp, type BenchApp, type BenchContext, type LogSummary } from '../app.js'
 import { now } from '../clock.js'
 import { flushDatabase, insertChangeLog, insertObservers } from '../data.js'
@@ -20,6 +22,9 @@ import { failoverAndJoin, type MembershipResult } from './scaleout-membership.js
 const DEFAULT_PARTITIONS = 8
 /** BENCH_SCALEOUT_COUNTS=1,4 measures only those counts (the first is the ratios' base) */
 const INSTANCE_COUNTS = (process.env.BENCH_SCALEOUT_COUNTS ?? '1,2,4').split(',').map(Number)
+/** the flowing window: commits of one row each, this many a second, for this long */
+const FLOW_COMMITS_PER_S = 500
+const FLOW_SECONDS = 10
 
 export interface ScaleoutRun {
   instances: number
@@ -31,6 +36,9 @@ export interface ScaleoutRun {
   cold: ScaleoutDrain
   /** the same instances, split and warm; the second backlog committed in one statement starts the window */
   warm: ScaleoutDrain
+  /** then `flow_events` commits of one row each, FLOW_COMMITS_PER_S a second: the window ends when the last is delivered and logged */
+  flowing: ScaleoutDrain
+  flow_events: number
   /** then nothing owed for a few seconds: the cost of sharing alone */
   idle: IdleCost
   /** over both backlogs */
@@ -58,7 +66,7 @@ export async function scaleout (ctx: BenchContext, sink: Sink): Promise<Scaleout
     const last = count > 1 && count === INSTANCE_COUNTS[INSTANCE_COUNTS.length - 1]
     const { result, logs } = await withApp(ctx, `bench_scaleout_${count}`, {}, async (bench) => await withInstances(ctx, bench, count, partitions, async (instances) => {
       const run = await drainTwice(ctx, sink, bench, partitions, instances)
-      if (last) membership = await failoverAndJoin(ctx, sink, bench.schema, partitions, instances, 2 * run.events)
+      if (last) membership = await failoverAndJoin(ctx, sink, bench.schema, partitions, instances, 2 * run.events + run.flow_events)
       return run
     }))
     runs.push({ ...result, runtime_log: mergeLogs(logs) })
@@ -72,7 +80,7 @@ function ratios (runs: ScaleoutRun[]): Record<string, number | null> {
   const one = runs[0]
   const result: Record<string, number | null> = {}
   for (const run of runs.slice(1)) {
-    for (const phase of ['cold', 'warm'] as const) {
+    for (const phase of ['cold', 'warm', 'flowing'] as const) {
       const [a, b] = [run[phase], one[phase]]
       result[`${phase}_rate_${run.instances}_to_1`] = ratio(a.deliveries_per_s, b.deliveries_per_s)
       result[`${phase}_after_split_rate_${run.instances}_to_1`] = ratio(a.after_split_deliveries_per_s, b.after_split_deliveries_per_s)
@@ -152,9 +160,41 @@ async function drainTwice (ctx: BenchContext, sink: Sink, bench: BenchApp, parti
     await writer.query('rollback').catch(() => {})
     writer.release()
   }
-  const { correctness } = await checkDeliveries(ctx, sink, schema, 1, 2 * events, { atHead: true })
+  const flowEvents = FLOW_COMMITS_PER_S * (ctx.quick ? 3 : FLOW_SECONDS)
+  // the backlogs' rows vacuumed first: autovacuum of 200 000 rows in a window of 5 000 deliveries
+  // would be most of PostgreSQL's CPU per delivery
+  await ctx.pool.query(`vacuum (analyze) "${schema}".tb_entity_change_log, "${schema}".tb_observer_log, "${schema}".observer_checkpoints`)
+  await flushDatabase(ctx.pool)
+  const flowing = await measureDrain(ctx, sink, {
+    name: `${name} flowing`,
+    schema,
+    partitions,
+    instances,
+    deliveries: flowEvents,
+    // the end is looked for every 100 ms, not 10: over a 10 s window the bench's own statements would be most of PostgreSQL's
+    pollMs: 100,
+    begin: async () => {
+      ctx.progress(`${name} flowing: ${flowEvents} commits of one row, ${FLOW_COMMITS_PER_S} a second`)
+      // its own connection, committing without waiting for the WAL flush: the pace is the writer's, not fsync's
+      const writer = await ctx.pool.connect()
+      try {
+        await writer.query('set synchronous_commit = off')
+        const started = now()
+        for (let i = 0; i < flowEvents; i++) {
+          await insertChangeLog(writer, schema, 1, { from: 2 * events + 1 + i, chunk: 1 })
+          const ahead = started + (i + 1) * 1000 / FLOW_COMMITS_PER_S - now()
+          if (ahead > 1) await sleep(ahead)
+        }
+        return started
+      } finally {
+        await writer.query('reset synchronous_commit').catch(() => {})
+        writer.release()
+      }
+    }
+  })
+  const { correctness } = await checkDeliveries(ctx, sink, schema, 1, 2 * events + flowEvents, { atHead: true })
   ctx.progress(`${name}: ${correctness.ok ? 'every delivery made and logged' : correctness.problems.join('; ')}`)
   const idle = await measureIdle(ctx, instances, ctx.quick ? 2 : 5)
   ctx.progress(`${name} idle: the instances ${idle.runtime_s_per_s} and PostgreSQL ${idle.postgres_s_per_s ?? '–'} CPU s/s`)
-  return { instances: instances.length, partitions, events, insert_seconds: round(insertSeconds), cold, warm, idle, correctness }
+  return { instances: instances.length, partitions, events, insert_seconds: round(insertSeconds), cold, warm, flowing, flow_events: flowEvents, idle, correctness }
 }
